@@ -1,0 +1,45 @@
+# Tern: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECONDS ?= 600
+FUZZ_TARGET ?= decode_pdu
+
+.PHONY: all build run test test-deps bench fuzz lint fmt clean
+
+all: build
+
+build:
+	$(CARGO) build --locked --workspace
+
+# Gateway + simulator on the embedded store (DESIGN.md). The gateway is not
+# built yet (issue 5): until it is, this says so and fails.
+run:
+	@echo "make run: the gateway is not built yet (issue 5); nothing to run." >&2
+	@exit 1
+
+# Installs what the tests need when it is missing, then runs every test.
+test: test-deps
+	$(CARGO) nextest run --locked --workspace --all-targets --no-tests=warn
+	$(CARGO) test --locked --workspace --doc
+
+test-deps:
+	@bash scripts/test-deps.sh
+
+bench:
+	$(CARGO) bench --locked -p smpp --bench codec
+
+# Needs cargo-fuzz (installed on first use). libFuzzer on a stable toolchain:
+# RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
