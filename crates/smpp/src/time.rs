@@ -280,7 +280,8 @@ impl SmppTime {
                 seconds,
             } => {
                 let now = i128::from(now_unix);
-                let (day_number, sod) = (now.div_euclid(SECS_PER_DAY), now.rem_euclid(SECS_PER_DAY));
+                let (day_number, sod) =
+                    (now.div_euclid(SECS_PER_DAY), now.rem_euclid(SECS_PER_DAY));
                 let (y, m, d) = civil_from_days_wide(day_number);
                 let month_index =
                     y * 12 + i128::from(m) - 1 + i128::from(years) * 12 + i128::from(months);
@@ -386,8 +387,7 @@ impl ReceiptDate {
     /// Unix seconds, reading the date as UTC (missing seconds are 0).
     pub fn to_unix(&self) -> i64 {
         clamp_i64(
-            days_from_civil_wide(2000 + i128::from(self.year), self.month, self.day)
-                * SECS_PER_DAY
+            days_from_civil_wide(2000 + i128::from(self.year), self.month, self.day) * SECS_PER_DAY
                 + time_of_day(self.hour, self.minute, self.second.unwrap_or(0)),
         )
     }
@@ -689,7 +689,11 @@ mod tests {
                 value: 49
             }
         );
-        assert_eq!(e("2401011200000é+".as_bytes()), TimeError::Length(17));
+        // 16 bytes, but a two-byte UTF-8 character among the digits.
+        assert_eq!(
+            e("2401011200000é+".as_bytes()),
+            TimeError::NotDigit { position: 13 }
+        );
     }
 
     #[test]
@@ -820,7 +824,15 @@ mod tests {
     }
 
     fn valid_time() -> impl Strategy<Value = SmppTime> {
-        let absolute = (0u8..100, 1u8..=12, 0u8..24, 0u8..60, 0u8..60, 0u8..10, -48i8..=48)
+        let absolute = (
+            0u8..100,
+            1u8..=12,
+            0u8..24,
+            0u8..60,
+            0u8..60,
+            0u8..10,
+            -48i8..=48,
+        )
             .prop_flat_map(|(year, month, hour, minute, second, tenths, off)| {
                 let dim = days_in_month(2000 + i64::from(year), month);
                 (1..=dim).prop_map(move |day| SmppTime::Absolute {
