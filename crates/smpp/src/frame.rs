@@ -31,7 +31,9 @@ impl RawPdu {
 
 /// A header whose command_length cannot be right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("command_length {command_length} is outside 16..={max} ({command_id}, sequence {sequence_number})")]
+#[error(
+    "command_length {command_length} is outside 16..={max} ({command_id}, sequence {sequence_number})"
+)]
 pub struct FrameError {
     pub command_length: u32,
     pub max: usize,

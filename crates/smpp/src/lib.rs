@@ -20,11 +20,11 @@ pub mod frame;
 pub mod message_state;
 pub mod pdu;
 // HELPER pub mod reassembly;
-// HELPER pub mod receipt;
+pub mod receipt;
 // HELPER pub mod split;
 pub mod status;
 // HELPER pub mod text;
-// HELPER pub mod time;
+pub mod time;
 pub mod tlv;
 // HELPER pub mod udh;
 

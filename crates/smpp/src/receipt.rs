@@ -186,6 +186,26 @@ impl Receipt {
         Ok(receipt)
     }
 
+    /// The receipt a deliver_sm or data_sm carries: receipted_message_id,
+    /// message_state and network_error_code TLVs first, the text (from
+    /// short_message, or message_payload when short_message is empty) for
+    /// the rest.
+    pub fn from_tlvs<B: AsRef<[u8]>>(
+        short_message: &[u8],
+        tlvs: &crate::tlv::Tlvs<B>,
+    ) -> Result<Self, ReceiptError> {
+        let text = match short_message {
+            [] => tlvs.message_payload().unwrap_or_default(),
+            sm => sm,
+        };
+        Self::from_deliver(
+            text,
+            tlvs.receipted_message_id(),
+            tlvs.message_state().map(MessageState::as_u8),
+            tlvs.get(crate::tlv::TlvTag::NETWORK_ERROR_CODE),
+        )
+    }
+
     /// The standard receipt text, fields in the standard order, leaving out
     /// those that are `None`. `sub`/`dlvrd` are zero-padded to 3 digits;
     /// dates are written as held (10 digits unless seconds are set); `stat`

@@ -212,7 +212,8 @@ impl<B: AsRef<[u8]>> Tlvs<B> {
     }
 
     pub fn message_state(&self) -> Option<MessageState> {
-        self.get_u8(TlvTag::MESSAGE_STATE).map(MessageState::from_u8)
+        self.get_u8(TlvTag::MESSAGE_STATE)
+            .map(MessageState::from_u8)
     }
 
     /// network_error_code: (network type, error code).

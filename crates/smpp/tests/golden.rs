@@ -160,13 +160,48 @@ fn outbind() {
 
 #[test]
 fn header_only_pdus() {
-    golden("00000010 00000006 00000000 00000007", S::ESME_ROK, 7, Body::Unbind);
-    golden("00000010 80000006 00000000 00000007", S::ESME_ROK, 7, Body::UnbindResp);
-    golden("00000010 00000015 00000000 00000008", S::ESME_ROK, 8, Body::EnquireLink);
-    golden("00000010 80000015 00000000 00000008", S::ESME_ROK, 8, Body::EnquireLinkResp);
-    golden("00000010 80000000 00000003 00000009", S::ESME_RINVCMDID, 9, Body::GenericNack);
-    golden("00000010 80000008 00000000 0000000A", S::ESME_ROK, 10, Body::CancelSmResp);
-    golden("00000010 80000007 00000000 0000000B", S::ESME_ROK, 11, Body::ReplaceSmResp);
+    golden(
+        "00000010 00000006 00000000 00000007",
+        S::ESME_ROK,
+        7,
+        Body::Unbind,
+    );
+    golden(
+        "00000010 80000006 00000000 00000007",
+        S::ESME_ROK,
+        7,
+        Body::UnbindResp,
+    );
+    golden(
+        "00000010 00000015 00000000 00000008",
+        S::ESME_ROK,
+        8,
+        Body::EnquireLink,
+    );
+    golden(
+        "00000010 80000015 00000000 00000008",
+        S::ESME_ROK,
+        8,
+        Body::EnquireLinkResp,
+    );
+    golden(
+        "00000010 80000000 00000003 00000009",
+        S::ESME_RINVCMDID,
+        9,
+        Body::GenericNack,
+    );
+    golden(
+        "00000010 80000008 00000000 0000000A",
+        S::ESME_ROK,
+        10,
+        Body::CancelSmResp,
+    );
+    golden(
+        "00000010 80000007 00000000 0000000B",
+        S::ESME_ROK,
+        11,
+        Body::ReplaceSmResp,
+    );
 }
 
 fn hello_submit() -> SubmitSm<B> {
@@ -434,23 +469,38 @@ fn field_errors_get_the_fields_status() {
     let mut b = good.clone();
     let sm_len_at = b.len() - 6 - 6;
     b[sm_len_at] = 50;
-    assert_eq!(decode_err(&frame(4, &b), &Limits::SMPP34).status, S::ESME_RINVMSGLEN);
+    assert_eq!(
+        decode_err(&frame(4, &b), &Limits::SMPP34).status,
+        S::ESME_RINVMSGLEN
+    );
     // sm_length 255 is beyond 3.4's 254.
     b[sm_len_at] = 255;
-    assert_eq!(decode_err(&frame(4, &b), &Limits::SMPP34).status, S::ESME_RINVMSGLEN);
+    assert_eq!(
+        decode_err(&frame(4, &b), &Limits::SMPP34).status,
+        S::ESME_RINVMSGLEN
+    );
 
     // A TLV cut short, and a TLV of the wrong length for its tag.
     let mut b = good.clone();
     b.pop();
-    assert_eq!(decode_err(&frame(4, &b), &Limits::SMPP34).status, S::ESME_RINVTLVSTREAM);
+    assert_eq!(
+        decode_err(&frame(4, &b), &Limits::SMPP34).status,
+        S::ESME_RINVTLVSTREAM
+    );
     let mut b = good.clone();
     b.extend_from_slice(&hex("0427 0002 0102"));
-    assert_eq!(decode_err(&frame(4, &b), &Limits::SMPP34).status, S::ESME_RINVTLVLEN);
+    assert_eq!(
+        decode_err(&frame(4, &b), &Limits::SMPP34).status,
+        S::ESME_RINVTLVLEN
+    );
 
     // A validity_period longer than 16 characters.
     let mut b = good.clone();
     b.splice(35..35, *b"0");
-    assert_eq!(decode_err(&frame(4, &b), &Limits::SMPP34).status, S::ESME_RINVEXPIRY);
+    assert_eq!(
+        decode_err(&frame(4, &b), &Limits::SMPP34).status,
+        S::ESME_RINVEXPIRY
+    );
 }
 
 #[test]
@@ -499,11 +549,21 @@ fn long_system_ids_need_the_servers_allowance() {
     let f = frame(2, &body);
     assert_eq!(decode_err(&f, &Limits::SMPP34).status, S::ESME_RINVSYSID);
     let p = Pdu::<&[u8]>::decode(&&f[..], &Limits::JASMIN).unwrap();
-    let Body::BindTransmitter(got) = &p.body else { panic!("{p:?}") };
+    let Body::BindTransmitter(got) = &p.body else {
+        panic!("{p:?}")
+    };
     assert_eq!(got.system_id, b"a-customer-with-a-long-name");
     // Encoding keeps to 3.4.
-    let err = Pdu::new(1, Body::BindTransmitter(b)).encode(&mut BytesMut::new()).unwrap_err();
-    assert_eq!(err, EncodeError::FieldTooLong { field: "system_id", max: 15 });
+    let err = Pdu::new(1, Body::BindTransmitter(b))
+        .encode(&mut BytesMut::new())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        EncodeError::FieldTooLong {
+            field: "system_id",
+            max: 15
+        }
+    );
 }
 
 #[test]
@@ -527,4 +587,23 @@ fn unknown_statuses_are_kept() {
     let p = Pdu::<B>::decode(&f, &Limits::SMPP34).unwrap();
     assert_eq!(p.command_status, S(0x400));
     assert_eq!(p.to_bytes().unwrap().to_vec(), f);
+}
+
+#[test]
+fn receipt_from_a_deliver_sm_prefers_tlvs() {
+    let mut t = TlvsBuilder::new();
+    t.push_c_octet_string(TlvTag::RECEIPTED_MESSAGE_ID, b"1A2B")
+        .push_u8(TlvTag::MESSAGE_STATE, 5)
+        .push(TlvTag::NETWORK_ERROR_CODE, &[3, 0, 11]);
+    let tlvs = t.build();
+    let text = b"id:6699 sub:001 dlvrd:000 submit date:2611231200 done date:2611231201 stat:DELIVRD err:000 text:hi";
+    let r = smpp::receipt::Receipt::from_tlvs(text, &tlvs).unwrap();
+    assert_eq!(r.id, "1A2B");
+    assert_eq!(r.stat, MessageState::Undeliverable);
+    assert_eq!(r.text.as_deref(), Some("hi"));
+    // data_sm receipts carry their text in message_payload.
+    let mut t = TlvsBuilder::new();
+    t.push(TlvTag::MESSAGE_PAYLOAD, b"id:77 stat:EXPIRED err:001");
+    let r = smpp::receipt::Receipt::from_tlvs(b"", &t.build()).unwrap();
+    assert_eq!((r.id.as_str(), r.stat), ("77", MessageState::Expired));
 }

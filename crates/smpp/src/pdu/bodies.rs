@@ -5,7 +5,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::fields::{Address, DataCoding, Destination, EsmClass, Npi, RegisteredDelivery, Ton, UnsuccessSme};
+use super::fields::{
+    Address, DataCoding, Destination, EsmClass, Npi, RegisteredDelivery, Ton, UnsuccessSme,
+};
 use super::wire::{Reader, put_c_octet_string, put_time};
 use super::{Buffer, CommandId, EncodeError, Limits};
 use crate::message_state::MessageState;
@@ -294,7 +296,9 @@ impl<B: Buffer> Body<B> {
             CommandId::BIND_RECEIVER => Body::BindReceiver(Bind::decode(&mut r, limits)?),
             CommandId::BIND_TRANSMITTER => Body::BindTransmitter(Bind::decode(&mut r, limits)?),
             CommandId::BIND_TRANSCEIVER => Body::BindTransceiver(Bind::decode(&mut r, limits)?),
-            CommandId::BIND_RECEIVER_RESP => Body::BindReceiverResp(BindResp::decode(&mut r, limits)?),
+            CommandId::BIND_RECEIVER_RESP => {
+                Body::BindReceiverResp(BindResp::decode(&mut r, limits)?)
+            }
             CommandId::BIND_TRANSMITTER_RESP => {
                 Body::BindTransmitterResp(BindResp::decode(&mut r, limits)?)
             }
@@ -529,7 +533,12 @@ fn put_bind<B: AsRef<[u8]>>(buf: &mut BytesMut, b: &Bind<B>) -> Result<(), Encod
     buf.put_u8(b.interface_version);
     buf.put_u8(b.addr_ton.0);
     buf.put_u8(b.addr_npi.0);
-    put_c_octet_string(buf, b.address_range.as_ref(), ADDRESS_RANGE_MAX, "address_range")
+    put_c_octet_string(
+        buf,
+        b.address_range.as_ref(),
+        ADDRESS_RANGE_MAX,
+        "address_range",
+    )
 }
 
 fn put_bind_resp<B: AsRef<[u8]>>(buf: &mut BytesMut, b: &BindResp<B>) -> Result<(), EncodeError> {
@@ -539,13 +548,22 @@ fn put_bind_resp<B: AsRef<[u8]>>(buf: &mut BytesMut, b: &BindResp<B>) -> Result<
 }
 
 fn put_submit_sm<B: AsRef<[u8]>>(buf: &mut BytesMut, s: &SubmitSm<B>) -> Result<(), EncodeError> {
-    put_c_octet_string(buf, s.service_type.as_ref(), SERVICE_TYPE_MAX, "service_type")?;
+    put_c_octet_string(
+        buf,
+        s.service_type.as_ref(),
+        SERVICE_TYPE_MAX,
+        "service_type",
+    )?;
     put_address(buf, &s.source, ADDR_MAX, "source_addr")?;
     put_address(buf, &s.destination, ADDR_MAX, "destination_addr")?;
     buf.put_u8(s.esm_class.0);
     buf.put_u8(s.protocol_id);
     buf.put_u8(s.priority_flag);
-    put_time(buf, s.schedule_delivery_time.as_ref(), "schedule_delivery_time")?;
+    put_time(
+        buf,
+        s.schedule_delivery_time.as_ref(),
+        "schedule_delivery_time",
+    )?;
     put_time(buf, s.validity_period.as_ref(), "validity_period")?;
     buf.put_u8(s.registered_delivery.0);
     buf.put_u8(s.replace_if_present_flag);
@@ -556,14 +574,25 @@ fn put_submit_sm<B: AsRef<[u8]>>(buf: &mut BytesMut, s: &SubmitSm<B>) -> Result<
     Ok(())
 }
 
-fn put_submit_sm_resp<B: AsRef<[u8]>>(buf: &mut BytesMut, s: &SubmitSmResp<B>) -> Result<(), EncodeError> {
+fn put_submit_sm_resp<B: AsRef<[u8]>>(
+    buf: &mut BytesMut,
+    s: &SubmitSmResp<B>,
+) -> Result<(), EncodeError> {
     put_c_octet_string(buf, s.message_id.as_ref(), MESSAGE_ID_MAX, "message_id")?;
     buf.put_slice(s.tlvs.raw());
     Ok(())
 }
 
-fn put_submit_multi<B: AsRef<[u8]>>(buf: &mut BytesMut, s: &SubmitMulti<B>) -> Result<(), EncodeError> {
-    put_c_octet_string(buf, s.service_type.as_ref(), SERVICE_TYPE_MAX, "service_type")?;
+fn put_submit_multi<B: AsRef<[u8]>>(
+    buf: &mut BytesMut,
+    s: &SubmitMulti<B>,
+) -> Result<(), EncodeError> {
+    put_c_octet_string(
+        buf,
+        s.service_type.as_ref(),
+        SERVICE_TYPE_MAX,
+        "service_type",
+    )?;
     put_address(buf, &s.source, ADDR_MAX, "source_addr")?;
     if s.destinations.len() > DESTS_MAX {
         return Err(EncodeError::TooMany {
@@ -588,7 +617,11 @@ fn put_submit_multi<B: AsRef<[u8]>>(buf: &mut BytesMut, s: &SubmitMulti<B>) -> R
     buf.put_u8(s.esm_class.0);
     buf.put_u8(s.protocol_id);
     buf.put_u8(s.priority_flag);
-    put_time(buf, s.schedule_delivery_time.as_ref(), "schedule_delivery_time")?;
+    put_time(
+        buf,
+        s.schedule_delivery_time.as_ref(),
+        "schedule_delivery_time",
+    )?;
     put_time(buf, s.validity_period.as_ref(), "validity_period")?;
     buf.put_u8(s.registered_delivery.0);
     buf.put_u8(s.replace_if_present_flag);
@@ -625,7 +658,9 @@ impl<B: AsRef<[u8]>> Body<B> {
     /// the buffer before encoding.
     pub(crate) fn payload_len(&self) -> usize {
         match self {
-            Body::SubmitSm(s) | Body::DeliverSm(s) => s.short_message.as_ref().len() + s.tlvs.raw().len(),
+            Body::SubmitSm(s) | Body::DeliverSm(s) => {
+                s.short_message.as_ref().len() + s.tlvs.raw().len()
+            }
             Body::SubmitMulti(s) => {
                 s.short_message.as_ref().len() + s.tlvs.raw().len() + 24 * s.destinations.len()
             }
@@ -643,20 +678,29 @@ impl<B: AsRef<[u8]>> Body<B> {
             | Body::EnquireLinkResp
             | Body::CancelSmResp
             | Body::ReplaceSmResp => Ok(()),
-            Body::BindReceiver(b) | Body::BindTransmitter(b) | Body::BindTransceiver(b) => put_bind(buf, b),
-            Body::BindReceiverResp(b) | Body::BindTransmitterResp(b) | Body::BindTransceiverResp(b) => {
-                put_bind_resp(buf, b)
+            Body::BindReceiver(b) | Body::BindTransmitter(b) | Body::BindTransceiver(b) => {
+                put_bind(buf, b)
             }
+            Body::BindReceiverResp(b)
+            | Body::BindTransmitterResp(b)
+            | Body::BindTransceiverResp(b) => put_bind_resp(buf, b),
             Body::Outbind(o) => {
                 put_c_octet_string(buf, o.system_id.as_ref(), SYSTEM_ID_MAX, "system_id")?;
                 put_c_octet_string(buf, o.password.as_ref(), PASSWORD_MAX, "password")
             }
             Body::SubmitSm(s) | Body::DeliverSm(s) => put_submit_sm(buf, s),
-            Body::SubmitSmResp(s) | Body::DeliverSmResp(s) | Body::DataSmResp(s) => put_submit_sm_resp(buf, s),
+            Body::SubmitSmResp(s) | Body::DeliverSmResp(s) | Body::DataSmResp(s) => {
+                put_submit_sm_resp(buf, s)
+            }
             Body::SubmitMulti(s) => put_submit_multi(buf, s),
             Body::SubmitMultiResp(s) => put_submit_multi_resp(buf, s),
             Body::DataSm(d) => {
-                put_c_octet_string(buf, d.service_type.as_ref(), SERVICE_TYPE_MAX, "service_type")?;
+                put_c_octet_string(
+                    buf,
+                    d.service_type.as_ref(),
+                    SERVICE_TYPE_MAX,
+                    "service_type",
+                )?;
                 put_address(buf, &d.source, ADDR_65_MAX, "source_addr")?;
                 put_address(buf, &d.destination, ADDR_65_MAX, "destination_addr")?;
                 buf.put_u8(d.esm_class.0);
@@ -677,7 +721,12 @@ impl<B: AsRef<[u8]>> Body<B> {
                 Ok(())
             }
             Body::CancelSm(c) => {
-                put_c_octet_string(buf, c.service_type.as_ref(), SERVICE_TYPE_MAX, "service_type")?;
+                put_c_octet_string(
+                    buf,
+                    c.service_type.as_ref(),
+                    SERVICE_TYPE_MAX,
+                    "service_type",
+                )?;
                 put_c_octet_string(buf, c.message_id.as_ref(), MESSAGE_ID_MAX, "message_id")?;
                 put_address(buf, &c.source, ADDR_MAX, "source_addr")?;
                 put_address(buf, &c.destination, ADDR_MAX, "destination_addr")
@@ -685,7 +734,11 @@ impl<B: AsRef<[u8]>> Body<B> {
             Body::ReplaceSm(s) => {
                 put_c_octet_string(buf, s.message_id.as_ref(), MESSAGE_ID_MAX, "message_id")?;
                 put_address(buf, &s.source, ADDR_MAX, "source_addr")?;
-                put_time(buf, s.schedule_delivery_time.as_ref(), "schedule_delivery_time")?;
+                put_time(
+                    buf,
+                    s.schedule_delivery_time.as_ref(),
+                    "schedule_delivery_time",
+                )?;
                 put_time(buf, s.validity_period.as_ref(), "validity_period")?;
                 buf.put_u8(s.registered_delivery.0);
                 buf.put_u8(s.sm_default_msg_id);

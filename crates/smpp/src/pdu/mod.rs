@@ -282,8 +282,8 @@ impl<B: Buffer> Pdu<B> {
         if header.command_length as usize != frame.as_ref().len() {
             return Err(err(CommandStatus::ESME_RINVCMDLEN));
         }
-        let body = Body::decode(header.command_id, header.command_status, frame, limits)
-            .map_err(err)?;
+        let body =
+            Body::decode(header.command_id, header.command_status, frame, limits).map_err(err)?;
         Ok(Pdu {
             command_status: header.command_status,
             sequence_number: header.sequence_number,

@@ -105,7 +105,10 @@ pub(crate) fn put_c_octet_string(
     field: &'static str,
 ) -> Result<(), EncodeError> {
     if s.len() >= max {
-        return Err(EncodeError::FieldTooLong { field, max: max - 1 });
+        return Err(EncodeError::FieldTooLong {
+            field,
+            max: max - 1,
+        });
     }
     if s.contains(&0) {
         return Err(EncodeError::NulInField { field });
@@ -116,6 +119,10 @@ pub(crate) fn put_c_octet_string(
 }
 
 /// Write a time field: empty, or exactly 16 characters (§7.1.1).
-pub(crate) fn put_time(buf: &mut BytesMut, s: &[u8], field: &'static str) -> Result<(), EncodeError> {
+pub(crate) fn put_time(
+    buf: &mut BytesMut,
+    s: &[u8],
+    field: &'static str,
+) -> Result<(), EncodeError> {
     put_c_octet_string(buf, s, 17, field)
 }

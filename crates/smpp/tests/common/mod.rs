@@ -56,42 +56,69 @@ pub fn tlvs() -> impl Strategy<Value = Tlvs<B>> {
 }
 
 pub fn bind() -> impl Strategy<Value = Bind<B>> {
-    (cstr(15), cstr(8), cstr(12), any::<u8>(), any::<u8>(), any::<u8>(), cstr(40)).prop_map(
-        |(system_id, password, system_type, interface_version, t, n, address_range)| Bind {
-            system_id,
-            password,
-            system_type,
-            interface_version,
-            addr_ton: Ton(t),
-            addr_npi: Npi(n),
-            address_range,
-        },
+    (
+        cstr(15),
+        cstr(8),
+        cstr(12),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        cstr(40),
     )
+        .prop_map(
+            |(system_id, password, system_type, interface_version, t, n, address_range)| Bind {
+                system_id,
+                password,
+                system_type,
+                interface_version,
+                addr_ton: Ton(t),
+                addr_npi: Npi(n),
+                address_range,
+            },
+        )
 }
 
 pub fn submit_sm() -> impl Strategy<Value = SubmitSm<B>> {
     (
-        (cstr(5), address(20), address(20), any::<u8>(), any::<u8>(), any::<u8>()),
-        (time(), time(), any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()),
+        (
+            cstr(5),
+            address(20),
+            address(20),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+        ),
+        (
+            time(),
+            time(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+        ),
         vec(any::<u8>(), 0..=254),
         tlvs(),
     )
-        .prop_map(|((st, src, dst, esm, pid, prio), (sched, valid, rd, rip, dc, dmid), sm, tlvs)| SubmitSm {
-            service_type: st,
-            source: src,
-            destination: dst,
-            esm_class: EsmClass(esm),
-            protocol_id: pid,
-            priority_flag: prio,
-            schedule_delivery_time: sched,
-            validity_period: valid,
-            registered_delivery: RegisteredDelivery(rd),
-            replace_if_present_flag: rip,
-            data_coding: DataCoding(dc),
-            sm_default_msg_id: dmid,
-            short_message: sm,
-            tlvs,
-        })
+        .prop_map(
+            |((st, src, dst, esm, pid, prio), (sched, valid, rd, rip, dc, dmid), sm, tlvs)| {
+                SubmitSm {
+                    service_type: st,
+                    source: src,
+                    destination: dst,
+                    esm_class: EsmClass(esm),
+                    protocol_id: pid,
+                    priority_flag: prio,
+                    schedule_delivery_time: sched,
+                    validity_period: valid,
+                    registered_delivery: RegisteredDelivery(rd),
+                    replace_if_present_flag: rip,
+                    data_coding: DataCoding(dc),
+                    sm_default_msg_id: dmid,
+                    short_message: sm,
+                    tlvs,
+                }
+            },
+        )
 }
 
 pub fn sm_resp() -> impl Strategy<Value = SubmitSmResp<B>> {
@@ -125,12 +152,8 @@ pub fn submit_multi() -> impl Strategy<Value = SubmitMulti<B>> {
 }
 
 pub fn submit_multi_resp() -> impl Strategy<Value = SubmitMultiResp<B>> {
-    (
-        cstr(64),
-        vec((address(20), any::<u32>()), 0..4),
-        tlvs(),
-    )
-        .prop_map(|(message_id, u, tlvs)| SubmitMultiResp {
+    (cstr(64), vec((address(20), any::<u32>()), 0..4), tlvs()).prop_map(|(message_id, u, tlvs)| {
+        SubmitMultiResp {
             message_id,
             unsuccess_smes: u
                 .into_iter()
@@ -140,7 +163,8 @@ pub fn submit_multi_resp() -> impl Strategy<Value = SubmitMultiResp<B>> {
                 })
                 .collect(),
             tlvs,
-        })
+        }
+    })
 }
 
 pub fn body() -> impl Strategy<Value = Body<B>> {
@@ -149,10 +173,16 @@ pub fn body() -> impl Strategy<Value = Body<B>> {
         bind().prop_map(Body::BindReceiver),
         bind().prop_map(Body::BindTransmitter),
         bind().prop_map(Body::BindTransceiver),
-        (cstr(15), tlvs()).prop_map(|(system_id, tlvs)| Body::BindReceiverResp(BindResp { system_id, tlvs })),
-        (cstr(15), tlvs()).prop_map(|(system_id, tlvs)| Body::BindTransmitterResp(BindResp { system_id, tlvs })),
-        (cstr(15), tlvs()).prop_map(|(system_id, tlvs)| Body::BindTransceiverResp(BindResp { system_id, tlvs })),
-        (cstr(15), cstr(8)).prop_map(|(system_id, password)| Body::Outbind(Outbind { system_id, password })),
+        (cstr(15), tlvs())
+            .prop_map(|(system_id, tlvs)| Body::BindReceiverResp(BindResp { system_id, tlvs })),
+        (cstr(15), tlvs())
+            .prop_map(|(system_id, tlvs)| Body::BindTransmitterResp(BindResp { system_id, tlvs })),
+        (cstr(15), tlvs())
+            .prop_map(|(system_id, tlvs)| Body::BindTransceiverResp(BindResp { system_id, tlvs })),
+        (cstr(15), cstr(8)).prop_map(|(system_id, password)| Body::Outbind(Outbind {
+            system_id,
+            password
+        })),
         Just(Body::Unbind),
         Just(Body::UnbindResp),
         Just(Body::EnquireLink),
@@ -163,19 +193,29 @@ pub fn body() -> impl Strategy<Value = Body<B>> {
         submit_multi_resp().prop_map(Body::SubmitMultiResp),
         submit_sm().prop_map(Body::DeliverSm),
         sm_resp().prop_map(Body::DeliverSmResp),
-        (cstr(5), address(64), address(64), any::<u8>(), any::<u8>(), any::<u8>(), tlvs()).prop_map(
-            |(service_type, source, destination, e, r, d, tlvs)| Body::DataSm(DataSm {
-                service_type,
-                source,
-                destination,
-                esm_class: EsmClass(e),
-                registered_delivery: RegisteredDelivery(r),
-                data_coding: DataCoding(d),
-                tlvs,
-            })
-        ),
+        (
+            cstr(5),
+            address(64),
+            address(64),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            tlvs()
+        )
+            .prop_map(
+                |(service_type, source, destination, e, r, d, tlvs)| Body::DataSm(DataSm {
+                    service_type,
+                    source,
+                    destination,
+                    esm_class: EsmClass(e),
+                    registered_delivery: RegisteredDelivery(r),
+                    data_coding: DataCoding(d),
+                    tlvs,
+                })
+            ),
         sm_resp().prop_map(Body::DataSmResp),
-        (cstr(64), address(20)).prop_map(|(message_id, source)| Body::QuerySm(QuerySm { message_id, source })),
+        (cstr(64), address(20))
+            .prop_map(|(message_id, source)| Body::QuerySm(QuerySm { message_id, source })),
         (cstr(64), time(), any::<u8>(), any::<u8>()).prop_map(|(message_id, final_date, s, e)| {
             Body::QuerySmResp(QuerySmResp {
                 message_id,
@@ -193,17 +233,26 @@ pub fn body() -> impl Strategy<Value = Body<B>> {
             })
         ),
         Just(Body::CancelSmResp),
-        (cstr(64), address(20), time(), time(), any::<u8>(), any::<u8>(), vec(any::<u8>(), 0..=254)).prop_map(
-            |(message_id, source, s, v, rd, d, sm)| Body::ReplaceSm(ReplaceSm {
-                message_id,
-                source,
-                schedule_delivery_time: s,
-                validity_period: v,
-                registered_delivery: RegisteredDelivery(rd),
-                sm_default_msg_id: d,
-                short_message: sm,
-            })
-        ),
+        (
+            cstr(64),
+            address(20),
+            time(),
+            time(),
+            any::<u8>(),
+            any::<u8>(),
+            vec(any::<u8>(), 0..=254)
+        )
+            .prop_map(
+                |(message_id, source, s, v, rd, d, sm)| Body::ReplaceSm(ReplaceSm {
+                    message_id,
+                    source,
+                    schedule_delivery_time: s,
+                    validity_period: v,
+                    registered_delivery: RegisteredDelivery(rd),
+                    sm_default_msg_id: d,
+                    short_message: sm,
+                })
+            ),
         Just(Body::ReplaceSmResp),
         (address(64), address(64), tlvs()).prop_map(|(source, esme, tlvs)| {
             Body::AlertNotification(AlertNotification { source, esme, tlvs })
