@@ -19,14 +19,14 @@
 pub mod frame;
 pub mod message_state;
 pub mod pdu;
-// HELPER pub mod reassembly;
+pub mod reassembly;
 pub mod receipt;
-// HELPER pub mod split;
+pub mod split;
 pub mod status;
-// HELPER pub mod text;
+pub mod text;
 pub mod time;
 pub mod tlv;
-// HELPER pub mod udh;
+pub mod udh;
 
 pub use frame::{FrameDecoder, FrameError, RawPdu};
 pub use message_state::MessageState;

@@ -23,9 +23,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::pdu::SubmitSm;
 use crate::text::gsm7::ESC;
 use crate::text::ucs2::{is_high_surrogate, is_low_surrogate};
 use crate::text::{EncodeError, Encoding};
+use crate::tlv::{TlvTag, TlvsBuilder};
 use crate::udh;
 
 /// Most parts a concatenated message can have: seq and total are one octet.
@@ -71,6 +73,48 @@ pub struct Part {
     /// The SAR TLV values, for [`Method::Sar`] parts.
     pub sar: Option<Sar>,
 }
+
+impl Part {
+    /// The submit_sm (or deliver_sm) that carries this part: `template`'s
+    /// addresses and flags, with this part's content, UDHI and SAR TLVs.
+    /// Content over 254 octets (a [`Method::Payload`] part) goes in
+    /// message_payload with an empty short_message.
+    pub fn to_submit_sm(&self, template: &SubmitSm<Bytes>) -> SubmitSm<Bytes> {
+        let mut tlvs = TlvsBuilder::new();
+        // The template's own TLVs, less any content or SAR ones it carried.
+        for t in template.tlvs.iter() {
+            if !matches!(
+                t.tag,
+                TlvTag::MESSAGE_PAYLOAD
+                    | TlvTag::SAR_MSG_REF_NUM
+                    | TlvTag::SAR_TOTAL_SEGMENTS
+                    | TlvTag::SAR_SEGMENT_SEQNUM
+            ) {
+                tlvs.push(t.tag, t.value);
+            }
+        }
+        if let Some(sar) = self.sar {
+            tlvs.push_u16(TlvTag::SAR_MSG_REF_NUM, sar.ref_num)
+                .push_u8(TlvTag::SAR_TOTAL_SEGMENTS, sar.total)
+                .push_u8(TlvTag::SAR_SEGMENT_SEQNUM, sar.seq);
+        }
+        let short_message = if self.short_message.len() > SHORT_MESSAGE_MAX {
+            tlvs.push(TlvTag::MESSAGE_PAYLOAD, &self.short_message);
+            Bytes::new()
+        } else {
+            self.short_message.clone()
+        };
+        SubmitSm {
+            esm_class: template.esm_class.with_udhi(self.udhi),
+            short_message,
+            tlvs: tlvs.build(),
+            ..template.clone()
+        }
+    }
+}
+
+/// The longest short_message field (§5.2.21).
+const SHORT_MESSAGE_MAX: usize = 254;
 
 /// Why a message could not be split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +166,10 @@ pub const fn part_limit(encoding: Encoding, method: Method) -> usize {
 /// How many parts `text` needs in `encoding` with `method`: 1 if it fits a
 /// single part (and always 1 for [`Method::Payload`]). Does not allocate.
 pub fn count_parts(text: &str, encoding: Encoding, method: Method) -> Result<usize, SplitError> {
+    if encoding == Encoding::Binary {
+        // Binary is octets, cut anywhere: count the UTF-8 octets as such.
+        return count_parts_encoded(text.as_bytes(), encoding, method);
+    }
     let mut counter = Counter::new(encoding, method);
     for (index, c) in text.char_indices() {
         let size = char_size(encoding, c).ok_or(EncodeError::Unencodable {
@@ -196,7 +244,8 @@ pub fn split_encoded(
         i += size;
     }
     ends.push(body.len());
-    let total = u8::try_from(ends.len()).map_err(|_| SplitError::TooManyParts { parts: ends.len() })?;
+    let total =
+        u8::try_from(ends.len()).map_err(|_| SplitError::TooManyParts { parts: ends.len() })?;
 
     let (udh_len, udhi) = match method {
         Method::Udh8 => (udh::CONCAT_8_LEN, true),
@@ -244,7 +293,7 @@ fn char_size(encoding: Encoding, c: char) -> Option<usize> {
         Encoding::Gsm7 => crate::text::gsm7::char_septets(c),
         Encoding::Latin1 => (u32::from(c) <= 0xFF).then_some(1),
         Encoding::Ucs2 => Some(c.len_utf16() * 2),
-        // Binary text is counted in octets and may be cut anywhere.
+        // Not reached: binary is counted per octet by the caller.
         Encoding::Binary => Some(c.len_utf8()),
     }
 }
@@ -460,10 +509,43 @@ mod tests {
     }
 
     #[test]
+    fn eight_bit_boundaries() {
+        let body = [0x1Bu8; 141];
+        for (encoding, method, lens) in [
+            (Encoding::Binary, Method::Udh8, vec![134, 7]),
+            (Encoding::Latin1, Method::Udh16, vec![133, 8]),
+            (Encoding::Binary, Method::Sar, vec![140, 1]),
+        ] {
+            let parts = split_encoded(&body, encoding, method, 1).unwrap();
+            let got: Vec<usize> = payloads(&parts).iter().map(|p| p.len()).collect();
+            assert_eq!(got, lens);
+            assert!(parts.iter().all(|p| p.short_message.len() <= 140));
+        }
+        assert_eq!(
+            split_encoded(&body[..140], Encoding::Binary, Method::Udh8, 1)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Binary text is octets: a UTF-8 character may straddle parts.
+        let text = format!("{}é", "a".repeat(133));
+        assert_eq!(count_parts(&text, Encoding::Binary, Method::Udh8), Ok(1));
+        let text = format!("{}é", "a".repeat(139));
+        assert_eq!(count_parts(&text, Encoding::Binary, Method::Udh8), Ok(2));
+        let parts = split_text(&text, Encoding::Binary, Method::Udh8, 1).unwrap();
+        assert_eq!(payloads(&parts)[0].len(), 134);
+    }
+
+    #[test]
     fn too_many_parts() {
         let ok = "a".repeat(153 * 255);
         assert_eq!(count_parts(&ok, Encoding::Gsm7, Method::Udh8), Ok(255));
-        assert_eq!(split_text(&ok, Encoding::Gsm7, Method::Udh8, 1).unwrap().len(), 255);
+        assert_eq!(
+            split_text(&ok, Encoding::Gsm7, Method::Udh8, 1)
+                .unwrap()
+                .len(),
+            255
+        );
         let too = "a".repeat(153 * 255 + 1);
         assert_eq!(
             count_parts(&too, Encoding::Gsm7, Method::Udh8),
@@ -515,19 +597,19 @@ mod tests {
                 .prop_map(|v| v.into_iter().collect())
                 .boxed(),
             Encoding::Latin1 => "[\\u{0}-\\u{ff}]{0,600}".boxed(),
-            Encoding::Ucs2 => proptest::collection::vec(
-                prop_oneof![any::<char>(), Just('😀'), Just('a')],
-                0..300,
-            )
-            .prop_map(|v| v.into_iter().collect())
-            .boxed(),
-            Encoding::Binary => any::<String>().boxed(),
+            Encoding::Ucs2 => {
+                proptest::collection::vec(prop_oneof![any::<char>(), Just('😀'), Just('a')], 0..300)
+                    .prop_map(|v| v.into_iter().collect())
+                    .boxed()
+            }
+            Encoding::Binary => proptest::collection::vec(any::<char>(), 0..300)
+                .prop_map(|v| v.into_iter().collect())
+                .boxed(),
         }
     }
 
     fn any_encoded_text() -> impl Strategy<Value = (Encoding, String)> {
-        proptest::sample::select(ENCODINGS.to_vec())
-            .prop_flat_map(|e| (Just(e), text_for(e)))
+        proptest::sample::select(ENCODINGS.to_vec()).prop_flat_map(|e| (Just(e), text_for(e)))
     }
 
     proptest! {

@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(c.reference.value(), 0x1234);
         assert_eq!((c.total, c.seq), (2, 1));
         assert_eq!(udh.elements().count(), 2);
-        assert_eq!(concat16(0x1234, 2, 1), sm[7..13]);
+        assert_eq!(concat16(0x1234, 2, 1)[1..], sm[7..13]);
         assert_eq!(sm[0], 0x0C);
     }
 

@@ -607,3 +607,45 @@ fn receipt_from_a_deliver_sm_prefers_tlvs() {
     let r = smpp::receipt::Receipt::from_tlvs(b"", &t.build()).unwrap();
     assert_eq!((r.id.as_str(), r.stat), ("77", MessageState::Expired));
 }
+
+#[test]
+fn long_messages_become_submit_sms_per_method() {
+    use bytes::Bytes;
+    use smpp::split::{Method, split_text};
+    use smpp::text::Encoding;
+    let template = SubmitSm::<Bytes> {
+        destination: Address {
+            ton: Ton::INTERNATIONAL,
+            npi: Npi::ISDN,
+            addr: Bytes::from_static(b"4477"),
+        },
+        registered_delivery: RegisteredDelivery::FINAL,
+        ..Default::default()
+    };
+    let text = "a".repeat(200);
+    let udh = split_text(&text, Encoding::Gsm7, Method::Udh8, 0x42).unwrap();
+    assert_eq!(udh.len(), 2);
+    let first = udh[0].to_submit_sm(&template);
+    assert!(first.esm_class.udhi());
+    assert_eq!(&first.short_message[..6], &[5, 0, 3, 0x42, 2, 1]);
+    assert_eq!(first.short_message.len(), 6 + 153);
+    assert_eq!(first.registered_delivery, RegisteredDelivery::FINAL);
+
+    let sar = split_text(&text, Encoding::Gsm7, Method::Sar, 0x1234).unwrap();
+    let second = sar[1].to_submit_sm(&template);
+    assert!(!second.esm_class.udhi());
+    assert_eq!(second.tlvs.sar_msg_ref_num(), Some(0x1234));
+    assert_eq!(second.tlvs.sar_total_segments(), Some(2));
+    assert_eq!(second.tlvs.sar_segment_seqnum(), Some(2));
+
+    let long = "b".repeat(1000);
+    let payload = split_text(&long, Encoding::Gsm7, Method::Payload, 0).unwrap();
+    assert_eq!(payload.len(), 1);
+    let only = payload[0].to_submit_sm(&template);
+    assert!(only.short_message.is_empty());
+    assert_eq!(only.tlvs.message_payload().map(|p| p.len()), Some(1000));
+    // And each of them encodes.
+    for s in [first, second, only] {
+        Pdu::new(1, Body::SubmitSm(s)).to_bytes().unwrap();
+    }
+}

@@ -144,7 +144,8 @@ pub fn is_encodable(s: &str) -> bool {
 /// The number of septets `s` encodes to (extension characters count two), or
 /// `None` if some character is not in the alphabet.
 pub fn septet_count(s: &str) -> Option<usize> {
-    s.chars().try_fold(0usize, |n, c| Some(n + char_septets(c)?))
+    s.chars()
+        .try_fold(0usize, |n, c| Some(n + char_septets(c)?))
 }
 
 /// Encodes `s` as unpacked septets (one per octet), SMPP's data_coding 0 form.
@@ -235,7 +236,7 @@ fn decode_ext(code: u8) -> char {
 /// The fill bits that follow a UDH of `udh_len` octets (UDHL octet included)
 /// so that packed text starts on a septet boundary: 0..=6.
 pub const fn fill_bits_for_udh(udh_len: usize) -> u8 {
-    ((7 - (udh_len * 8) % 7) % 7) as u8
+    ((7 - (udh_len % 7) * 8 % 7) % 7) as u8
 }
 
 /// The number of octets [`pack`] produces for `septets` septets after
@@ -244,7 +245,9 @@ pub const fn packed_len(septets: usize, fill_bits: u8) -> usize {
     if septets == 0 {
         0
     } else {
-        ((fill_bits & 7) as usize + septets * 7).div_ceil(8)
+        ((fill_bits & 7) as usize)
+            .saturating_add(septets.saturating_mul(7))
+            .div_ceil(8)
     }
 }
 
@@ -284,7 +287,7 @@ pub fn pack(septets: &[u8], fill_bits: u8) -> Vec<u8> {
 /// the septet count is known, e.g. from TP-UDL.
 pub fn unpack_exact(packed: &[u8], fill_bits: u8, count: usize) -> Vec<u8> {
     let fill = u32::from(fill_bits & 7);
-    let available = (packed.len() * 8).saturating_sub(fill as usize) / 7;
+    let available = packed.len().saturating_mul(8).saturating_sub(fill as usize) / 7;
     let count = count.min(available);
     let mut out = Vec::with_capacity(count);
     let mut acc: u32 = 0;
@@ -314,9 +317,9 @@ pub fn unpack_exact(packed: &[u8], fill_bits: u8, count: usize) -> Vec<u8> {
 /// position must send two; prefer [`unpack_exact`] when the count is known.
 pub fn unpack(packed: &[u8], fill_bits: u8) -> Vec<u8> {
     let fill = usize::from(fill_bits & 7);
-    let count = (packed.len() * 8).saturating_sub(fill) / 7;
+    let count = packed.len().saturating_mul(8).saturating_sub(fill) / 7;
     let mut out = unpack_exact(packed, fill_bits, count);
-    if fill + count * 7 == packed.len() * 8 && out.last() == Some(&CR) {
+    if fill + count * 7 == packed.len().saturating_mul(8) && out.last() == Some(&CR) {
         out.pop();
     }
     out
@@ -387,7 +390,10 @@ mod tests {
     #[test]
     fn known_codes() {
         assert_eq!(encode("@£$¥").unwrap(), vec![0, 1, 2, 3]);
-        assert_eq!(encode("ΔΦΓΛΩΠΨΣΘΞ").unwrap(), (0x10..=0x1A).filter(|&c| c != 0x11).collect::<Vec<u8>>());
+        assert_eq!(
+            encode("ΔΦΓΛΩΠΨΣΘΞ").unwrap(),
+            (0x10..=0x1A).filter(|&c| c != 0x11).collect::<Vec<u8>>()
+        );
         assert_eq!(encode("¡¿§à").unwrap(), vec![0x40, 0x60, 0x5F, 0x7F]);
         assert_eq!(encode("Hello").unwrap(), b"Hello".to_vec());
     }

@@ -3,19 +3,20 @@
 //! This module owns the mapping between Rust strings and the octets of
 //! short_message / message_payload:
 //!
-//! - [`gsm7`]: the GSM 03.38 default alphabet plus extension table, unpacked
+//! - [`gsm7`], the GSM 03.38 default alphabet plus extension table, unpacked
 //!   (SMPP's usual form) and packed (TP-UD form, with fill bits after a UDH).
-//! - [`latin1`]: ISO-8859-1.
-//! - [`ucs2`]: UTF-16BE with surrogate pairs, which is what "UCS-2" means in
+//! - [`latin1`], ISO-8859-1.
+//! - [`ucs2`], UTF-16BE with surrogate pairs, which is what "UCS-2" means in
 //!   practice.
 //! - Binary: octets as they are.
 //!
 //! [`Encoding`] ties them to SMPP's data_coding byte in both directions, and
 //! [`choose_encoding`] picks GSM 7-bit when it can carry the text and UCS-2
-//! otherwise. Latin-1 is never chosen automatically: it saves nothing over
-//! GSM 7-bit per part (140 vs 160 characters) and many SMSCs deliver
-//! data_coding 3 badly, so it is there for callers that ask for it. How many
-//! parts a text needs is [`crate::split::count_parts`].
+//! otherwise. Latin-1 is never chosen automatically: it would carry some
+//! texts GSM cannot (say with "ç") at 140 characters a part instead of
+//! UCS-2's 70, but many SMSCs and handsets deliver data_coding 3 badly, so it
+//! is there only for callers that ask for it. How many parts a text needs is
+//! [`crate::split::count_parts`].
 //!
 //! Decoding never fails and never panics; malformed input becomes U+FFFD.
 
