@@ -1,5 +1,30 @@
-//! Async SMPP session on tokio, for either role (ESME or SMSC).
+//! Async SMPP 3.4 sessions on tokio, for either role.
 //!
-//! Not built yet: issue 4 fills this crate (bind states, window, sequence
-//! numbers, timers, enquire_link, generic_nack, unbind). It holds no code so
-//! that nothing pretends to work.
+//! One task owns each connection ([`connection`]): it reads and frames
+//! PDUs, answers what the protocol answers by itself (enquire_link, unbind,
+//! malformed PDUs, PDUs not allowed in the bind state), matches responses to
+//! requests by sequence number, runs the timers, and writes every PDU that
+//! is ready in one go. The application talks to it through a cloneable
+//! [`Session`] handle and receives the peer's requests as [`Event`]s.
+//!
+//! - [`esme::bind`]: connect side, bind and get a bound session.
+//! - [`smsc::accept`]: server side, a session waiting for its bind.
+//! - [`tls`]: rustls configurations for both roles.
+//!
+//! Back-pressure runs end to end: a full event channel or a peer that does
+//! not read makes the task stop reading; a full window makes
+//! [`Session::send_request`] wait.
+
+mod config;
+mod connection;
+mod error;
+pub mod esme;
+mod session;
+pub mod smsc;
+mod state;
+pub mod tls;
+
+pub use config::SessionConfig;
+pub use error::{CloseReason, SessionError};
+pub use session::{Event, PendingResponse, Session};
+pub use state::{BindMode, BindState, Role};

@@ -2,6 +2,7 @@
 //!
 //! `make bench`; figures go in docs/benchmarks.md. One iteration is one PDU,
 //! so divan's items/s is PDUs per second on one core.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::{Bytes, BytesMut};
 use divan::{Bencher, black_box, counter::ItemsCount};

@@ -3,6 +3,7 @@
 //!
 //! Each vector is checked both ways: decoding gives the typed PDU, and
 //! encoding that PDU gives the same bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::BytesMut;
 use smpp::pdu::*;
@@ -530,7 +531,7 @@ fn unknown_command_gets_generic_nack() {
 
 #[test]
 fn malformed_responses_get_no_answer() {
-    let e = decode_err(&frame(0x8000_0004, &[b'a', b'b']), &Limits::SMPP34);
+    let e = decode_err(&frame(0x8000_0004, b"ab"), &Limits::SMPP34);
     assert_eq!(e.status, S::ESME_RINVCMDLEN);
     assert!(e.response::<B>().is_none());
 }

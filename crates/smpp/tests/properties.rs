@@ -1,5 +1,6 @@
 //! Property tests of the PDU codec: decode(encode(pdu)) == pdu, the three
 //! buffer kinds agree, and no input makes the decoder panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Shared proptest strategies: arbitrary valid PDUs within the 3.4 limits.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use proptest::collection::vec;

@@ -1,0 +1,61 @@
+//! The ESME role: connect, bind, and get a bound session.
+
+use bytes::Bytes;
+use smpp::pdu::{Bind, BindResp, Body};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::config::SessionConfig;
+use crate::connection;
+use crate::error::SessionError;
+use crate::session::{Event, Session};
+use crate::state::{BindMode, Role};
+
+/// Bind over an established stream (TCP or TLS). On success the session is
+/// bound in `mode`; on refusal the session is closed and the SMSC's status
+/// returned.
+pub async fn bind<S>(
+    io: S,
+    peer: String,
+    mode: BindMode,
+    bind: Bind<Bytes>,
+    config: SessionConfig,
+) -> Result<(Session, mpsc::Receiver<Event>, BindResp<Bytes>), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (session, events) = connection::spawn(io, Role::Esme, config, peer);
+    let body = match mode {
+        BindMode::Transmitter => Body::BindTransmitter(bind),
+        BindMode::Receiver => Body::BindReceiver(bind),
+        BindMode::Transceiver => Body::BindTransceiver(bind),
+    };
+    let resp = session.request(body).await?;
+    if !resp.command_status.is_ok() {
+        session.close();
+        return Err(SessionError::BindRefused(resp.command_status));
+    }
+    match resp.body {
+        Body::BindTransmitterResp(r) | Body::BindReceiverResp(r) | Body::BindTransceiverResp(r) => {
+            Ok((session, events, r))
+        }
+        other => {
+            session.close();
+            Err(SessionError::UnexpectedResponse(other.command_id()))
+        }
+    }
+}
+
+/// Connect over TCP (no Nagle: the session batches its own writes) and bind.
+pub async fn connect(
+    addr: &str,
+    mode: BindMode,
+    bind: Bind<Bytes>,
+    config: SessionConfig,
+) -> Result<(Session, mpsc::Receiver<Event>, BindResp<Bytes>), SessionError> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    self::bind(stream, addr.to_string(), mode, bind, config).await
+}
