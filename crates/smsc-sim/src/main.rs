@@ -1,6 +1,76 @@
-//! `smsc-sim`, the upstream SMSC simulator. Not built yet: issue 4.
+//! `smsc-sim`: an upstream SMSC for tests, demos and benchmarks.
+//!
+//! Binds (optionally checked against --system-id/--password), message ids
+//! in hex or decimal, receipts after a delay with a mix of outcomes (one per
+//! submit_sm, so one per part of a long message), injected errors and
+//! throttling, MO at a rate, query_sm and cancel_sm, dropped connections,
+//! and receipts kept for a system_id while it has no receiver bound.
+//!
+//! Counters are printed as one JSON line on stdout on SIGUSR1 and on exit
+//! (SIGINT or SIGTERM, exit 0). Logs go to stderr.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("smsc-sim: not built yet (see issue 4)");
-    std::process::ExitCode::FAILURE
+mod cli;
+mod counters;
+mod server;
+mod sim;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+fn main() -> anyhow::Result<()> {
+    let args = cli::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: cli::Args) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    info!(addr = %listener.local_addr()?, "smsc-sim listening");
+    let sim = sim::Sim::new(args);
+    tokio::spawn(sim.clone().run_delayed());
+    if sim.args.mo_rate > 0.0 {
+        tokio::spawn(server::run_mo(sim.clone(), sim.args.mo_rate));
+    }
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    n += 1;
+                    tokio::spawn(server::serve(sim.clone(), stream, peer.to_string(), n));
+                }
+                Err(e) => warn!(error = %e, "accept failed"),
+            },
+            _ = usr1.recv() => print_counters(&sim),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    print_counters(&sim);
+    Ok(())
+}
+
+fn print_counters(sim: &Arc<sim::Sim>) {
+    println!("{}", sim.counters.to_json());
 }
