@@ -1,0 +1,166 @@
+//! Shared harness for the end-to-end tests: start the project's binaries
+//! on free loopback ports, wait for them, stop them by PID, and bind to
+//! them with our session crate.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use smpp::pdu::Bind;
+use smpp_session::{BindMode, Event, Session, SessionConfig, esme};
+use tokio::sync::mpsc;
+
+/// The directory the workspace's binaries are built into (next to the test
+/// executable's `deps/`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("target profile dir").to_path_buf()
+}
+
+/// Path of a workspace binary; panics with the command to build it.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is not built: run `cargo build --workspace` (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// A free loopback port (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process that is killed (by its PID) when dropped.
+pub struct Proc {
+    pub child: Option<Child>,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn start(name: &str, args: &[&str]) -> Proc {
+        let child = Command::new(bin(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Proc {
+            child: Some(child),
+            name: name.into(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Send a signal by PID.
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status();
+    }
+
+    /// Stop with SIGTERM and collect the output.
+    pub fn stop(mut self) -> Output {
+        self.signal("TERM");
+        let child = self.child.take().unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Wait until something accepts TCP connections on the port.
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after 20 s");
+}
+
+/// Start smsc-sim on a free port with extra options; returns it and its port.
+pub fn smsc_sim(extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut args = vec!["--port", &port_s, "--log", "warn"];
+    args.extend_from_slice(extra);
+    let p = Proc::start("smsc-sim", &args);
+    wait_for_port(port);
+    (p, port)
+}
+
+pub fn bind_body(system_id: &str, password: &str) -> Bind<Bytes> {
+    Bind {
+        system_id: Bytes::copy_from_slice(system_id.as_bytes()),
+        password: Bytes::copy_from_slice(password.as_bytes()),
+        interface_version: 0x34,
+        ..Default::default()
+    }
+}
+
+/// Bind to 127.0.0.1:port.
+pub async fn bind(
+    port: u16,
+    mode: BindMode,
+    system_id: &str,
+    password: &str,
+) -> Result<(Session, mpsc::Receiver<Event>), smpp_session::SessionError> {
+    let (s, ev, _) = esme::connect(
+        &format!("127.0.0.1:{port}"),
+        mode,
+        bind_body(system_id, password),
+        SessionConfig::default(),
+    )
+    .await?;
+    Ok((s, ev))
+}
+
+/// Run a binary to completion with a time limit; returns its output.
+pub fn run_with_timeout(name: &str, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name} did not finish within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
