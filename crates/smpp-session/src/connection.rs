@@ -448,7 +448,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.complete(p, Ok(pdu));
     }
 
+    /// Drop deadlines of requests already answered: from the front (where
+    /// in-order answers leave them), and all at once when a slow request
+    /// holds the front while many behind it are answered.
+    fn trim_deadlines(&mut self) {
+        while let Some(&(seq, _)) = self.deadlines.front() {
+            if self.pending.contains_key(&seq) {
+                break;
+            }
+            self.deadlines.pop_front();
+        }
+        if self.deadlines.len() > 4 * self.pending.len() + 64 {
+            let pending = &self.pending;
+            self.deadlines.retain(|(seq, _)| pending.contains_key(seq));
+        }
+    }
+
     fn complete(&mut self, p: Pending, result: Result<Pdu<Bytes>, SessionError>) {
+        self.trim_deadlines();
         match p.kind {
             PendingKind::App { reply, .. } => {
                 let _ = reply.send(result);

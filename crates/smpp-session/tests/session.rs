@@ -552,3 +552,58 @@ async fn a_flood_from_a_peer_that_does_not_read_is_bounded() {
     // Stalled: kernel buffers plus our bounded output, far below the flood.
     assert!(sent < 64 << 20, "{sent}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn many_requests_with_one_slow_one_keep_working() {
+    // One request is never answered while thousands behind it are: the
+    // session keeps serving them and the slow one fails at its deadline.
+    let (a, mut raw) = pipe();
+    let config = SessionConfig {
+        window: 8,
+        response_timer: Duration::from_millis(300),
+        ..quiet()
+    };
+    let peer = tokio::spawn(async move {
+        let b = raw.recv().await.unwrap();
+        raw.send(Pdu::new(
+            b.sequence_number,
+            Body::BindTransmitterResp(BindResp::default()),
+        ))
+        .await;
+        let mut first = true;
+        while let Some(p) = raw.recv().await {
+            if p.command_id() != CommandId::SUBMIT_SM {
+                continue;
+            }
+            if first {
+                first = false;
+                continue;
+            }
+            raw.send(Pdu::new(
+                p.sequence_number,
+                Body::SubmitSmResp(SubmitSmResp::default()),
+            ))
+            .await;
+        }
+    });
+    let (client, _e, _) = esme::bind(a, "t".into(), BindMode::Transmitter, bind_body("u"), config)
+        .await
+        .unwrap();
+    let slow = client.send_request(submit("slow")).await.unwrap();
+    let mut ok = 0;
+    for _ in 0..5000 {
+        if client
+            .request(submit("fast"))
+            .await
+            .unwrap()
+            .command_status
+            .is_ok()
+        {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 5000);
+    assert_eq!(slow.await.unwrap_err(), SessionError::Timeout);
+    client.close();
+    let _ = peer.await;
+}
