@@ -19,7 +19,7 @@ run:
 
 # Installs what the tests need when it is missing, then runs every test.
 test: test-deps
-	$(CARGO) nextest run --locked --workspace --all-targets --no-tests=warn
+	$(CARGO) nextest run --locked --workspace --no-tests=warn
 	$(CARGO) test --locked --workspace --doc
 
 test-deps:
