@@ -286,3 +286,73 @@ async fn counters_on_sigusr1_and_exit() {
     assert_eq!(last["binds"], 1);
     assert_eq!(last["binds_active"], 0);
 }
+
+#[test]
+fn smpp_load_against_smsc_sim_gets_every_receipt() {
+    let (_sim, port) = smsc_sim(&[]);
+    let port = port.to_string();
+    for extra in [
+        &["--binds", "2"][..],
+        &["--long", "--ucs2"][..],
+        &["--bind-mode", "tx"][..],
+    ] {
+        let mut args = vec![
+            "--port",
+            &port,
+            "-u",
+            "load",
+            "-p",
+            "pw",
+            "--count",
+            "3000",
+            "--window",
+            "32",
+            "--dlr",
+            "--json",
+            "--dlr-timeout",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        let out = run_with_timeout("smpp-load", &args, std::time::Duration::from_secs(60));
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {s}");
+        assert_eq!(s["ok"], s["sent"], "{s}");
+        assert_eq!(s["dlr_matched"], s["ok"], "{s}");
+        assert_eq!(s["lost"], 0);
+        assert_eq!(s["duplicates"], 0);
+    }
+}
+
+#[test]
+fn smpp_load_exits_non_zero_when_receipts_are_lost() {
+    // Receipts far later than smpp-load waits for: every one is lost.
+    let (_sim, port) = smsc_sim(&["--dlr-delay-ms", "60000"]);
+    let port = port.to_string();
+    let out = run_with_timeout(
+        "smpp-load",
+        &[
+            "--port",
+            &port,
+            "-u",
+            "l",
+            "-p",
+            "p",
+            "--count",
+            "10",
+            "--dlr",
+            "--json",
+            "--dlr-timeout",
+            "1",
+        ],
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["lost"], 10);
+}

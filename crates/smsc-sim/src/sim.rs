@@ -296,6 +296,19 @@ impl Sim {
         key
     }
 
+    /// One receipt or MO owed to `system_id`, for a receiver with room.
+    fn take_owed(&self, system_id: &Arc<str>) -> Option<Outgoing> {
+        let out = self
+            .receivers
+            .lock()
+            .ok()?
+            .get_mut(system_id)?
+            .owed
+            .pop_front()?;
+        dec(&self.counters.receipts_owed);
+        Some(out)
+    }
+
     pub fn unregister(&self, system_id: &Arc<str>, key: u64) {
         if let Ok(mut map) = self.receivers.lock() {
             if let Some(e) = map.get_mut(system_id) {
@@ -351,7 +364,21 @@ async fn deliverer(
             }
         })
     };
-    while let Some(out) = rx.recv().await {
+    loop {
+        // What was queued for this session first; then what is owed to its
+        // system_id (left there while every receiver's queue was full);
+        // then wait.
+        let out = match rx.try_recv() {
+            Ok(out) => out,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => match sim.take_owed(&system_id) {
+                Some(out) => out,
+                None => match rx.recv().await {
+                    Some(out) => out,
+                    None => break,
+                },
+            },
+        };
         let body = Body::DeliverSm(out.body.clone());
         match session.send_request(body).await {
             Ok(pending) => {
