@@ -54,6 +54,7 @@ where
     let (ev_tx, ev_rx) = mpsc::channel(config.event_queue.max(1));
     let (state_tx, _) = watch::channel(BindState::Open);
     let shared = Arc::new(Shared {
+        next_seq: std::sync::atomic::AtomicU32::new(0),
         state: state_tx,
         close_reason: Mutex::new(None),
         role,
@@ -75,7 +76,6 @@ where
         stalled: None,
         pending: HashMap::with_capacity(window * 2),
         deadlines: VecDeque::with_capacity(window * 2),
-        next_seq: 1,
         shared: shared.clone(),
         timer: Box::pin(tokio::time::sleep_until(now)),
         timer_at: None,
@@ -134,7 +134,6 @@ struct Connection<S> {
     /// Response deadlines in send order (the timer is one constant, so
     /// this is also deadline order).
     deadlines: VecDeque<(u32, Instant)>,
-    next_seq: u32,
     shared: Arc<Shared>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
@@ -489,12 +488,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn take_seq(&mut self) -> u32 {
-        let seq = self.next_seq;
-        self.next_seq = if seq >= 0x7FFF_FFFF { 1 } else { seq + 1 };
-        seq
+        self.shared.take_seq()
     }
 
-    /// Send a request and track its response.
+    /// Send one of the session's own requests (enquire_link, unbind) and
+    /// track its response.
     fn send_request(
         &mut self,
         body: Body<Bytes>,
@@ -506,43 +504,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if let Err(e) = pdu.encode(&mut self.out) {
             return Err((kind, SessionError::Encode(e)));
         }
-        if command_id != CommandId::ENQUIRE_LINK && command_id != CommandId::ENQUIRE_LINK_RESP {
+        self.track(seq, command_id, kind);
+        Ok(seq)
+    }
+
+    fn track(&mut self, seq: u32, command_id: CommandId, kind: PendingKind) {
+        if command_id != CommandId::ENQUIRE_LINK {
             self.last_activity = self.now;
         }
         self.pending.insert(seq, Pending { kind, command_id });
         self.deadlines
             .push_back((seq, self.now + self.config.response_timer));
-        Ok(seq)
     }
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Request {
-                body,
+                frame,
+                sequence_number,
+                command_id,
                 reply,
                 permit,
             } => {
-                let id = body.command_id();
-                if !request_allowed(self.role, self.state, id) {
-                    let _ = reply.send(Err(SessionError::NotAllowed(id, self.state)));
+                if !request_allowed(self.role, self.state, command_id) {
+                    let _ = reply.send(Err(SessionError::NotAllowed(command_id, self.state)));
                     return;
                 }
+                self.out.extend_from_slice(&frame);
+                trace!(command = %command_id, sequence = sequence_number, "queued");
                 let kind = PendingKind::App {
                     reply,
                     _permit: permit,
                 };
-                if let Err((PendingKind::App { reply, .. }, e)) = self.send_request(body, kind) {
-                    let _ = reply.send(Err(e));
-                }
+                self.track(sequence_number, command_id, kind);
             }
             Command::Respond {
-                sequence_number,
+                frame,
+                command_id,
                 status,
-                body,
             } => {
-                let id = body.command_id();
-                if let Some(mode) = BindMode::of(id) {
-                    if id.is_response() && self.role == Role::Smsc && self.state == BindState::Open
+                if let Some(mode) = BindMode::of(command_id) {
+                    if command_id.is_response()
+                        && self.role == Role::Smsc
+                        && self.state == BindState::Open
                     {
                         self.bind_in_progress = false;
                         if status.is_ok() {
@@ -550,14 +554,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         }
                     }
                 }
-                if id != CommandId::ENQUIRE_LINK_RESP {
+                if command_id != CommandId::ENQUIRE_LINK_RESP {
                     self.last_activity = self.now;
                 }
-                self.queue(&Pdu {
-                    command_status: status,
-                    sequence_number,
-                    body,
-                });
+                self.out.extend_from_slice(&frame);
             }
             Command::Unbind { reply } => {
                 self.unbind_waiters.push(reply);

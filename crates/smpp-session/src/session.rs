@@ -1,9 +1,11 @@
 //! The application's side of a session: a cloneable handle to send
 //! requests and responses, and the events the peer's requests arrive as.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use smpp::pdu::{Body, Pdu};
 use smpp::{CommandId, CommandStatus};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
@@ -24,15 +26,20 @@ pub enum Event {
 
 /// Work for the connection task.
 pub(crate) enum Command {
+    /// A request already encoded by the handle, so the connection task
+    /// only copies bytes and the channel carries a small item.
     Request {
-        body: Body<Bytes>,
+        frame: Bytes,
+        sequence_number: u32,
+        command_id: CommandId,
         reply: oneshot::Sender<Result<Pdu<Bytes>, SessionError>>,
         permit: OwnedSemaphorePermit,
     },
+    /// A response already encoded; the id and status drive bind state.
     Respond {
-        sequence_number: u32,
+        frame: Bytes,
+        command_id: CommandId,
         status: CommandStatus,
-        body: Body<Bytes>,
     },
     Unbind {
         reply: oneshot::Sender<Result<(), SessionError>>,
@@ -42,6 +49,8 @@ pub(crate) enum Command {
 
 /// State the connection task publishes to handles.
 pub(crate) struct Shared {
+    /// Sequence numbers for requests, from every handle and the task.
+    pub(crate) next_seq: AtomicU32,
     pub(crate) state: watch::Sender<BindState>,
     pub(crate) close_reason: Mutex<Option<CloseReason>>,
     pub(crate) role: Role,
@@ -97,6 +106,31 @@ fn closed_reason(shared: &Shared) -> CloseReason {
         .unwrap_or(CloseReason::Closed)
 }
 
+impl Shared {
+    /// The next sequence number: 1 to 0x7FFFFFFF, then round again.
+    pub(crate) fn take_seq(&self) -> u32 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed) % 0x7FFF_FFFF + 1
+    }
+}
+
+thread_local! {
+    /// Encoding buffer: frames are split off it, so encoding does not
+    /// allocate per PDU.
+    static ENCODE_BUF: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Encode a PDU into a frame of its own.
+fn encode_frame(pdu: &Pdu<Bytes>) -> Result<Bytes, SessionError> {
+    ENCODE_BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.capacity() - b.len() < 1024 {
+            b.reserve(64 * 1024);
+        }
+        pdu.encode(&mut b)?;
+        Ok(b.split().freeze())
+    })
+}
+
 impl Session {
     /// Send a request once the window has room, and return a handle to its
     /// response. Waiting here is the window's back-pressure.
@@ -105,10 +139,15 @@ impl Session {
             Ok(p) => p,
             Err(_) => return Err(self.closed_error()),
         };
+        let command_id = body.command_id();
+        let sequence_number = self.shared.take_seq();
+        let frame = encode_frame(&Pdu::new(sequence_number, body))?;
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Request {
-                body,
+                frame,
+                sequence_number,
+                command_id,
                 reply,
                 permit,
             })
@@ -133,11 +172,17 @@ impl Session {
         status: CommandStatus,
         body: Body<Bytes>,
     ) -> Result<(), SessionError> {
+        let command_id = body.command_id();
+        let frame = encode_frame(&Pdu {
+            command_status: status,
+            sequence_number,
+            body,
+        })?;
         self.commands
             .send(Command::Respond {
-                sequence_number,
+                frame,
+                command_id,
                 status,
-                body,
             })
             .await
             .map_err(|_| self.closed_error())

@@ -213,30 +213,61 @@ impl Receipt {
     /// (characters, not bytes). `id`, `err` and `text` are written as they
     /// are, so an id with spaces will not read back.
     pub fn format(&self) -> String {
-        let mut out = format!("id:{}", self.id);
+        let mut out = Vec::with_capacity(160);
+        self.write_to(&mut out);
+        // Only UTF-8 pieces were written.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Append [`Receipt::format`]'s text to `out` without formatting
+    /// machinery or allocation beyond `out`'s growth: receipts are built
+    /// once per message on the hot path.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"id:");
+        out.extend_from_slice(self.id.as_bytes());
         if let Some(sub) = self.sub {
-            out.push_str(&format!(" sub:{sub:03}"));
+            out.extend_from_slice(b" sub:");
+            write_padded3(out, sub);
         }
         if let Some(dlvrd) = self.dlvrd {
-            out.push_str(&format!(" dlvrd:{dlvrd:03}"));
+            out.extend_from_slice(b" dlvrd:");
+            write_padded3(out, dlvrd);
         }
         if let Some(d) = &self.submit_date {
-            out.push_str(&format!(" submit date:{d}"));
+            out.extend_from_slice(b" submit date:");
+            d.write_to(out);
         }
         if let Some(d) = &self.done_date {
-            out.push_str(&format!(" done date:{d}"));
+            out.extend_from_slice(b" done date:");
+            d.write_to(out);
         }
-        out.push_str(" stat:");
-        out.push_str(self.stat.receipt_stat());
+        out.extend_from_slice(b" stat:");
+        out.extend_from_slice(self.stat.receipt_stat().as_bytes());
         if let Some(err) = &self.err {
-            out.push_str(" err:");
-            out.push_str(err);
+            out.extend_from_slice(b" err:");
+            out.extend_from_slice(err.as_bytes());
         }
         if let Some(text) = &self.text {
-            out.push_str(" text:");
-            out.extend(text.chars().take(RECEIPT_TEXT_CHARS));
+            out.extend_from_slice(b" text:");
+            let end = text
+                .char_indices()
+                .nth(RECEIPT_TEXT_CHARS)
+                .map_or(text.len(), |(i, _)| i);
+            out.extend_from_slice(&text.as_bytes()[..end]);
         }
-        out
+    }
+}
+
+/// A number zero-padded to at least 3 digits, as `{:03}` writes it.
+fn write_padded3(out: &mut Vec<u8>, v: u32) {
+    if v < 1000 {
+        out.extend_from_slice(&[
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        ]);
+    } else {
+        out.extend_from_slice(v.to_string().as_bytes());
     }
 }
 

@@ -399,22 +399,27 @@ impl ReceiptDate {
     }
 }
 
+impl ReceiptDate {
+    /// Append the digits (as [`ReceiptDate::format`]) to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let d2 = |v: u8| {
+            let v = v % 100;
+            [b'0' + v / 10, b'0' + v % 10]
+        };
+        for v in [self.year, self.month, self.day, self.hour, self.minute] {
+            out.extend_from_slice(&d2(v));
+        }
+        if let Some(s) = self.second {
+            out.extend_from_slice(&d2(s));
+        }
+    }
+}
+
 impl fmt::Display for ReceiptDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d2 = |v: u8| v % 100;
-        write!(
-            f,
-            "{:02}{:02}{:02}{:02}{:02}",
-            d2(self.year),
-            d2(self.month),
-            d2(self.day),
-            d2(self.hour),
-            d2(self.minute)
-        )?;
-        if let Some(s) = self.second {
-            write!(f, "{:02}", d2(s))?;
-        }
-        Ok(())
+        let mut b = Vec::with_capacity(12);
+        self.write_to(&mut b);
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -345,10 +345,20 @@ impl TlvsBuilder {
     /// A C-Octet String TLV (receipted_message_id, additional_status_info_text):
     /// the value with its terminating NUL.
     pub fn push_c_octet_string(&mut self, tag: TlvTag, s: &[u8]) -> &mut Self {
-        let mut v = Vec::with_capacity(s.len() + 1);
-        v.extend_from_slice(s);
-        v.push(0);
-        self.push(tag, &v)
+        let s = &s[..s.len().min(u16::MAX as usize - 1)];
+        self.buf.reserve(5 + s.len());
+        self.buf.put_u16(tag.0);
+        self.buf.put_u16(s.len() as u16 + 1);
+        self.buf.put_slice(s);
+        self.buf.put_u8(0);
+        self
+    }
+
+    /// A builder with room for `octets` of TLVs.
+    pub fn with_capacity(octets: usize) -> Self {
+        Self {
+            buf: BytesMut::with_capacity(octets),
+        }
     }
 
     pub fn build(self) -> Tlvs<Bytes> {

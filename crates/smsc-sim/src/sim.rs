@@ -431,7 +431,7 @@ pub fn receipt_body(
     r.err = Some(format!("{err:03}"));
     let text: String = String::from_utf8_lossy(text).chars().take(20).collect();
     r.text = Some(text);
-    let mut tlvs = TlvsBuilder::new();
+    let mut tlvs = TlvsBuilder::with_capacity(96);
     tlvs.push_c_octet_string(TlvTag::RECEIPTED_MESSAGE_ID, id.as_bytes())
         .push_u8(TlvTag::MESSAGE_STATE, state.as_u8());
     if !delivered && err != 0 {
@@ -450,7 +450,11 @@ pub fn receipt_body(
         source: source.clone(),
         destination: destination.clone(),
         esm_class: EsmClass(esm),
-        short_message: Bytes::from(r.format()),
+        short_message: {
+            let mut text = Vec::with_capacity(160);
+            r.write_to(&mut text);
+            Bytes::from(text)
+        },
         tlvs: tlvs.build(),
         ..Default::default()
     }
