@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= decode_pdu
 
-.PHONY: all build run test test-deps bench fuzz lint fmt clean
+.PHONY: all build run test test-deps bench bench-session fuzz lint fmt clean
 
 all: build
 
@@ -27,6 +27,11 @@ test-deps:
 
 bench:
 	$(CARGO) bench --locked -p smpp --bench codec
+
+# smpp-load -> smsc-sim with receipts, and the npm `smpp` baseline pair in
+# the same run (needs node and npm; see bench/npm-smpp/README.md).
+bench-session:
+	bash bench/session.sh
 
 # Needs cargo-fuzz (installed on first use). libFuzzer on a stable toolchain:
 # RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
