@@ -19,6 +19,8 @@ run:
 
 # Installs what the tests need when it is missing, then runs every test.
 test: test-deps
+	# The end-to-end tests start the binaries as processes: build them first.
+	$(CARGO) build --locked --workspace --bins
 	$(CARGO) nextest run --locked --workspace --no-tests=warn
 	$(CARGO) test --locked --workspace --doc
 
