@@ -1,5 +1,7 @@
-//! The gateway library: config, accounts, router, store, server, connectors,
-//! delivery, HTTP API and metrics.
+//! The gateway library: config, accounts, router, store, server,
+//! connectors, delivery, HTTP API and metrics, one module per concept, in
+//! the order messages flow through them (shared/DESIGN.md).
 //!
-//! Not built yet: issues 5 and 6 fill this crate. It holds no code so that
-//! nothing pretends to work.
+//! Built so far: [`config`]. The rest arrives with issues 5 and 6.
+
+pub mod config;

@@ -1,0 +1,219 @@
+//! The configuration: the shipped file, the dialect, overrides, and an
+//! error for each thing an operator can get wrong, naming file, line,
+//! section and key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use gateway::config::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, "tern.ini", &no_env)
+}
+
+const MINIMAL: &str = "[connector:up]\nhost = 127.0.0.1\nport = 2776\nusername = u\npassword = p\n[mt-route:0]\ntype = default\nconnectors = up\n";
+
+fn errors(text: &str) -> Vec<String> {
+    parse(text)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn the_shipped_config_reads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/tern.ini");
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.smpp_server.port, 2775);
+    assert_eq!(c.smpp_server.session_init_timer, Duration::from_secs(30));
+    assert_eq!(c.http_api.port, 1401);
+    assert_eq!(c.store, StoreConfig::Memory);
+    let demo = &c.users["demo"];
+    assert_eq!(demo.password, Password::Plain(Secret::new("demo")));
+    assert_eq!(demo.credit, Credit::Unlimited);
+    assert_eq!((demo.throughput, demo.burst, demo.max_binds), (100, 100, 4));
+    assert!(demo.bind_modes.tx && demo.bind_modes.rx && demo.bind_modes.trx);
+    assert_eq!(c.connectors["sim"].window, 64);
+    assert_eq!(c.mt_routes.len(), 1);
+    assert_eq!(c.mo_routes[0].users, vec!["demo".to_string()]);
+}
+
+#[test]
+fn keys_are_case_insensitive_and_comments_stripped() {
+    let c = parse(&format!(
+        "[SMPP-Server]\nSessionInitTimerSecs = 7 ; seven\nPORT = 1234\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert_eq!(c.smpp_server.session_init_timer, Duration::from_secs(7));
+    assert_eq!(c.smpp_server.port, 1234);
+}
+
+#[test]
+fn regexes_keep_their_backslashes() {
+    let c = parse(&format!("[filter:fr]\ntype = destination_addr\nvalue = ^\\+?33\\d{{9}}$\n[mt-route:10]\ntype = static\nconnectors = up\nfilters = fr\n{MINIMAL}")).unwrap();
+    let FilterKind::DestinationAddr(re) = &c.filters["fr"].kind else {
+        panic!()
+    };
+    assert!(re.is_match("+33612345678"));
+    assert!(!re.is_match("+3361234567"));
+    assert_eq!(
+        c.mt_routes.iter().map(|r| r.order).collect::<Vec<_>>(),
+        vec![10, 0]
+    );
+}
+
+#[test]
+fn group_defaults_and_user_overrides() {
+    let c = parse(&format!(
+        "[group:g]\nthroughput = 50\ncredit = 12.5\nbind_modes = tx\n[user:a]\npassword = x\ngroup = g\n[user:b]\npassword = y\ngroup = g\nthroughput = 5\ncredit = unlimited\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert_eq!(c.users["a"].throughput, 50);
+    assert_eq!(c.users["a"].credit, Credit::Micro(12_500_000));
+    assert!(c.users["a"].bind_modes.tx && !c.users["a"].bind_modes.rx);
+    assert_eq!(c.users["b"].throughput, 5);
+    assert_eq!(c.users["b"].credit, Credit::Unlimited);
+    assert!(
+        c.users["b"]
+            .allowed_ips
+            .iter()
+            .any(|n| n.contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()))
+    );
+}
+
+#[test]
+fn environment_overrides() {
+    let env = |name: &str| match name {
+        "TERN_SMPP_SERVER__PORT" => Some("4000".to_string()),
+        "TERN_USER_DEMO__PASSWORD" => Some("$argon2id$v=19$m=19456,t=2,p=1$abc$def".to_string()),
+        "TERN_CONNECTOR_UP__WINDOW" => Some("lots".to_string()),
+        _ => None,
+    };
+    let text = format!("[user:demo]\npassword = plain\n{MINIMAL}");
+    let e = Config::parse(&text, "tern.ini", &env).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    let msg = e.0[0].to_string();
+    assert!(
+        msg.contains("[connector:up] window") && msg.contains("TERN_CONNECTOR_UP__WINDOW"),
+        "{msg}"
+    );
+    let env2 = |name: &str| {
+        if name == "TERN_CONNECTOR_UP__WINDOW" {
+            None
+        } else {
+            env(name)
+        }
+    };
+    let c = Config::parse(&text, "tern.ini", &env2).unwrap();
+    assert_eq!(c.smpp_server.port, 4000);
+    assert!(matches!(c.users["demo"].password, Password::Phc(_)));
+}
+
+#[test]
+fn every_error_names_file_line_section_and_key() {
+    let e = errors(&format!(
+        "[smpp-server]\nport = lots\nfrobnicate = 1\n{MINIMAL}"
+    ));
+    assert_eq!(e, vec![
+        "tern.ini:2: [smpp-server] port: expected a whole number, got \"lots\"".to_string(),
+        "tern.ini:3: [smpp-server] frobnicate: unknown key (allowed: id, bind, port, sessioninittimersecs, enquirelinktimersecs, inactivitytimersecs, responsetimersecs, pdureadtimersecs, max_binds, bind_fail_limit, bind_fail_cooldown, tls_port, tls_cert, tls_key)".to_string(),
+    ]);
+    let e = errors(&format!(
+        "[filter:bad]\ntype = source_addr\nvalue = ([\n{MINIMAL}"
+    ));
+    assert!(
+        e[0].starts_with("tern.ini:3: [filter:bad] value: bad regex"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "[mt-route:5]\ntype = static\nconnectors = nowhere\nfilters = nothing\n{MINIMAL}"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m == "tern.ini:1: [mt-route:5] connectors: no [connector:nowhere]"),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m == "tern.ini:1: [mt-route:5] filters: no [filter:nothing]"),
+        "{e:?}"
+    );
+    let e = errors("[connector:up]\nhost = h\nport = 1\nusername = u\n");
+    assert_eq!(
+        e,
+        vec!["tern.ini: no default route: add [mt-route:0] with type = default".to_string()]
+    );
+    let e = errors(&format!(
+        "{MINIMAL}[mt-route:00]\ntype = default\nconnectors = up\n"
+    ));
+    assert!(
+        e.iter().any(|m| m.contains("two mt-routes with order 0")),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{MINIMAL}[mt-route:0]\ntype = default\nconnectors = up\n"
+    ));
+    assert!(
+        e[0].contains("section written twice (first on line 6)"),
+        "{e:?}"
+    );
+    let e = errors(&format!("[nonsense]\n{MINIMAL}"));
+    assert!(
+        e[0].starts_with("tern.ini:1: [nonsense]: unknown section"),
+        "{e:?}"
+    );
+    let e = errors(&format!("[user:x]\ngroup = nogroup\n{MINIMAL}"));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("[user:x] group: no [group:nogroup]")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("[user:x] password: required key is missing")),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "[user:x]\npassword = p\ncredit = 1.2345678\nbind_modes = tx, fax\nallowed_ips = 10.0.0.0/33\n{MINIMAL}"
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+}
+
+#[test]
+fn secrets_do_not_print() {
+    let c = parse(&format!("[user:demo]\npassword = hunter2\n{MINIMAL}")).unwrap();
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("hunter2"));
+    assert!(debug.contains("***"));
+}
+
+#[test]
+fn filters_of_each_kind() {
+    let c = parse(&format!(
+        "[filter:d]\ntype = date\nvalue = 2026-01-01;2026-12-31\n[filter:t]\ntype = time\nvalue = 08:00;18:30:00\n[filter:tag]\ntype = tag\nvalue = 7\n[filter:c]\ntype = connector\nvalue = up\n[user:u]\npassword=p\n[mo-route:3]\ntype = static\nusers = u\nfilters = c, t\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert!(matches!(
+        c.filters["t"].kind,
+        FilterKind::Time {
+            from: 28800,
+            to: 66600
+        }
+    ));
+    assert!(matches!(c.filters["tag"].kind, FilterKind::Tag(7)));
+    let FilterKind::Date { from, to } = c.filters["d"].kind else {
+        panic!()
+    };
+    assert_eq!(to - from, 364);
+    // A connector filter on an mt-route is an error.
+    let e = errors(&format!(
+        "[filter:c]\ntype = connector\nvalue = up\n[mt-route:2]\ntype = static\nconnectors = up\nfilters = c\n{MINIMAL}"
+    ));
+    assert!(e[0].contains("does not apply to mt-routes"), "{e:?}");
+}
