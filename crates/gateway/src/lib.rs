@@ -5,3 +5,4 @@
 //! Built so far: [`config`]. The rest arrives with issues 5 and 6.
 
 pub mod config;
+pub mod store;

@@ -1,0 +1,130 @@
+//! The store: the only place that knows where accepted messages, credit
+//! and throttle state live. One trait, two backends: [`memory`] (embedded,
+//! one node, the default) and redis (several tern processes on one Redis).
+//!
+//! Every stage of the pipeline hands work to the next through the store,
+//! so a process can die between two stages and nothing accepted is lost
+//! (with redis). The front end calls [`Store::submit`] and answers
+//! ESME_ROK only when it returns `Ok`: the message is then durable in its
+//! connector's queue, its credit charged and its parts counted against the
+//! user's throughput, all in one atomic step.
+
+pub mod gcra;
+pub mod memory;
+pub mod message;
+
+use std::future::Future;
+
+use smpp::MessageState;
+
+pub use gcra::Limit;
+pub use message::StoredMessage;
+
+/// What the front end asks of the store for one accepted submit.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission<'a> {
+    pub message: &'a StoredMessage,
+    /// The user's throughput limit; None for unlimited.
+    pub throttle: Option<Limit>,
+    /// The charge in millionths; None when the user's credit is unlimited.
+    pub charge_micro: Option<i64>,
+    /// Refuse with [`Refusal::QueueFull`] when the connector's queue holds
+    /// this many messages or more.
+    pub queue_limit: u64,
+}
+
+/// Why a submit was not accepted. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Over the user's throughput: ESME_RTHROTTLED.
+    #[error("throttled")]
+    Throttled,
+    /// Not enough credit: ESME_RSUBMITFAIL.
+    #[error("not enough credit")]
+    NoCredit,
+    /// The connector's queue is over its limit: ESME_RMSGQFUL.
+    #[error("queue full")]
+    QueueFull,
+    /// The store cannot be reached: ESME_RMSGQFUL (temporary).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// What query_sm reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageStatus {
+    pub id: String,
+    pub user: String,
+    pub state: MessageState,
+    pub accepted_ms: i64,
+    /// When it reached a final state.
+    pub final_ms: Option<i64>,
+    /// The network error code of a failed message, 0 otherwise.
+    pub error_code: u8,
+}
+
+/// What cancel_sm found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Removed from its queue before it was sent; credit refunded.
+    Cancelled,
+    /// Already sent upstream or final.
+    TooLate,
+    /// No such message for this user.
+    NotFound,
+}
+
+/// How long message states are kept for query_sm: at least 24 h.
+pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
+
+/// The store's operations. Implementations are cheap to share (`Arc`).
+pub trait Store: Send + Sync + 'static {
+    /// Throttle, charge and queue one message, atomically: either all
+    /// three happen or none.
+    fn submit(&self, s: Submission<'_>) -> impl Future<Output = Result<(), Refusal>> + Send;
+
+    /// A message's state, if it is this recent.
+    fn status(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<MessageStatus>, StoreError>> + Send;
+
+    /// Cancel `user`'s message `id` if it has not been sent yet, refunding
+    /// its charge.
+    fn cancel(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> impl Future<Output = Result<CancelOutcome, StoreError>> + Send;
+
+    /// A user's credit balance in millionths; None when not tracked
+    /// (unlimited).
+    fn balance(&self, user: &str) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Start tracking a user's credit at `micro` unless it is tracked
+    /// already (a restart or a second process must not reset a balance).
+    fn init_credit(
+        &self,
+        user: &str,
+        micro: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Messages waiting in a connector's queue.
+    fn queue_depth(&self, connector: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Whether the store answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Wall-clock time in microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
