@@ -5,4 +5,5 @@
 //! Built so far: [`config`]. The rest arrives with issues 5 and 6.
 
 pub mod config;
+pub mod server;
 pub mod store;
