@@ -4,6 +4,8 @@
 //!
 //! Built so far: [`config`]. The rest arrives with issues 5 and 6.
 
+pub mod accounts;
 pub mod config;
+pub mod router;
 pub mod server;
 pub mod store;
