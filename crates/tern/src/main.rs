@@ -1,7 +1,11 @@
 //! The `tern` binary: `tern run`, `tern check-config`, `tern hash-password`.
 //!
-//! `run` is not built yet (the SMPP front end, store and connectors arrive
-//! with issues 5 and 6): it says so and exits 1.
+//! `run` serves the SMPP front end on the embedded store. Connectors (the
+//! upstream side) arrive with issue 6: until then accepted messages wait in
+//! their connector's queue. SIGTERM or SIGINT: stop accepting, finish the
+//! submits in flight, unbind every ESME, exit 0.
+
+mod run;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -42,14 +46,19 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { config } => {
-            if let Err(e) = Config::load(&config) {
+        Command::Run { config } => match Config::load(&config) {
+            Ok(c) => match run::run(c) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tern: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::FAILURE;
+                ExitCode::FAILURE
             }
-            eprintln!("tern run: the gateway's server is not built yet (issue 5); nothing to run");
-            ExitCode::FAILURE
-        }
+        },
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(c) => {
                 for u in c.users.values() {

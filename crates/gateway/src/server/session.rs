@@ -1,0 +1,252 @@
+//! One ESME connection on the front end: its bind, and each request
+//! answered with the status DESIGN.md's table gives.
+//!
+//! Submits are handled concurrently (up to the window) so a store round
+//! trip does not serialise a bind; responses go out as each completes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use smpp::CommandStatus as S;
+use smpp::pdu::{Bind, BindResp, Body, Limits, Pdu, QuerySmResp, SubmitSm, SubmitSmResp};
+use smpp_session::{BindMode, Event, Session, SessionConfig, smsc};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::{debug, info};
+
+use super::Gateway;
+use super::validate::check_submit;
+use crate::accounts::BindGrant;
+use crate::config::{Credit, User};
+use crate::router::MtContext;
+use crate::store::{CancelOutcome, Limit, Refusal, Store, StoredMessage, Submission};
+
+/// Submits of one bind in flight at once.
+const IN_FLIGHT: usize = 64;
+
+pub async fn run<St: Store>(
+    gw: Arc<Gateway<St>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let c = &gw.config.smpp_server;
+    let config = SessionConfig {
+        session_init_timer: Some(c.session_init_timer).filter(|d| !d.is_zero()),
+        enquire_link_timer: Some(c.enquire_link_timer).filter(|d| !d.is_zero()),
+        inactivity_timer: Some(c.inactivity_timer).filter(|d| !d.is_zero()),
+        response_timer: c.response_timer,
+        pdu_read_timer: Some(c.pdu_read_timer).filter(|d| !d.is_zero()),
+        limits: Limits::JASMIN,
+        ..SessionConfig::default()
+    };
+    let (session, mut events) = smsc::accept(stream, peer.to_string(), config);
+    let mut grant: Option<Arc<BindGrant>> = None;
+    let mut inflight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            ev = events.recv(), if inflight.len() < IN_FLIGHT => {
+                let Some(Event::Request(pdu)) = ev else { break };
+                let seq = pdu.sequence_number;
+                match pdu.body {
+                    Body::BindTransmitter(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await,
+                    Body::BindReceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Receiver, b).await,
+                    Body::BindTransceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await,
+                    body => {
+                        let Some(g) = grant.clone() else {
+                            let _ = session.respond_error(&Pdu::new(seq, body), S::ESME_RINVBNDSTS).await;
+                            continue;
+                        };
+                        let gw = gw.clone();
+                        let session = session.clone();
+                        inflight.push(async move {
+                            let (status, resp) = request(&gw, &g.user, body).await;
+                            let _ = session.respond(seq, status, resp).await;
+                        });
+                    }
+                }
+            }
+            Some(()) = inflight.next(), if !inflight.is_empty() => {}
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    // Finish what was accepted, then unbind the ESME.
+                    while inflight.next().await.is_some() {}
+                    let _ = session.unbind().await;
+                }
+            }
+        }
+    }
+    while inflight.next().await.is_some() {}
+    let reason = session.closed().await;
+    debug!(%reason, "session ended");
+}
+
+async fn bind<St: Store>(
+    gw: &Gateway<St>,
+    session: &Session,
+    grant: &mut Option<Arc<BindGrant>>,
+    peer: SocketAddr,
+    seq: u32,
+    mode: BindMode,
+    b: Bind<Bytes>,
+) {
+    let resp = BindResp {
+        system_id: Bytes::copy_from_slice(gw.config.smpp_server.id.as_bytes()),
+        tlvs: Default::default(),
+    };
+    let body = match mode {
+        BindMode::Transmitter => Body::BindTransmitterResp(resp),
+        BindMode::Receiver => Body::BindReceiverResp(resp),
+        BindMode::Transceiver => Body::BindTransceiverResp(resp),
+    };
+    let status = match gw
+        .accounts
+        .bind(&b.system_id, &b.password, peer.ip(), mode, Instant::now())
+        .await
+    {
+        Ok(g) => {
+            tracing::Span::current().record("user", g.user.system_id.as_str());
+            info!(mode = mode.as_str(), "bound");
+            *grant = Some(Arc::new(g));
+            S::ESME_ROK
+        }
+        Err(refusal) => {
+            info!(system_id = %String::from_utf8_lossy(&b.system_id), reason = refusal.reason.as_str(), "bind refused");
+            refusal.status
+        }
+    };
+    let _ = session.respond(seq, status, body).await;
+}
+
+/// Handle one request of a bound ESME: the status and the response body.
+async fn request<St: Store>(gw: &Gateway<St>, user: &User, body: Body<Bytes>) -> (S, Body<Bytes>) {
+    match body {
+        Body::SubmitSm(s) => match submit(gw, user, s).await {
+            Ok(id) => (S::ESME_ROK, Body::SubmitSmResp(message_id(id))),
+            Err(status) => (status, Body::SubmitSmResp(SubmitSmResp::default())),
+        },
+        Body::DataSm(d) => {
+            let s = SubmitSm {
+                service_type: d.service_type,
+                source: d.source,
+                destination: d.destination,
+                esm_class: d.esm_class,
+                registered_delivery: d.registered_delivery,
+                data_coding: d.data_coding,
+                tlvs: d.tlvs,
+                ..Default::default()
+            };
+            match submit(gw, user, s).await {
+                Ok(id) => (S::ESME_ROK, Body::DataSmResp(message_id(id))),
+                Err(status) => (status, Body::DataSmResp(SubmitSmResp::default())),
+            }
+        }
+        Body::QuerySm(q) => {
+            let id = String::from_utf8_lossy(&q.message_id);
+            match gw.store.status(&id).await {
+                Ok(Some(st)) if st.user == user.system_id => {
+                    let final_date = st
+                        .final_ms
+                        .and_then(|ms| smpp::time::SmppTime::from_unix(ms / 1000))
+                        .map(|t| Bytes::copy_from_slice(&t.to_bytes()))
+                        .unwrap_or_default();
+                    (
+                        S::ESME_ROK,
+                        Body::QuerySmResp(QuerySmResp {
+                            message_id: q.message_id,
+                            final_date,
+                            message_state: st.state,
+                            error_code: st.error_code,
+                        }),
+                    )
+                }
+                Ok(_) => (
+                    S::ESME_RQUERYFAIL,
+                    Body::QuerySmResp(QuerySmResp::default()),
+                ),
+                Err(_) => (S::ESME_RSYSERR, Body::QuerySmResp(QuerySmResp::default())),
+            }
+        }
+        Body::CancelSm(c) => {
+            let id = String::from_utf8_lossy(&c.message_id);
+            let status = match gw.store.cancel(&id, &user.system_id).await {
+                Ok(CancelOutcome::Cancelled) => S::ESME_ROK,
+                Ok(_) => S::ESME_RCANCELFAIL,
+                Err(_) => S::ESME_RSYSERR,
+            };
+            (status, Body::CancelSmResp)
+        }
+        other => {
+            // replace_sm, submit_multi: not offered.
+            let id = other.command_id();
+            let resp = id
+                .response()
+                .and_then(Body::error_response)
+                .unwrap_or(Body::GenericNack);
+            (S::ESME_RINVCMDID, resp)
+        }
+    }
+}
+
+fn message_id(id: String) -> SubmitSmResp<Bytes> {
+    SubmitSmResp {
+        message_id: Bytes::from(id),
+        tlvs: Default::default(),
+    }
+}
+
+/// Validate, route and store one submit; the message id, or the status.
+async fn submit<St: Store>(gw: &Gateway<St>, user: &User, s: SubmitSm<Bytes>) -> Result<String, S> {
+    let now_ms = crate::store::now_us() / 1000;
+    let checked = check_submit(&s, &user.source_addr, now_ms / 1000)?;
+    let source = String::from_utf8_lossy(&s.source.addr);
+    let destination = String::from_utf8_lossy(&s.destination.addr);
+    let decision = gw
+        .router
+        .route_mt(&MtContext {
+            system_id: &user.system_id,
+            group: user.group.as_deref(),
+            source_addr: &source,
+            destination_addr: &destination,
+            text: &checked.text,
+            tags: &[],
+            now: now_ms / 1000,
+        })
+        .ok_or(S::ESME_RINVDSTADR)?;
+    let rate = match decision.rate {
+        Credit::Micro(r) => r,
+        Credit::Unlimited => 0,
+    };
+    let message = StoredMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        user: user.system_id.clone(),
+        connectors: decision.connectors().map(|c| c.to_string()).collect(),
+        submit: s,
+        parts: checked.parts,
+        rate_micro: rate,
+        accepted_ms: now_ms,
+        expires_ms: checked.expires_s.map(|e| e * 1000),
+    };
+    let submission = Submission {
+        message: &message,
+        throttle: (user.throughput > 0).then_some(Limit {
+            rate: user.throughput,
+            burst: user.burst,
+        }),
+        charge_micro: match user.credit {
+            Credit::Unlimited => None,
+            Credit::Micro(_) => Some(message.charge_micro()),
+        },
+        queue_limit: gw.queue_limit,
+    };
+    match gw.store.submit(submission).await {
+        Ok(()) => Ok(message.id),
+        Err(Refusal::Throttled) => Err(S::ESME_RTHROTTLED),
+        Err(Refusal::NoCredit) => Err(S::ESME_RSUBMITFAIL),
+        Err(Refusal::QueueFull | Refusal::Unavailable(_)) => Err(S::ESME_RMSGQFUL),
+    }
+}

@@ -1,0 +1,81 @@
+//! `tern run`: logging, the runtime, the store, the SMPP front end, and
+//! the signals that stop it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use gateway::config::{Config, LogFormat, StoreConfig};
+use gateway::server::{self, Gateway};
+use gateway::store::memory::MemoryStore;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(Arc::new(config)))
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
+    info!(file = %config.file, version = env!("CARGO_PKG_VERSION"), "tern starting");
+    let store = match &config.store {
+        StoreConfig::Memory => MemoryStore::new(),
+        StoreConfig::Redis { .. } => anyhow::bail!(
+            "{}: [store] backend: redis is not available in this build yet; use backend = memory",
+            config.file
+        ),
+    };
+    let gateway = Gateway::new(config.clone(), store)
+        .await
+        .context("initialising the store")?;
+    let plain = gateway.accounts.plain_text_users();
+    if !plain.is_empty() {
+        warn!(users = ?plain, "plain-text passwords in the configuration; store argon2id hashes (tern hash-password)");
+    }
+    if !config.connectors.is_empty() {
+        warn!(
+            "connectors are not built yet (issue 6): accepted messages wait in their connector's queue"
+        );
+    }
+    let listener = server::listen(&config).await.with_context(|| {
+        format!(
+            "listening on {}:{}",
+            config.smpp_server.bind, config.smpp_server.port
+        )
+    })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: stopping"),
+        _ = int.recv() => info!("SIGINT: stopping"),
+    }
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    // Sessions finish their submits and unbind; give them a moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gateway.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    info!("tern stopped");
+    Ok(())
+}
