@@ -164,3 +164,35 @@ pub fn run_with_timeout(name: &str, args: &[&str], limit: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A running tern on a config written for the test.
+pub struct Tern {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Tern {
+    /// Start `tern run` on `config`, where `{smpp_port}` and `{http_port}`
+    /// are replaced by free ports.
+    pub fn start(config: &str) -> Tern {
+        let port = free_port();
+        let http = free_port();
+        let dir = std::env::temp_dir().join(format!("tern-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tern.ini");
+        let text = config
+            .replace("{smpp_port}", &port.to_string())
+            .replace("{http_port}", &http.to_string());
+        std::fs::write(&path, text).unwrap();
+        let proc = Proc::start("tern", &["run", "-c", path.to_str().unwrap()]);
+        wait_for_port(port);
+        Tern { proc, port, dir }
+    }
+}
+
+impl Drop for Tern {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
