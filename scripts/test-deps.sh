@@ -9,6 +9,17 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
 
+# redis-server for the redis store's tests (Debian's; 6.2 or later). Tests
+# start their own on free loopback ports; the system service is not used.
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "test-deps: installing redis-server" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq redis-server >/dev/null
+    # Debian starts the service on install; tests do not want it.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+fi
+
 # Python's smpplib: a client nobody on this project wrote, for interop tests.
 if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
     echo "test-deps: installing smpplib from PyPI" >&2

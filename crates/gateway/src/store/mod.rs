@@ -12,6 +12,7 @@
 pub mod gcra;
 pub mod memory;
 pub mod message;
+pub mod redis;
 
 use std::future::Future;
 

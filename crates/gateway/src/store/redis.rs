@@ -1,0 +1,879 @@
+//! The redis backend: every tern process that points at one Redis shares
+//! its queues, credit and throttle state, and an accepted message survives
+//! a tern restart (as far as the Redis itself is durable).
+//!
+//! # What it owns
+//!
+//! The connector MT queues (one Redis Stream per connector, consumed by a
+//! consumer group so several tern processes share a connector's work),
+//! users' credit and throttle state, and each message's state for
+//! query_sm / cancel_sm. Needs Redis ≥ 6.2 (XAUTOCLAIM).
+//!
+//! # Key layout
+//!
+//! Every key carries a hash tag naming its owner (`{c:…}` connector,
+//! `{u:…}` user, `{m:…}` message):
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `tern:{c:<connector>}:mt` | stream | the connector's queue: entries `id` (message id) and `m` (the encoded [`StoredMessage`]); consumer group [`GROUP`] |
+//! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
+//! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
+//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged, refunded on cancel), `taken` (set once a connector took it); expires [`STATUS_RETENTION_MS`] after acceptance |
+//!
+//! A queue's depth is its stream's length less the entries delivered to a
+//! consumer and not yet acknowledged (the group's pending list): an
+//! acknowledged entry is deleted (XACK + XDEL), a cancelled one is deleted
+//! (XDEL).
+//!
+//! # Atomicity
+//!
+//! - [`Store::submit`] is one Lua script (EVALSHA, one round trip): queue
+//!   limit, GCRA (with Redis `TIME`, so every tern process uses one
+//!   clock), credit check and DECRBY, XADD, the message hash and the new
+//!   TAT. A refusal returns before the first write, so it changes nothing.
+//!   The script is idempotent on the message id (an existing message hash
+//!   answers "accepted" without writing), so a submit whose connection
+//!   dropped can be retried safely.
+//! - [`Store::cancel`] reads the message's connector, then runs one script:
+//!   it checks the owner, that the entry is neither in the group's
+//!   pending list (taken by a connector) nor gone (acknowledged), XDELs it,
+//!   marks the hash DELETED with `final_ms` and refunds the charge
+//!   (INCRBY, only when the user's credit is tracked).
+//! - [`RedisStore::take`] uses XREADGROUP, which moves entries into the
+//!   pending list atomically, so a cancel racing a take is decided by
+//!   Redis: either the cancel deletes the entry first (the take never
+//!   sees it) or the take has it (the cancel answers TooLate). The `taken`
+//!   mark on the hash is written after the read and is advisory.
+//!
+//! # Redis Cluster
+//!
+//! Every key a script touches is passed in `KEYS` (never built inside
+//! Lua) and is hash-tagged, so the layout is Cluster-shaped, but this
+//! backend talks to one Redis (a single-node connection pool) and does
+//! not support Cluster yet: the submit script touches three slots
+//! (`{c:<connector>}` for the queue, `{u:<user>}` for credit and TAT,
+//! `{m:<id>}` for the message hash), and cancel touches the same three,
+//! which a Cluster refuses with CROSSSLOT. Correct atomic submit on one
+//! Redis was chosen over a Cluster-ready design that weakens it. To
+//! support Cluster, the plan is:
+//!
+//! 1. Move the message hash into the user's slot
+//!    (`tern:{u:<user>}:m:<id>`); `status(id)` then needs the user
+//!    (query_sm knows it) or an id that carries it.
+//! 2. Split submit in two scripts: one on the user's slot (throttle,
+//!    charge, message hash written as "reserved") and one on the
+//!    connector's slot (queue limit, XADD). When the second refuses, a
+//!    compensating call refunds the charge (the consumed throttle slot is
+//!    not given back); a sweeper refunds "reserved" messages whose XADD
+//!    never happened (tern died between the two). That keeps "nothing
+//!    accepted is lost" but turns "a refusal changes nothing" into "a
+//!    refusal is undone shortly after".
+//!
+//! Per-(user, connector) streams under the user's tag would make submit
+//! single-slot, but then a connector cannot read its queue in one call
+//! (XREADGROUP across slots is refused) and its queue limit can no longer
+//! be checked atomically, so that layout was not chosen.
+//!
+//! # Connections
+//!
+//! Ordinary commands use a bounded [`deadpool`] pool of multiplexed
+//! connections with connect and response timeouts (1 s by default), so a
+//! dead Redis fails fast with [`Refusal::Unavailable`] / [`StoreError`]
+//! instead of hanging, and the pool reconnects by itself when Redis comes
+//! back: a connection that fails is dropped, and so is every idle one
+//! made before the failure (they shared the server that went away). A
+//! connection idle for [`IDLE_CHECK`] is PINGed when taken from the pool;
+//! a busy one is not, so the hot path is one round trip. (The pool is
+//! `deadpool` with this module's manager rather than `deadpool-redis`,
+//! whose manager PINGs on every checkout and cannot set timeouts.)
+//!
+//! Blocking reads ([`RedisStore::take`] with `block_ms > 0`) use dedicated
+//! connections, never the pool's, with a response timeout longer than the
+//! BLOCK time. The Redis URL may carry a password: it is never logged, and
+//! errors never repeat the URL.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{
+    AsyncConnectionConfig, Client, FromRedisValue, RedisError, RedisResult, Script, Value,
+};
+use bytes::Bytes;
+use deadpool::managed::{self, Metrics, Object, Pool, QueueMode, RecycleError, RecycleResult};
+use smpp::MessageState;
+
+use super::{
+    CancelOutcome, MessageStatus, Refusal, STATUS_RETENTION_MS, Store, StoreError, StoredMessage,
+    Submission,
+};
+
+/// The consumer group every tern process reads a connector's queue with.
+pub const GROUP: &str = "tern";
+
+/// A pooled connection idle this long is PINGed before it is used.
+pub const IDLE_CHECK: Duration = Duration::from_secs(2);
+
+/// Dedicated blocking connections kept for reuse.
+const BLOCKING_KEPT: usize = 64;
+
+/// The connector's queue (a stream).
+pub fn queue_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:mt")
+}
+
+/// A user's credit in millionths.
+pub fn credit_key(user: &str) -> String {
+    format!("tern:{{u:{user}}}:credit")
+}
+
+/// A user's throttle state.
+pub fn tat_key(user: &str) -> String {
+    format!("tern:{{u:{user}}}:tat")
+}
+
+/// A message's state.
+pub fn message_key(id: &str) -> String {
+    format!("tern:{{m:{id}}}")
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Pooled connections at most (each is multiplexed).
+    pub pool_size: usize,
+    /// Time to connect (TCP, AUTH, SELECT) before giving up.
+    pub connect_timeout: Duration,
+    /// Time to wait for an answer, and for a free pooled connection.
+    pub response_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A message a connector took from its queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The stream entry id, for [`RedisStore::ack`].
+    pub stream_id: String,
+    pub message: StoredMessage,
+}
+
+/// The redis backend. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<Manager>,
+    client: Client,
+    options: RedisOptions,
+    /// Idle dedicated connections for blocking reads.
+    blocking: Mutex<Vec<MultiplexedConnection>>,
+    /// Connectors whose consumer group is known to exist.
+    groups: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may hold a password.
+        f.debug_struct("RedisStore")
+            .field("pool", &self.inner.pool.status())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+/// Makes the pool's connections.
+struct Manager {
+    client: Client,
+    config: AsyncConnectionConfig,
+    /// Bumped on every connection failure; a connection made before the
+    /// latest failure is not reused.
+    epoch: AtomicU64,
+}
+
+struct Conn {
+    conn: MultiplexedConnection,
+    epoch: u64,
+    broken: bool,
+}
+
+impl managed::Manager for Manager {
+    type Type = Conn;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<Conn, RedisError> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        Ok(Conn {
+            conn,
+            epoch,
+            broken: false,
+        })
+    }
+
+    async fn recycle(&self, c: &mut Conn, metrics: &Metrics) -> RecycleResult<RedisError> {
+        if c.broken || c.epoch < self.epoch.load(Ordering::Acquire) {
+            return Err(RecycleError::message("connection failed"));
+        }
+        if metrics.last_used() >= IDLE_CHECK {
+            ::redis::cmd("PING")
+                .query_async::<()>(&mut c.conn)
+                .await
+                .map_err(RecycleError::Backend)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an error means the connection (or the server) is gone, as
+/// opposed to an error reply.
+fn connection_failed(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("redis: {e}"))
+}
+
+/// One request to run on a pooled connection.
+enum Req<'a> {
+    Cmd(&'a ::redis::Cmd),
+    Pipe(&'a ::redis::Pipeline),
+    Script(&'a ::redis::ScriptInvocation<'a>),
+}
+
+impl Req<'_> {
+    async fn send<T: FromRedisValue>(&self, c: &mut MultiplexedConnection) -> RedisResult<T> {
+        match self {
+            Req::Cmd(cmd) => cmd.query_async(c).await,
+            Req::Pipe(p) => p.query_async(c).await,
+            Req::Script(s) => s.invoke_async(c).await,
+        }
+    }
+}
+
+// Script results.
+const OK: i64 = 0;
+const QUEUE_FULL: i64 = 1;
+const THROTTLED: i64 = 2;
+const NO_CREDIT: i64 = 3;
+const ALREADY_ACCEPTED: i64 = 4;
+
+const NOT_FOUND: i64 = 0;
+const TOO_LATE: i64 = 1;
+const CANCELLED: i64 = 2;
+
+/// KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash.
+/// ARGV: 1 queue limit, 2 rate ('' = unlimited), 3 burst, 4 parts,
+/// 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
+/// 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE.
+static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[4]) == 1 then return 4 end
+local limit = tonumber(ARGV[1])
+local len = redis.call('XLEN', KEYS[1])
+if len >= limit then
+  local pending = 0
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[12])
+  if type(p) == 'table' and not p.err then pending = tonumber(p[1]) or 0 end
+  if len - pending >= limit then return 1 end
+end
+local now, new_tat
+if ARGV[2] ~= '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local interval = math.floor(1000000 / math.max(tonumber(ARGV[2]), 1))
+  local tat = tonumber(redis.call('GET', KEYS[3])) or now
+  if tat < now then tat = now end
+  new_tat = tat + interval * tonumber(ARGV[4])
+  if new_tat - interval * math.max(tonumber(ARGV[3]), 1) > now then return 2 end
+end
+local charge = '0'
+if ARGV[5] ~= '' then
+  local balance = tonumber(redis.call('GET', KEYS[2])) or 0
+  if balance < tonumber(ARGV[5]) then return 3 end
+  redis.call('DECRBY', KEYS[2], ARGV[5])
+  charge = ARGV[5]
+end
+if new_tat then
+  redis.call('SET', KEYS[3], string.format('%d', new_tat), 'PX',
+    string.format('%d', math.floor((new_tat - now) / 1000) + 1000))
+end
+if len == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[12], '0', 'MKSTREAM')
+end
+local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[7], 'm', ARGV[6])
+redis.call('HSET', KEYS[4], 'm', ARGV[6], 'user', ARGV[8], 'conn', ARGV[9], 'sid', sid,
+  'state', ARGV[13], 'accepted_ms', ARGV[10], 'charge', charge, 'error_code', '0')
+redis.call('PEXPIRE', KEYS[4], ARGV[11])
+return 0
+"#,
+    )
+});
+
+/// KEYS: 1 message hash, 2 queue stream, 3 credit.
+/// ARGV: 1 user, 2 group, 3 ENROUTE, 4 DELETED.
+static CANCEL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'charge')
+if h[1] ~= ARGV[1] then return 0 end
+if h[3] ~= ARGV[3] or h[4] or not h[2] then return 1 end
+local p = redis.pcall('XPENDING', KEYS[2], ARGV[2], h[2], h[2], 1)
+if type(p) == 'table' and not p.err and #p > 0 then return 1 end
+if redis.call('XDEL', KEYS[2], h[2]) == 0 then return 1 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'final_ms',
+  string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+if (tonumber(h[5]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('INCRBY', KEYS[3], h[5])
+end
+return 2
+"#,
+    )
+});
+
+/// KEYS: 1 queue stream. ARGV: 1 group.
+static DEPTH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local n = redis.call('XLEN', KEYS[1])
+if n == 0 then return 0 end
+local p = redis.pcall('XPENDING', KEYS[1], ARGV[1])
+if type(p) == 'table' and not p.err then n = n - (tonumber(p[1]) or 0) end
+if n < 0 then n = 0 end
+return n
+"#,
+    )
+});
+
+/// Sets `taken` on a message hash that still exists (EVAL, so it needs
+/// no script cache). KEYS: 1 message hash.
+const MARK_TAKEN: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'taken', '1') end return 0";
+
+impl RedisStore {
+    /// A store on the Redis at `url` (`redis://[user:password@]host:port/db`).
+    /// Connects lazily: a Redis that is down now does not make this
+    /// fail (operations fail until it is up); [`Store::ping`] checks.
+    pub fn connect(url: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
+        // The parse error could quote the URL: say nothing of it.
+        let client = Client::open(url).map_err(|_| {
+            StoreError("invalid redis url (redis://[user:password@]host:port/db)".into())
+        })?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.response_timeout));
+        let manager = Manager {
+            client: client.clone(),
+            config,
+            epoch: AtomicU64::new(0),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .queue_mode(QueueMode::Lifo)
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(options.response_timeout))
+            .create_timeout(Some(options.connect_timeout.saturating_mul(2)))
+            .recycle_timeout(Some(options.response_timeout))
+            .build()
+            .map_err(unavailable)?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                pool,
+                client,
+                options,
+                blocking: Mutex::new(Vec::new()),
+                groups: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    /// Run one request on a pooled connection. A connection that fails is
+    /// dropped with every idle one made before; a request that failed on
+    /// a reused connection without timing out (it was dead, e.g. Redis
+    /// restarted) is tried once more on a new one. Only requests that
+    /// are safe to repeat come here.
+    async fn run<T: FromRedisValue>(&self, req: Req<'_>) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut c = self.inner.pool.get().await.map_err(unavailable)?;
+            let reused = Object::metrics(&c).recycle_count > 0;
+            match req.send(&mut c.conn).await {
+                Ok(v) => return Ok(v),
+                Err(e) if connection_failed(&e) => {
+                    self.discard(&mut c);
+                    if !(reused && !e.is_timeout() && attempt < 2) {
+                        return Err(unavailable(e));
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    fn discard(&self, c: &mut Conn) {
+        c.broken = true;
+        self.inner
+            .pool
+            .manager()
+            .epoch
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn blocking(&self) -> MutexGuard<'_, Vec<MultiplexedConnection>> {
+        self.inner
+            .blocking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn groups(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.inner
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Create the connector's consumer group (and stream) unless it is
+    /// known to exist.
+    async fn ensure_group(&self, connector: &str) -> Result<(), StoreError> {
+        if self.groups().contains(connector) {
+            return Ok(());
+        }
+        let mut cmd = ::redis::cmd("XGROUP");
+        cmd.arg("CREATE")
+            .arg(queue_key(connector))
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM");
+        match self.run::<()>(Req::Cmd(&cmd)).await {
+            Ok(()) => {}
+            Err(e) if e.0.contains("BUSYGROUP") => {}
+            Err(e) => return Err(e),
+        }
+        self.groups().insert(connector.to_string());
+        Ok(())
+    }
+
+    /// Take up to `max` messages from a connector's queue, oldest first,
+    /// for `consumer` (a name unique to one worker of one tern process).
+    /// With `block_ms > 0`, waits up to that long for one to arrive, on a
+    /// dedicated connection. Taken messages stay pending for the consumer
+    /// until [`RedisStore::ack`]; a crashed consumer's are picked up with
+    /// [`RedisStore::reclaim`]. An entry that does not decode is logged
+    /// and acknowledged (it can never be sent).
+    pub async fn take(
+        &self,
+        connector: &str,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+    ) -> Result<Vec<Taken>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_group(connector).await?;
+        let key = queue_key(connector);
+        let mut cmd = ::redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max);
+        if block_ms > 0 {
+            cmd.arg("BLOCK").arg(block_ms);
+        }
+        cmd.arg("STREAMS").arg(&key).arg(">");
+        let reply = match self.read_group(&cmd, block_ms).await {
+            // Redis lost the group (restarted without its data): make it
+            // again and read once more.
+            Err(e) if e.0.contains("NOGROUP") => {
+                self.groups().remove(connector);
+                self.ensure_group(connector).await?;
+                self.read_group(&cmd, block_ms).await?
+            }
+            r => r?,
+        };
+        let mut entries = Vec::new();
+        for (_, list) in pairs(reply) {
+            for e in array(list).unwrap_or_default() {
+                entries.extend(entry(e));
+            }
+        }
+        let taken = self.decode_entries(connector, entries).await;
+        if !taken.is_empty() {
+            let mut p = ::redis::pipe();
+            for t in &taken {
+                p.cmd("EVAL")
+                    .arg(MARK_TAKEN)
+                    .arg(1)
+                    .arg(message_key(&t.message.id))
+                    .ignore();
+            }
+            // Advisory (cancel checks the pending list): a failure here
+            // must not lose what was taken.
+            if let Err(e) = self.run::<()>(Req::Pipe(&p)).await {
+                tracing::warn!(connector, error = %e, "could not mark taken messages");
+            }
+        }
+        Ok(taken)
+    }
+
+    /// XREADGROUP: on the pool when it does not block, else on a
+    /// dedicated connection whose response timeout outlasts the BLOCK.
+    async fn read_group(&self, cmd: &::redis::Cmd, block_ms: u64) -> Result<Value, StoreError> {
+        if block_ms == 0 {
+            return self.run(Req::Cmd(cmd)).await;
+        }
+        let timeout =
+            Duration::from_millis(block_ms).saturating_add(self.inner.options.response_timeout);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let cached = self.blocking().pop();
+            let reused = cached.is_some();
+            let mut conn = match cached {
+                Some(c) => c,
+                None => {
+                    let config = AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(self.inner.options.connect_timeout))
+                        .set_response_timeout(Some(timeout));
+                    self.inner
+                        .client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                        .map_err(unavailable)?
+                }
+            };
+            conn.set_response_timeout(timeout);
+            // If this future is dropped mid-BLOCK the connection goes with
+            // it; anything it read stays pending for `reclaim`.
+            match cmd.query_async::<Value>(&mut conn).await {
+                Ok(v) => {
+                    self.keep_blocking(conn);
+                    return Ok(v);
+                }
+                Err(e) if connection_failed(&e) => {
+                    if !(reused && !e.is_timeout() && attempt < 2) {
+                        return Err(unavailable(e));
+                    }
+                    // A kept connection that died while idle: drop the
+                    // others too, and retry on a new one.
+                    self.blocking().clear();
+                }
+                Err(e) => {
+                    self.keep_blocking(conn);
+                    return Err(unavailable(e));
+                }
+            }
+        }
+    }
+
+    fn keep_blocking(&self, conn: MultiplexedConnection) {
+        let mut kept = self.blocking();
+        if kept.len() < BLOCKING_KEPT {
+            kept.push(conn);
+        }
+    }
+
+    /// Decode stream entries; acknowledge (and log) those that are not
+    /// stored messages.
+    async fn decode_entries(
+        &self,
+        connector: &str,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Vec<Taken> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut corrupt = Vec::new();
+        for (stream_id, m) in entries {
+            match m.map(|b| StoredMessage::decode(Bytes::from(b))) {
+                Some(Ok(message)) => out.push(Taken { stream_id, message }),
+                Some(Err(e)) => {
+                    tracing::error!(connector, stream_id, error = %e, "dropping a corrupt queued message");
+                    corrupt.push(stream_id);
+                }
+                None => {
+                    tracing::error!(
+                        connector,
+                        stream_id,
+                        "dropping a queue entry without a message"
+                    );
+                    corrupt.push(stream_id);
+                }
+            }
+        }
+        if !corrupt.is_empty() {
+            if let Err(e) = self.ack(connector, &corrupt).await {
+                tracing::warn!(connector, error = %e, "could not drop corrupt queue entries");
+            }
+        }
+        out
+    }
+
+    /// Acknowledge taken messages (done with: sent upstream or failed for
+    /// good) and delete them from the queue. Returns how many were
+    /// pending.
+    pub async fn ack(&self, connector: &str, stream_ids: &[String]) -> Result<u64, StoreError> {
+        if stream_ids.is_empty() {
+            return Ok(0);
+        }
+        let key = queue_key(connector);
+        let mut p = ::redis::pipe();
+        p.atomic()
+            .cmd("XACK")
+            .arg(&key)
+            .arg(GROUP)
+            .arg(stream_ids)
+            .cmd("XDEL")
+            .arg(&key)
+            .arg(stream_ids)
+            .ignore();
+        let (acked,): (u64,) = self.run(Req::Pipe(&p)).await?;
+        Ok(acked)
+    }
+
+    /// Claim for `consumer` up to `max` messages that another consumer
+    /// took at least `min_idle_ms` ago and never acknowledged (it
+    /// crashed), oldest first.
+    pub async fn reclaim(
+        &self,
+        connector: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> Result<Vec<Taken>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_group(connector).await?;
+        let key = queue_key(connector);
+        let mut cursor = "0-0".to_string();
+        let mut entries = Vec::new();
+        // Each call scans a bounded part of the pending list; a few
+        // calls cover a large one without holding Redis for long.
+        for _ in 0..16 {
+            let mut cmd = ::redis::cmd("XAUTOCLAIM");
+            cmd.arg(&key)
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle_ms)
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(max - entries.len());
+            let reply: Value = self.run(Req::Cmd(&cmd)).await?;
+            let mut parts = array(reply).unwrap_or_default().into_iter();
+            let next = parts.next().and_then(bulk).unwrap_or_default();
+            for e in parts.next().and_then(array).unwrap_or_default() {
+                entries.extend(entry(e));
+            }
+            cursor = String::from_utf8(next).unwrap_or_default();
+            if entries.len() >= max || cursor.is_empty() || cursor == "0-0" {
+                break;
+            }
+        }
+        Ok(self.decode_entries(connector, entries).await)
+    }
+}
+
+/// The elements of an array reply.
+fn array(v: Value) -> Option<Vec<Value>> {
+    match v {
+        Value::Array(a) | Value::Set(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// A string reply's bytes.
+fn bulk(v: Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Key/value pairs of a map reply (RESP3) or of an array of two-element
+/// arrays (RESP2), as XREADGROUP answers per stream.
+fn pairs(v: Value) -> Vec<(Value, Value)> {
+    match v {
+        Value::Map(m) => m,
+        Value::Array(a) => a
+            .into_iter()
+            .filter_map(|kv| {
+                let mut it = array(kv)?.into_iter();
+                Some((it.next()?, it.next()?))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A stream entry `[id, [field, value, ...]]`: its id and its `m` field.
+/// A deleted entry (nil) is skipped.
+fn entry(v: Value) -> Option<(String, Option<Vec<u8>>)> {
+    let mut it = array(v)?.into_iter();
+    let id = String::from_utf8(bulk(it.next()?)?).ok()?;
+    let fields = match it.next() {
+        Some(Value::Map(m)) => m,
+        Some(v) => {
+            let mut flat = array(v).unwrap_or_default().into_iter();
+            let mut kv = Vec::new();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                kv.push((k, v));
+            }
+            kv
+        }
+        None => Vec::new(),
+    };
+    let m = fields.into_iter().find_map(|(k, v)| {
+        (bulk(k).as_deref() == Some(b"m"))
+            .then(|| bulk(v))
+            .flatten()
+    });
+    Some((id, m))
+}
+
+/// `HMGET user state accepted_ms final_ms error_code`.
+type StatusFields = (
+    Option<String>,
+    Option<u8>,
+    Option<i64>,
+    Option<i64>,
+    Option<u8>,
+);
+
+impl Store for RedisStore {
+    async fn submit(&self, s: Submission<'_>) -> Result<(), Refusal> {
+        let m = s.message;
+        let connector = m.connectors.first().map(String::as_str).unwrap_or_default();
+        let (rate, burst) = match s.throttle {
+            Some(l) => (l.rate.to_string(), l.burst.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let charge = s.charge_micro.map(|c| c.to_string()).unwrap_or_default();
+        let mut inv = SUBMIT.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(credit_key(&m.user))
+            .key(tat_key(&m.user))
+            .key(message_key(&m.id))
+            .arg(s.queue_limit)
+            .arg(rate)
+            .arg(burst)
+            .arg(m.parts)
+            .arg(charge)
+            .arg(&m.encode()[..])
+            .arg(&m.id)
+            .arg(&m.user)
+            .arg(connector)
+            .arg(m.accepted_ms)
+            .arg(STATUS_RETENTION_MS)
+            .arg(GROUP)
+            .arg(MessageState::Enroute.as_u8());
+        // Safe to repeat: the script is idempotent on the message id.
+        let code: i64 = self
+            .run(Req::Script(&inv))
+            .await
+            .map_err(|e| Refusal::Unavailable(e.0))?;
+        match code {
+            OK | ALREADY_ACCEPTED => Ok(()),
+            QUEUE_FULL => Err(Refusal::QueueFull),
+            THROTTLED => Err(Refusal::Throttled),
+            NO_CREDIT => Err(Refusal::NoCredit),
+            other => Err(Refusal::Unavailable(format!(
+                "redis: unexpected submit answer {other}"
+            ))),
+        }
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
+        let mut cmd = ::redis::cmd("HMGET");
+        cmd.arg(message_key(id))
+            .arg("user")
+            .arg("state")
+            .arg("accepted_ms")
+            .arg("final_ms")
+            .arg("error_code");
+        let (user, state, accepted_ms, final_ms, error_code): StatusFields =
+            self.run(Req::Cmd(&cmd)).await?;
+        Ok(user.map(|user| MessageStatus {
+            id: id.to_string(),
+            user,
+            state: state.map_or(MessageState::Unknown, MessageState::from_u8),
+            accepted_ms: accepted_ms.unwrap_or(0),
+            final_ms,
+            error_code: error_code.unwrap_or(0),
+        }))
+    }
+
+    async fn cancel(&self, id: &str, user: &str) -> Result<CancelOutcome, StoreError> {
+        let key = message_key(id);
+        let mut cmd = ::redis::cmd("HMGET");
+        cmd.arg(&key).arg("user").arg("conn");
+        let (owner, connector): (Option<String>, Option<String>) = self.run(Req::Cmd(&cmd)).await?;
+        let (Some(owner), Some(connector)) = (owner, connector) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        if owner != user {
+            return Ok(CancelOutcome::NotFound);
+        }
+        let mut inv = CANCEL.prepare_invoke();
+        inv.key(&key)
+            .key(queue_key(&connector))
+            .key(credit_key(user))
+            .arg(user)
+            .arg(GROUP)
+            .arg(MessageState::Enroute.as_u8())
+            .arg(MessageState::Deleted.as_u8());
+        // Harmless to repeat (a second run finds it DELETED: no second
+        // refund), though a retry after a lost reply answers TooLate.
+        match self.run::<i64>(Req::Script(&inv)).await? {
+            NOT_FOUND => Ok(CancelOutcome::NotFound),
+            CANCELLED => Ok(CancelOutcome::Cancelled),
+            TOO_LATE => Ok(CancelOutcome::TooLate),
+            other => Err(StoreError(format!(
+                "redis: unexpected cancel answer {other}"
+            ))),
+        }
+    }
+
+    async fn balance(&self, user: &str) -> Result<Option<i64>, StoreError> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(credit_key(user));
+        self.run(Req::Cmd(&cmd)).await
+    }
+
+    async fn init_credit(&self, user: &str, micro: i64) -> Result<(), StoreError> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(credit_key(user)).arg(micro).arg("NX");
+        self.run::<Option<String>>(Req::Cmd(&cmd)).await.map(|_| ())
+    }
+
+    async fn queue_depth(&self, connector: &str) -> Result<u64, StoreError> {
+        let mut inv = DEPTH.prepare_invoke();
+        inv.key(queue_key(connector)).arg(GROUP);
+        self.run(Req::Script(&inv)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let cmd = ::redis::cmd("PING");
+        self.run::<String>(Req::Cmd(&cmd)).await.map(|_| ())
+    }
+}
