@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use gateway::config::{Config, LogFormat, StoreConfig};
 use gateway::server::{self, Gateway};
+use gateway::store::Store;
 use gateway::store::memory::MemoryStore;
+use gateway::store::redis::{RedisOptions, RedisStore};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -38,16 +40,31 @@ fn init_logging(config: &Config) {
 
 async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     info!(file = %config.file, version = env!("CARGO_PKG_VERSION"), "tern starting");
-    let store = match &config.store {
-        StoreConfig::Memory => MemoryStore::new(),
-        StoreConfig::Redis { .. } => anyhow::bail!(
-            "{}: [store] backend: redis is not available in this build yet; use backend = memory",
-            config.file
-        ),
+    match &config.store {
+        StoreConfig::Memory => serve_with(config.clone(), MemoryStore::new()).await,
+        StoreConfig::Redis { url } => {
+            let store = RedisStore::connect(url.expose(), RedisOptions::default())
+                .with_context(|| format!("{}: [store] url", config.file))?;
+            if let Err(e) = store.ping().await {
+                // tern serves anyway (submits get ESME_RMSGQFUL) and
+                // recovers by itself when Redis is back.
+                warn!(error = %e, "redis is not answering yet");
+            }
+            serve_with(config.clone(), store).await
+        }
+    }
+}
+
+async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::Result<()> {
+    let gateway = loop {
+        match Gateway::new(config.clone(), store.clone()).await {
+            Ok(g) => break g,
+            Err(e) => {
+                warn!(error = %e, "initialising credit in the store; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     };
-    let gateway = Gateway::new(config.clone(), store)
-        .await
-        .context("initialising the store")?;
     let plain = gateway.accounts.plain_text_users();
     if !plain.is_empty() {
         warn!(users = ?plain, "plain-text passwords in the configuration; store argon2id hashes (tern hash-password)");
