@@ -171,3 +171,156 @@ async fn redis_restarted_under_load_loses_no_accepted_message() {
         S::ESME_ROK
     );
 }
+
+#[tokio::test]
+async fn routing_by_each_filter_lands_in_the_right_queue() {
+    let redis = Redis::start();
+    let mut cfg = format!(
+        "
+[smpp-server]
+bind = 127.0.0.1
+port = {{smpp_port}}
+[http-api]
+port = {{http_port}}
+[store]
+backend = redis
+url = {}
+[group:vip]
+throughput = 0
+[user:u1]
+password = pw
+[user:g1]
+password = pw
+group = vip
+[user:plain]
+password = pw
+[filter:fuser]
+type = user
+value = u1
+[filter:fgroup]
+type = group
+value = vip
+[filter:fsrc]
+type = source_addr
+value = ^Bank
+[filter:fdst]
+type = destination_addr
+value = ^33
+[filter:f44]
+type = destination_addr
+value = ^44
+[filter:fsm]
+type = short_message
+value = (?i)urgent
+[filter:fnever]
+type = date
+value = 2000-01-01;2000-01-02
+[filter:fday]
+type = time
+value = 00:00;23:59:59
+[mt-route:70]
+type = static
+connectors = c_date
+filters = fnever
+[mt-route:60]
+type = static
+connectors = c_user
+filters = fuser
+[mt-route:50]
+type = static
+connectors = c_group
+filters = fgroup
+[mt-route:40]
+type = static
+connectors = c_src
+filters = fsrc
+[mt-route:30]
+type = static
+connectors = c_dst
+filters = fdst
+[mt-route:20]
+type = static
+connectors = c_sm
+filters = fsm, fday
+[mt-route:10]
+type = roundrobin
+connectors = rr1, rr2
+filters = f44
+[mt-route:0]
+type = default
+connectors = c_default
+",
+        redis.url()
+    );
+    for c in [
+        "c_date",
+        "c_user",
+        "c_group",
+        "c_src",
+        "c_dst",
+        "c_sm",
+        "rr1",
+        "rr2",
+        "c_default",
+    ] {
+        cfg.push_str(&format!(
+            "[connector:{c}]\nhost = 127.0.0.1\nport = 9\nusername = u\npassword = p\n"
+        ));
+    }
+    let t = Tern::start(&cfg);
+    let msg = |src: &str, dst: &str, text: &str| {
+        Body::SubmitSm(SubmitSm {
+            source: Address {
+                addr: Bytes::copy_from_slice(src.as_bytes()),
+                ..Default::default()
+            },
+            destination: Address {
+                addr: Bytes::copy_from_slice(dst.as_bytes()),
+                ..Default::default()
+            },
+            short_message: Bytes::copy_from_slice(text.as_bytes()),
+            ..Default::default()
+        })
+    };
+    let (u1, _a) = bind(t.port, BindMode::Transmitter, "u1", "pw")
+        .await
+        .unwrap();
+    let (g1, _b) = bind(t.port, BindMode::Transmitter, "g1", "pw")
+        .await
+        .unwrap();
+    let (plain, _c) = bind(t.port, BindMode::Transmitter, "plain", "pw")
+        .await
+        .unwrap();
+    for (s, m) in [
+        (&u1, msg("Tern", "99", "x")),
+        (&g1, msg("Tern", "99", "x")),
+        (&plain, msg("BankX", "99", "x")),
+        (&plain, msg("Tern", "3361", "x")),
+        (&plain, msg("Tern", "99", "this is URGENT")),
+        (&plain, msg("Tern", "4477", "x")),
+        (&plain, msg("Tern", "4478", "x")),
+        (&plain, msg("Tern", "99", "x")),
+    ] {
+        assert_eq!(s.request(m).await.unwrap().command_status, S::ESME_ROK);
+    }
+    let depth = |c: &str| -> u64 {
+        redis
+            .cli(&["XLEN", &format!("tern:{{c:{c}}}:mt")])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    for (c, want) in [
+        ("c_date", 0),
+        ("c_user", 1),
+        ("c_group", 1),
+        ("c_src", 1),
+        ("c_dst", 1),
+        ("c_sm", 1),
+        ("rr1", 1),
+        ("rr2", 1),
+        ("c_default", 1),
+    ] {
+        assert_eq!(depth(c), want, "queue of {c}");
+    }
+}
