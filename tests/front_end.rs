@@ -449,3 +449,49 @@ async fn sigterm_unbinds_esmes_and_exits_zero() {
     let status = t.proc.child.take().unwrap().wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn sighup_swaps_the_configuration_or_keeps_the_old_one() {
+    let base = "[smpp-server]\nbind = 127.0.0.1\nport = {smpp_port}\n[http-api]\nport = {http_port}\n[connector:up]\nhost = 127.0.0.1\nport = 9\nusername = u\npassword = p\n[mt-route:0]\ntype = default\nconnectors = up\n";
+    let t = Tern::start(&format!("{base}[user:a]\npassword = first\n"));
+    let (held, _e) = bind(t.port, BindMode::Transceiver, "a", "first")
+        .await
+        .unwrap();
+    let path = t.dir.join("tern.ini");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("password = first", "password = second") + "[user:b]\npassword = bee\n",
+    )
+    .unwrap();
+    t.proc.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        refused(t.port, BindMode::Transceiver, "a", "first").await,
+        S::ESME_RINVPASWD
+    );
+    assert_eq!(
+        refused(t.port, BindMode::Transceiver, "a", "second").await,
+        S::ESME_ROK
+    );
+    assert_eq!(
+        refused(t.port, BindMode::Transceiver, "b", "bee").await,
+        S::ESME_ROK
+    );
+    // A broken file is rejected whole: the previous configuration stays.
+    std::fs::write(&path, "[user:b]\npassword = bee\nthroughput = lots\n").unwrap();
+    t.proc.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        refused(t.port, BindMode::Transceiver, "b", "bee").await,
+        S::ESME_ROK
+    );
+    // The bind made before the reloads is still up.
+    assert_eq!(
+        held.request(Body::SubmitSm(submit("4477")))
+            .await
+            .unwrap()
+            .command_status,
+        S::ESME_ROK
+    );
+}

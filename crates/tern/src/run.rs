@@ -84,9 +84,13 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
     let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: stopping"),
-        _ = int.recv() => info!("SIGINT: stopping"),
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => reload(&gateway, &config.file).await,
+        }
     }
     let _ = stop_tx.send(true);
     let _ = server.await;
@@ -97,4 +101,26 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
     }
     info!("tern stopped");
     Ok(())
+}
+
+/// SIGHUP: read the file again; swap it in whole, or keep the old one.
+async fn reload<S: Store>(gateway: &Gateway<S>, file: &str) {
+    info!(file, "SIGHUP: reloading the configuration");
+    match Config::load(std::path::Path::new(file)) {
+        Ok(new) => match gateway.reload(Arc::new(new)).await {
+            Ok(needs_restart) => {
+                for what in needs_restart {
+                    warn!(setting = %what, "changed; takes effect at the next start");
+                }
+                info!("configuration reloaded");
+            }
+            Err(e) => warn!(error = %e, "reload failed; the previous configuration stays"),
+        },
+        Err(errors) => {
+            for e in &errors.0 {
+                warn!(error = %e, "configuration rejected");
+            }
+            warn!("reload rejected; the previous configuration stays");
+        }
+    }
 }

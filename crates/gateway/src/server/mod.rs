@@ -13,6 +13,7 @@ pub mod validate;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
@@ -25,11 +26,12 @@ use crate::store::Store;
 /// Messages a connector's queue may hold before submits get ESME_RMSGQFUL.
 pub const DEFAULT_QUEUE_LIMIT: u64 = 1_000_000;
 
-/// What every session shares.
+/// What every session shares. The configuration and the router are
+/// swapped whole on reload; sessions read them per request.
 pub struct Gateway<S> {
-    pub config: Arc<Config>,
+    pub config: ArcSwap<Config>,
     pub accounts: Accounts,
-    pub router: Router,
+    pub router: ArcSwap<Router>,
     pub store: S,
     pub queue_limit: u64,
 }
@@ -45,11 +47,40 @@ impl<S: Store> Gateway<S> {
         }
         Ok(Arc::new(Gateway {
             accounts: Accounts::new(&config),
-            router: Router::new(&config),
-            config,
+            router: ArcSwap::from_pointee(Router::new(&config)),
+            config: ArcSwap::new(config),
             store,
             queue_limit: DEFAULT_QUEUE_LIMIT,
         }))
+    }
+
+    /// Swap in a new, already checked configuration: users, routes and
+    /// filters take effect for the next request; live binds stay. Settings
+    /// read only at start (listen addresses, store) are reported, not
+    /// applied.
+    pub async fn reload(
+        &self,
+        config: Arc<Config>,
+    ) -> Result<Vec<String>, crate::store::StoreError> {
+        let old = self.config.load_full();
+        let mut needs_restart = Vec::new();
+        if old.smpp_server.bind != config.smpp_server.bind
+            || old.smpp_server.port != config.smpp_server.port
+        {
+            needs_restart.push("[smpp-server] bind/port".to_string());
+        }
+        if old.store != config.store {
+            needs_restart.push("[store]".to_string());
+        }
+        for u in config.users.values() {
+            if let Credit::Micro(c) = u.credit {
+                self.store.init_credit(&u.system_id, c).await?;
+            }
+        }
+        self.accounts.reload(&config);
+        self.router.store(Arc::new(Router::new(&config)));
+        self.config.store(config);
+        Ok(needs_restart)
     }
 }
 

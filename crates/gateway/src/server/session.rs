@@ -34,7 +34,8 @@ pub async fn run<St: Store>(
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let c = &gw.config.smpp_server;
+    let config = gw.config.load_full();
+    let c = &config.smpp_server;
     let config = SessionConfig {
         session_init_timer: Some(c.session_init_timer).filter(|d| !d.is_zero()),
         enquire_link_timer: Some(c.enquire_link_timer).filter(|d| !d.is_zero()),
@@ -95,7 +96,7 @@ async fn bind<St: Store>(
     b: Bind<Bytes>,
 ) {
     let resp = BindResp {
-        system_id: Bytes::copy_from_slice(gw.config.smpp_server.id.as_bytes()),
+        system_id: Bytes::copy_from_slice(gw.config.load().smpp_server.id.as_bytes()),
         tlvs: Default::default(),
     };
     let body = match mode {
@@ -207,6 +208,7 @@ async fn submit<St: Store>(gw: &Gateway<St>, user: &User, s: SubmitSm<Bytes>) ->
     let destination = String::from_utf8_lossy(&s.destination.addr);
     let decision = gw
         .router
+        .load()
         .route_mt(&MtContext {
             system_id: &user.system_id,
             group: user.group.as_deref(),
