@@ -104,6 +104,9 @@ pub struct Config {
     pub smpp_server: SmppServer,
     pub http_api: HttpApi,
     pub store: StoreConfig,
+    /// `[store] queue_limit`: messages a connector's queue may hold before
+    /// submits are answered ESME_RMSGQFUL.
+    pub queue_limit: u64,
     pub log: LogConfig,
     pub groups: BTreeMap<String, Group>,
     /// Users with their group's defaults applied.

@@ -415,7 +415,12 @@ pub(super) fn build(
     };
 
     let st_empty = empty("store");
-    let st = Sec::new(&cx, one("store").unwrap_or(&st_empty), &["backend", "url"]);
+    let st = Sec::new(
+        &cx,
+        one("store").unwrap_or(&st_empty),
+        &["backend", "url", "queue_limit"],
+    );
+    let queue_limit: u64 = st.num("queue_limit", 1_000_000);
     let store = match st
         .parse("backend", |v| {
             choice(v, &[("memory", false), ("redis", true)])
@@ -904,6 +909,7 @@ pub(super) fn build(
         smpp_server,
         http_api,
         store,
+        queue_limit,
         log,
         groups,
         users,

@@ -23,9 +23,6 @@ use crate::config::{Config, Credit};
 use crate::router::Router;
 use crate::store::Store;
 
-/// Messages a connector's queue may hold before submits get ESME_RMSGQFUL.
-pub const DEFAULT_QUEUE_LIMIT: u64 = 1_000_000;
-
 /// What every session shares. The configuration and the router are
 /// swapped whole on reload; sessions read them per request.
 pub struct Gateway<S> {
@@ -33,7 +30,6 @@ pub struct Gateway<S> {
     pub accounts: Accounts,
     pub router: ArcSwap<Router>,
     pub store: S,
-    pub queue_limit: u64,
 }
 
 impl<S: Store> Gateway<S> {
@@ -50,7 +46,6 @@ impl<S: Store> Gateway<S> {
             router: ArcSwap::from_pointee(Router::new(&config)),
             config: ArcSwap::new(config),
             store,
-            queue_limit: DEFAULT_QUEUE_LIMIT,
         }))
     }
 

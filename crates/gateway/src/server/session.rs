@@ -243,7 +243,7 @@ async fn submit<St: Store>(gw: &Gateway<St>, user: &User, s: SubmitSm<Bytes>) ->
             Credit::Unlimited => None,
             Credit::Micro(_) => Some(message.charge_micro()),
         },
-        queue_limit: gw.queue_limit,
+        queue_limit: gw.config.load().queue_limit,
     };
     match gw.store.submit(submission).await {
         Ok(()) => Ok(message.id),
