@@ -289,3 +289,67 @@ impl Drop for Redis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// smsc-sim with its stdout (the counters' JSON lines) read as it comes.
+pub struct Sim {
+    pub proc: Proc,
+    pub port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Sim {
+    pub fn start(extra: &[&str]) -> Sim {
+        let (mut proc, port) = smsc_sim(extra);
+        let stdout = proc
+            .child
+            .as_mut()
+            .and_then(|c| c.stdout.take())
+            .expect("piped stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                l.lock().unwrap().push(line);
+            }
+        });
+        Sim { proc, port, lines }
+    }
+
+    /// The simulator's counters now (SIGUSR1).
+    pub fn counters(&self) -> serde_json::Value {
+        let before = self.lines.lock().unwrap().len();
+        self.proc.signal("USR1");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(l) = self.lines.lock().unwrap().get(before) {
+                return serde_json::from_str(l).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("smsc-sim printed no counters");
+    }
+
+    /// Wait until `f(counters)` holds, or panic with the last counters.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let c = self.counters();
+            if f(&c) {
+                return c;
+            }
+            if Instant::now() > deadline {
+                panic!("smsc-sim: {what} not within {within:?}: {c}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod connector;
 pub mod router;
 pub mod server;
 pub mod store;

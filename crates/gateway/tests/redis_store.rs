@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use gateway::store::redis::{self as rs, RedisOptions, RedisStore};
 use gateway::store::{
-    CancelOutcome, Limit, Refusal, STATUS_RETENTION_MS, Store, StoredMessage, Submission,
+    CancelOutcome, Limit, Refusal, STATUS_RETENTION_MS, Store, StoredMessage, Submission, Taken,
 };
 use smpp::MessageState;
 
@@ -117,6 +117,10 @@ impl Drop for Server {
     }
 }
 
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
 fn store(server: &Server) -> RedisStore {
     RedisStore::connect(&server.url(), RedisOptions::default()).unwrap()
 }
@@ -157,7 +161,7 @@ fn limited(m: &StoredMessage) -> Submission<'_> {
     x
 }
 
-fn ids(taken: &[rs::Taken]) -> Vec<String> {
+fn ids(taken: &[Taken]) -> Vec<String> {
     taken.iter().map(|t| t.message.id.clone()).collect()
 }
 
@@ -207,7 +211,12 @@ async fn credit_is_charged_atomically_and_refunded_on_cancel() {
     assert!(st.final_ms.is_some());
     assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
     assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
-    assert!(s.take("up", "w1", 10, 0).await.unwrap().is_empty());
+    assert!(
+        s.take("up", "w1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Unlimited credit: nothing tracked, nothing charged or refunded.
     let c = message("c", "free", 1, 0);
@@ -260,7 +269,7 @@ async fn keys_and_retention() {
         .await
         .unwrap();
     assert_eq!(len, 1);
-    let taken = s.take("up", "w1", 10, 0).await.unwrap();
+    let taken = s.take("up", "w1", 10, Duration::ZERO).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].message, m);
     // A retried submit of an accepted message is not charged twice.
@@ -311,7 +320,7 @@ async fn queue_limit_and_taking_in_order() {
     let m3 = message("m3", "u", 1, 0);
     assert_eq!(s.submit(limited(&m3)).await, Err(Refusal::QueueFull));
     assert_eq!(s.status("m3").await.unwrap(), None);
-    let taken = s.take("up", "w1", 2, 0).await.unwrap();
+    let taken = s.take("up", "w1", 2, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&taken), vec!["m0", "m1"]);
     assert_eq!(s.queue_depth("up").await.unwrap(), 1);
     // Taken (being sent upstream): too late to cancel.
@@ -332,15 +341,20 @@ async fn queue_limit_and_taking_in_order() {
     // Taken messages no longer count against the limit.
     s.submit(limited(&m3)).await.unwrap();
     assert_eq!(s.queue_depth("up").await.unwrap(), 2);
-    assert_eq!(s.ack("up", &[taken[0].stream_id.clone()]).await.unwrap(), 1);
+    assert_eq!(s.ack("up", &[taken[0].token.clone()]).await.unwrap(), 1);
     // Acknowledged: gone from the queue, still too late to cancel.
     assert_eq!(s.cancel("m0", "u").await.unwrap(), CancelOutcome::TooLate);
-    let rest = s.take("up", "w1", 10, 0).await.unwrap();
+    let rest = s.take("up", "w1", 10, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&rest), vec!["m2", "m3"]);
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
     // An empty queue of an unknown connector.
     assert_eq!(s.queue_depth("nowhere").await.unwrap(), 0);
-    assert!(s.take("nowhere", "w1", 10, 0).await.unwrap().is_empty());
+    assert!(
+        s.take("nowhere", "w1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -406,12 +420,12 @@ async fn take_ack_and_reclaim_with_consumer_groups() {
         s.submit(sub(&m, None, None)).await.unwrap();
     }
     // Two consumers (in two processes) share the queue.
-    let first = s.take("up", "a", 2, 0).await.unwrap();
+    let first = s.take("up", "a", 2, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&first), vec!["m0", "m1"]);
-    let second = other.take("up", "b", 10, 0).await.unwrap();
+    let second = other.take("up", "b", 10, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&second), vec!["m2", "m3"]);
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
-    let sids: Vec<String> = second.iter().map(|t| t.stream_id.clone()).collect();
+    let sids: Vec<String> = second.iter().map(|t| t.token.clone()).collect();
     assert_eq!(other.ack("up", &sids).await.unwrap(), 2);
     assert_eq!(other.ack("up", &sids).await.unwrap(), 0);
 
@@ -427,7 +441,7 @@ async fn take_ack_and_reclaim_with_consumer_groups() {
     let reclaimed = other.reclaim("up", "b", 100, 10).await.unwrap();
     assert_eq!(ids(&reclaimed), vec!["m0", "m1"]);
     assert_eq!(reclaimed[0].message, first[0].message);
-    let sids: Vec<String> = reclaimed.iter().map(|t| t.stream_id.clone()).collect();
+    let sids: Vec<String> = reclaimed.iter().map(|t| t.token.clone()).collect();
     assert_eq!(other.ack("up", &sids).await.unwrap(), 2);
     assert!(other.reclaim("up", "b", 0, 10).await.unwrap().is_empty());
     let mut r = raw(&server).await;
@@ -440,11 +454,11 @@ async fn take_ack_and_reclaim_with_consumer_groups() {
 
     // A blocking take on an empty queue waits, and wakes for a submit.
     let t0 = Instant::now();
-    assert!(s.take("up", "a", 10, 300).await.unwrap().is_empty());
+    assert!(s.take("up", "a", 10, ms(300)).await.unwrap().is_empty());
     assert!(t0.elapsed() >= Duration::from_millis(250));
     let waiter = {
         let s = s.clone();
-        tokio::spawn(async move { s.take("up", "a", 10, 5_000).await })
+        tokio::spawn(async move { s.take("up", "a", 10, ms(5_000)).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t0 = Instant::now();
@@ -469,7 +483,10 @@ async fn take_ack_and_reclaim_with_consumer_groups() {
         .unwrap();
     let m = message("after", "u", 1, 0);
     s.submit(sub(&m, None, None)).await.unwrap();
-    assert_eq!(ids(&s.take("up", "a", 10, 0).await.unwrap()), vec!["after"]);
+    assert_eq!(
+        ids(&s.take("up", "a", 10, Duration::ZERO).await.unwrap()),
+        vec!["after"]
+    );
     assert!(s.reclaim("up", "a", 0, 10).await.unwrap().len() <= 2);
 }
 
@@ -482,7 +499,7 @@ async fn redis_down_fails_fast_and_recovery_needs_no_rebuild() {
     let m = message("before", "u", 1, 1_000_000);
     s.submit(sub(&m, None, Some(1_000_000))).await.unwrap();
     // Leave a dedicated blocking connection behind, to be found dead.
-    assert!(s.take("other", "w", 10, 50).await.unwrap().is_empty());
+    assert!(s.take("other", "w", 10, ms(50)).await.unwrap().is_empty());
 
     server.kill();
     let t0 = Instant::now();
@@ -496,8 +513,8 @@ async fn redis_down_fails_fast_and_recovery_needs_no_rebuild() {
     assert!(s.cancel("before", "u").await.is_err());
     assert!(s.queue_depth("up").await.is_err());
     assert!(s.ping().await.is_err());
-    assert!(s.take("up", "w", 10, 0).await.is_err());
-    assert!(s.take("up", "w", 10, 100).await.is_err());
+    assert!(s.take("up", "w", 10, Duration::ZERO).await.is_err());
+    assert!(s.take("up", "w", 10, ms(100)).await.is_err());
     assert!(s.ack("up", &["1-0".to_string()]).await.is_err());
     assert!(
         t0.elapsed() < Duration::from_secs(2),
@@ -512,9 +529,9 @@ async fn redis_down_fails_fast_and_recovery_needs_no_rebuild() {
     let m = message("after", "u", 1, 1_000_000);
     s.submit(sub(&m, None, Some(1_000_000))).await.unwrap();
     assert_eq!(s.balance("u").await.unwrap(), Some(2_000_000));
-    let taken = s.take("up", "w", 10, 100).await.unwrap();
+    let taken = s.take("up", "w", 10, ms(100)).await.unwrap();
     assert_eq!(ids(&taken), vec!["after"]);
-    assert!(s.take("other", "w", 10, 50).await.unwrap().is_empty());
+    assert!(s.take("other", "w", 10, ms(50)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -544,7 +561,7 @@ async fn a_restart_between_operations_is_invisible() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(s.take("up", "w", 100, 50).await.unwrap().len(), 8);
+    assert_eq!(s.take("up", "w", 100, ms(50)).await.unwrap().len(), 8);
 
     server.kill();
     let _server = Server::start_on(port);
@@ -554,7 +571,10 @@ async fn a_restart_between_operations_is_invisible() {
     let m = message("q", "u", 1, 1_000);
     s.submit(sub(&m, None, Some(1_000))).await.unwrap();
     assert_eq!(s.balance("u").await.unwrap(), Some(999_000));
-    assert_eq!(ids(&s.take("up", "w", 10, 100).await.unwrap()), vec!["q"]);
+    assert_eq!(
+        ids(&s.take("up", "w", 10, ms(100)).await.unwrap()),
+        vec!["q"]
+    );
 }
 
 #[tokio::test]
@@ -624,4 +644,358 @@ async fn submit_is_one_round_trip() {
     assert_eq!(calls("evalsha"), 50, "{info}");
     assert_eq!(calls("ping"), 0, "{info}");
     assert_eq!(calls("eval"), 0, "{info}");
+}
+
+async fn depth_parts(r: &mut redis::aio::MultiplexedConnection) -> (u64, u64, u64, u64) {
+    let mut p = redis::pipe();
+    p.cmd("XLEN")
+        .arg(rs::queue_key("up"))
+        .cmd("ZCARD")
+        .arg(rs::retry_key("up"))
+        .cmd("HLEN")
+        .arg(rs::retry_messages_key("up"))
+        .cmd("HLEN")
+        .arg(rs::requeued_key("up"));
+    p.query_async(r).await.unwrap()
+}
+
+#[tokio::test]
+async fn sent_maps_upstream_ids_until_their_ttl() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    let m = message("a", "u", 2, 0);
+    s.submit(sub(&m, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&taken), vec!["a"]);
+    assert_eq!(taken[0].message, m);
+    let up = vec!["x1".to_string(), "x2".to_string()];
+    s.sent("up", &taken[0], &up, ms(400)).await.unwrap();
+    assert_eq!(rs::upstream_key("up", "x1"), "tern:{c:up}:up:x1");
+    assert_eq!(s.upstream("up", "x1").await.unwrap().as_deref(), Some("a"));
+    assert_eq!(s.upstream("up", "x2").await.unwrap().as_deref(), Some("a"));
+    assert_eq!(s.upstream("other", "x1").await.unwrap(), None);
+    assert_eq!(s.upstream("up", "nope").await.unwrap(), None);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(rs::upstream_key("up", "x1"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 400, "{ttl}");
+    // Sent: ENROUTE until its receipt, too late to cancel, settled (the
+    // entry is acknowledged and deleted).
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Enroute);
+    assert_eq!(st.final_ms, None);
+    assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    assert_eq!(s.ack("up", &[taken[0].token.clone()]).await.unwrap(), 0);
+    // Settling the settled token again queues nothing.
+    s.retry("up", &taken[0], Duration::ZERO).await.unwrap();
+    assert!(
+        s.take("up", "w", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    // A repeated sent is harmless.
+    s.sent("up", &taken[0], &up, ms(400)).await.unwrap();
+    assert_eq!(s.status("a").await.unwrap().unwrap(), st);
+
+    tokio::time::sleep(ms(500)).await;
+    assert_eq!(s.upstream("up", "x1").await.unwrap(), None);
+    assert_eq!(s.upstream("up", "x2").await.unwrap(), None);
+    // A zero ttl is not a Redis error.
+    let b = message("b", "u", 1, 0);
+    s.submit(sub(&b, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.sent("up", &taken[0], &["y".into()], Duration::ZERO)
+        .await
+        .unwrap();
+    // No upstream ids: settled all the same.
+    let c = message("c", "u", 1, 0);
+    s.submit(sub(&c, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.sent("up", &taken[0], &[], ms(1_000)).await.unwrap();
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn retry_waits_for_its_delay_and_rejoins_the_queue() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let a = message("a", "u", 1, 1_000);
+    s.submit(sub(&a, None, Some(1_000))).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    s.retry("up", &taken[0], ms(400)).await.unwrap();
+    // Waiting in the retry set counts as queued, and against the limit.
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    assert_eq!(depth_parts(&mut r).await, (0, 1, 1, 0));
+    assert_eq!(
+        s.status("a").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    let b = message("b", "u", 1, 1_000);
+    let mut x = sub(&b, None, Some(1_000));
+    x.queue_limit = 1;
+    assert_eq!(s.submit(x).await, Err(Refusal::QueueFull));
+    s.submit(sub(&b, None, Some(1_000))).await.unwrap();
+    assert_eq!(s.queue_depth("up").await.unwrap(), 2);
+    let got_b = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&got_b), vec!["b"]);
+    s.sent("up", &got_b[0], &[], ms(1_000)).await.unwrap();
+    assert!(
+        s.take("up", "w", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(ms(450)).await;
+    let again = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&again), vec!["a"]);
+    assert_eq!(again[0].message, a);
+    assert_ne!(again[0].token, taken[0].token);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    // The first token was settled by the retry: no second retry.
+    s.retry("up", &taken[0], Duration::ZERO).await.unwrap();
+    assert_eq!(depth_parts(&mut r).await.1, 0);
+    // Charged once, never refunded by retries.
+    assert_eq!(s.balance("u").await.unwrap(), Some(998_000));
+
+    // A blocking take wakes when a retry falls due.
+    s.retry("up", &again[0], ms(300)).await.unwrap();
+    let t0 = Instant::now();
+    let third = s.take("up", "w", 10, ms(5_000)).await.unwrap();
+    let waited = t0.elapsed();
+    assert_eq!(ids(&third), vec!["a"]);
+    assert!(
+        waited >= ms(200) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    s.sent("up", &third[0], &["z".into()], ms(10_000))
+        .await
+        .unwrap();
+    // Nothing left behind in the connector's keys.
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    assert_eq!(s.upstream("up", "z").await.unwrap().as_deref(), Some("a"));
+}
+
+#[tokio::test]
+async fn fail_is_final_and_refunds_tracked_credit_once() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let a = message("a", "u", 2, 100_000);
+    s.submit(sub(&a, None, Some(a.charge_micro())))
+        .await
+        .unwrap();
+    assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.fail("up", &taken[0], MessageState::Rejected, 0x45)
+        .await
+        .unwrap();
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Rejected);
+    assert_eq!(st.error_code, 0x45);
+    assert!(st.final_ms.is_some());
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    // Settled: a second fail (or a cancel) refunds nothing more.
+    s.fail("up", &taken[0], MessageState::Undeliverable, 1)
+        .await
+        .unwrap();
+    assert_eq!(s.status("a").await.unwrap().unwrap(), st);
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+    // The message hash keeps its retention ttl.
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(rs::message_key("a"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert!(ttl > STATUS_RETENTION_MS - 60_000, "{ttl}");
+
+    // Unlimited: no credit key, and fail does not make one.
+    let f = message("f", "free", 1, 100_000);
+    s.submit(sub(&f, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.fail("up", &taken[0], MessageState::Expired, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.status("f").await.unwrap().unwrap().state,
+        MessageState::Expired
+    );
+    assert_eq!(s.balance("free").await.unwrap(), None);
+    // Submitted while unlimited, credit tracked since: nothing charged,
+    // nothing refunded.
+    let g = message("g", "v", 1, 100_000);
+    s.submit(sub(&g, None, None)).await.unwrap();
+    s.init_credit("v", 5).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.fail("up", &taken[0], MessageState::Rejected, 0)
+        .await
+        .unwrap();
+    assert_eq!(s.balance("v").await.unwrap(), Some(5));
+    // A message whose hash expired: settled, no hash without a ttl made.
+    let h = message("h", "u", 1, 1_000);
+    s.submit(sub(&h, None, Some(1_000))).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(rs::message_key("h"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    s.fail("up", &taken[0], MessageState::Rejected, 0)
+        .await
+        .unwrap();
+    s.sent("up", &taken[0], &[], ms(1_000)).await.unwrap();
+    assert_eq!(s.status("h").await.unwrap(), None);
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_message_in_the_retry_set_can_be_cancelled() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let a = message("a", "u", 1, 1_000);
+    s.submit(sub(&a, None, Some(1_000))).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.retry("up", &taken[0], ms(60_000)).await.unwrap();
+    assert_eq!(s.cancel("a", "v").await.unwrap(), CancelOutcome::NotFound);
+    assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::Cancelled);
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Deleted);
+    assert!(st.final_ms.is_some());
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+
+    // Due and back in the stream, not taken yet: still cancellable.
+    let b = message("b", "u", 1, 1_000);
+    s.submit(sub(&b, None, Some(1_000))).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    s.retry("up", &taken[0], ms(200)).await.unwrap();
+    let c = message("c", "u", 1, 1_000);
+    s.submit(sub(&c, None, Some(1_000))).await.unwrap();
+    tokio::time::sleep(ms(250)).await;
+    // This take moves b to the stream's tail and takes only c.
+    let got_c = s.take("up", "w", 1, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&got_c), vec!["c"]);
+    assert_eq!(depth_parts(&mut r).await, (2, 0, 0, 1));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    assert_eq!(s.cancel("b", "u").await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    assert!(
+        s.take("up", "w", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.balance("u").await.unwrap(), Some(999_000));
+
+    // Back in the stream and taken again: too late.
+    s.retry("up", &got_c[0], ms(1)).await.unwrap();
+    tokio::time::sleep(ms(20)).await;
+    let again = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&again), vec!["c"]);
+    assert_eq!(s.cancel("c", "u").await.unwrap(), CancelOutcome::TooLate);
+    s.sent("up", &again[0], &["c1".into()], ms(1_000))
+        .await
+        .unwrap();
+    assert_eq!(s.cancel("c", "u").await.unwrap(), CancelOutcome::TooLate);
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    assert_eq!(s.balance("u").await.unwrap(), Some(999_000));
+}
+
+#[tokio::test]
+async fn a_dead_consumers_messages_are_reclaimed() {
+    let server = Server::start();
+    let a = store(&server);
+    let b = store(&server);
+    s_submit(&a, &["m0", "m1", "m2"]).await;
+    // Consumer A takes two and dies without settling them.
+    let dead = a
+        .take_with_reclaim("up", "A", 2, Duration::ZERO, 200)
+        .await
+        .unwrap();
+    assert_eq!(ids(&dead), vec!["m0", "m1"]);
+    // Not idle long enough yet: B gets only the queue.
+    let fresh = b
+        .take_with_reclaim("up", "B", 10, Duration::ZERO, 200)
+        .await
+        .unwrap();
+    assert_eq!(ids(&fresh), vec!["m2"]);
+    assert!(
+        b.take_with_reclaim("up", "B", 10, Duration::ZERO, 200)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(ms(300)).await;
+    // With the real reclaim time, nothing yet.
+    assert!(
+        b.take("up", "B", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // m2 is B's own and idle too; B reclaims all three, oldest first,
+    // with the same tokens.
+    let back = b
+        .take_with_reclaim("up", "B", 10, Duration::ZERO, 200)
+        .await
+        .unwrap();
+    assert_eq!(ids(&back), vec!["m0", "m1", "m2"]);
+    assert_eq!(back[0], dead[0]);
+    assert_eq!(back[1], dead[1]);
+    // Claimed: idle time starts over.
+    assert!(
+        b.take_with_reclaim("up", "B", 10, Duration::ZERO, 200)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    b.sent("up", &back[0], &["u0".into()], ms(10_000))
+        .await
+        .unwrap();
+    b.fail("up", &back[1], MessageState::Rejected, 1)
+        .await
+        .unwrap();
+    b.retry("up", &back[2], ms(60_000)).await.unwrap();
+    // A comes back late: its settles change nothing.
+    a.retry("up", &dead[0], Duration::ZERO).await.unwrap();
+    a.fail("up", &dead[1], MessageState::Undeliverable, 9)
+        .await
+        .unwrap();
+    let mut r = raw(&server).await;
+    assert_eq!(depth_parts(&mut r).await, (0, 1, 1, 0));
+    assert_eq!(
+        a.status("m1").await.unwrap().unwrap().state,
+        MessageState::Rejected
+    );
+    assert_eq!(a.upstream("up", "u0").await.unwrap().as_deref(), Some("m0"));
+    tokio::time::sleep(ms(300)).await;
+    assert!(
+        a.take_with_reclaim("up", "A", 10, Duration::ZERO, 200)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn s_submit(s: &RedisStore, names: &[&str]) {
+    for id in names {
+        let m = message(id, "u", 1, 0);
+        s.submit(sub(&m, None, None)).await.unwrap();
+    }
 }

@@ -40,6 +40,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: cli::Args) -> anyhow::Result<()> {
+    // Signals first: once the port answers, SIGUSR1 must print, not kill.
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -50,9 +54,6 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
     if sim.args.mo_rate > 0.0 {
         tokio::spawn(server::run_mo(sim.clone(), sim.args.mo_rate));
     }
-    let mut usr1 = signal(SignalKind::user_defined1())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     let mut n = 0u64;
     loop {
         tokio::select! {

@@ -56,6 +56,10 @@ async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
 }
 
 async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::Result<()> {
+    // Signals first: once the port answers, SIGHUP must reload, not kill.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let gateway = loop {
         match Gateway::new(config.clone(), store.clone()).await {
             Ok(g) => break g,
@@ -69,11 +73,6 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
     if !plain.is_empty() {
         warn!(users = ?plain, "plain-text passwords in the configuration; store argon2id hashes (tern hash-password)");
     }
-    if !config.connectors.is_empty() {
-        warn!(
-            "connectors are not built yet (issue 6): accepted messages wait in their connector's queue"
-        );
-    }
     let listener = server::listen(&config).await.with_context(|| {
         format!(
             "listening on {}:{}",
@@ -81,10 +80,8 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
         )
     })?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx));
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx.clone()));
+    let connectors = gateway::connector::spawn_all(&gateway, stop_rx);
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -98,6 +95,10 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while gateway.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Connectors settle their in-flight submits, then unbind upstream.
+    for c in connectors {
+        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(60), c).await;
     }
     info!("tern stopped");
     Ok(())

@@ -3,23 +3,83 @@
 //!
 //! For a single node and tests. It is as atomic as the redis backend but
 //! not durable across a process restart.
+//!
+//! # The connector's side
+//!
+//! A message is in one place at a time: queued (its connector's
+//! queue), taken (handed to a connector by [`Store::take`], a record kept
+//! under its token until [`Store::sent`], [`Store::retry`] or
+//! [`Store::fail`] settles it), retrying (in its connector's retry set
+//! until its due time), or done.
+//!
+//! - Order: a take first hands out again messages taken and never
+//!   settled for [`RECLAIM_AFTER_MS`] (a worker that panicked or was
+//!   dropped mid-send; same token, at least once, as redis' XAUTOCLAIM),
+//!   then the queue, oldest first. Retries whose time has come join the
+//!   *back* of the queue when a take notices them, exactly as the redis
+//!   backend re-XADDs them to the stream's tail.
+//! - A message waiting in the retry set counts in [`Store::queue_depth`]
+//!   and against the submit's queue limit (it is still waiting for its
+//!   connector), like a queued one; a taken one does not.
+//! - A message in the retry set has not been sent upstream, so cancel
+//!   succeeds for it (it leaves the retry set, DELETED, refunded), and
+//!   for a due retry back in the queue and not taken yet. A taken
+//!   message is too late.
+//! - Refunds (cancel, fail) give back what submit actually charged
+//!   (nothing for an unlimited user), to a tracked balance only, once.
+//! - Settling a token that is no longer held (settled already, or handed
+//!   out again and settled by the other taker) does not retry or refund
+//!   twice: [`Store::retry`] and [`Store::fail`] then change nothing;
+//!   [`Store::sent`] still records the upstream ids (the message really
+//!   was accepted upstream).
+//! - Upstream id mappings expire after their ttl: a lookup ignores an
+//!   expired one, and each `sent` sweeps those that expired.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use smpp::MessageState;
+use tokio::sync::Notify;
 
 use super::*;
 
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A key ordered by time (Unix ms), unique by a sequence number.
+type TimeKey = (i64, u64);
+
+/// Where a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In its connector's queue, not yet taken.
+    Queued,
+    /// Taken by a connector and not settled.
+    Taken,
+    /// In its connector's retry set under this key (due time first).
+    Retrying(TimeKey),
+    /// Sent upstream, failed or cancelled: nothing waits for it here.
+    Done,
+}
 
 struct Entry {
     message: Arc<StoredMessage>,
     state: MessageState,
     final_ms: Option<i64>,
     error_code: u8,
-    /// Still in its connector's queue (not yet taken by a connector).
-    queued: bool,
+    /// The connector whose queue or retry set holds it.
+    connector: String,
+    /// Credit actually charged (0 when unlimited), refunded at most once.
+    charged: i64,
+    place: Place,
+}
+
+/// A taken message's record until it is settled.
+struct Held {
+    message: Arc<StoredMessage>,
+    connector: String,
+    /// When it was last handed out, its key in `Inner::held_order`.
+    key: TimeKey,
 }
 
 #[derive(Default)]
@@ -28,12 +88,59 @@ struct Inner {
     /// Per connector: message ids in arrival order. Cancelled ids stay
     /// until taken and are skipped then.
     queues: HashMap<String, VecDeque<String>>,
-    /// Per connector: how many queued messages are not cancelled.
+    /// Per connector: messages queued (not cancelled) or in its retry set.
     depth: HashMap<String, u64>,
     credit: HashMap<String, i64>,
     tat: HashMap<String, i64>,
     /// (forget at, id), in acceptance order.
     retention: VecDeque<(i64, String)>,
+    /// Taken and not settled, by token.
+    held: HashMap<String, Held>,
+    /// Per connector: the held tokens by when they were handed out.
+    held_order: HashMap<String, BTreeMap<TimeKey, String>>,
+    /// Per connector: message ids waiting for their retry time.
+    retries: HashMap<String, BTreeMap<TimeKey, String>>,
+    /// (connector, upstream id) → (message id, expires at ms).
+    upstream: HashMap<(String, String), (String, i64)>,
+    /// The upstream mappings by expiry, for sweeping.
+    upstream_expiry: BTreeMap<TimeKey, (String, String)>,
+    /// Per connector: signalled by a submit or a retry, for blocked takes.
+    wake: HashMap<String, Arc<Notify>>,
+    seq: u64,
+}
+
+impl Inner {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn wake(&self, connector: &str) {
+        if let Some(n) = self.wake.get(connector) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Forget a token's record; the message it held, if it was held.
+    fn settle(&mut self, token: &str) -> Option<Held> {
+        let h = self.held.remove(token)?;
+        if let Some(order) = self.held_order.get_mut(&h.connector) {
+            order.remove(&h.key);
+        }
+        Some(h)
+    }
+
+    fn refund(&mut self, id: &str) {
+        let Some(e) = self.messages.get_mut(id) else {
+            return;
+        };
+        let charged = std::mem::take(&mut e.charged);
+        if charged != 0 {
+            if let Some(b) = self.credit.get_mut(&e.message.user) {
+                *b += charged;
+            }
+        }
+    }
 }
 
 /// The memory backend.
@@ -68,28 +175,120 @@ impl MemoryStore {
             .map_err(|_| StoreError("memory store poisoned".into()))
     }
 
-    /// Take up to `max` messages from a connector's queue, oldest first
-    /// (the connector's side; issue 6 builds on it).
-    pub fn take(&self, connector: &str, max: usize) -> Result<Vec<Arc<StoredMessage>>, StoreError> {
+    fn now_ms(&self) -> i64 {
+        (self.clock)() / 1000
+    }
+
+    /// What a take can have now, without waiting: up to `max` messages
+    /// (unsettled ones due for reclaim, then the queue after due retries
+    /// joined it), and when the next retry or reclaim falls due (ms).
+    fn take_now(
+        &self,
+        connector: &str,
+        max: usize,
+    ) -> Result<(Vec<Taken>, Option<i64>), StoreError> {
+        let now_ms = self.now_ms();
         let mut g = self.lock()?;
         let inner = &mut *g;
-        let mut out = Vec::new();
-        let Some(q) = inner.queues.get_mut(connector) else {
-            return Ok(out);
-        };
-        while out.len() < max {
-            let Some(id) = q.pop_front() else { break };
-            if let Some(e) = inner.messages.get_mut(&id) {
-                if e.queued {
-                    e.queued = false;
-                    if let Some(d) = inner.depth.get_mut(connector) {
-                        *d = d.saturating_sub(1);
-                    }
-                    out.push(e.message.clone());
+        // Due retries join the back of the queue.
+        if let Some(r) = inner.retries.get_mut(connector) {
+            while let Some(due) = r.first_entry() {
+                if due.key().0 > now_ms {
+                    break;
+                }
+                let id = due.remove();
+                if let Some(e) = inner.messages.get_mut(&id) {
+                    e.place = Place::Queued;
+                    inner
+                        .queues
+                        .entry(connector.to_string())
+                        .or_default()
+                        .push_back(id);
                 }
             }
         }
-        Ok(out)
+        let mut out = Vec::new();
+        // Taken and never settled: the taker died. Handed out again.
+        if let Some(order) = inner.held_order.get_mut(connector) {
+            while out.len() < max {
+                let Some(first) = order.first_entry() else {
+                    break;
+                };
+                if first.key().0.saturating_add(RECLAIM_AFTER_MS as i64) > now_ms {
+                    break;
+                }
+                let token = first.remove();
+                inner.seq += 1;
+                let key = (now_ms, inner.seq);
+                if let Some(h) = inner.held.get_mut(&token) {
+                    h.key = key;
+                    order.insert(key, token.clone());
+                    out.push(Taken {
+                        token,
+                        message: (*h.message).clone(),
+                    });
+                }
+            }
+        }
+        if let Some(q) = inner.queues.get_mut(connector) {
+            while out.len() < max {
+                let Some(id) = q.pop_front() else { break };
+                let Some(e) = inner.messages.get_mut(&id) else {
+                    continue;
+                };
+                if e.place != Place::Queued {
+                    continue;
+                }
+                e.place = Place::Taken;
+                if let Some(d) = inner.depth.get_mut(connector) {
+                    *d = d.saturating_sub(1);
+                }
+                inner.seq += 1;
+                let token = inner.seq.to_string();
+                let key = (now_ms, inner.seq);
+                inner.held.insert(
+                    token.clone(),
+                    Held {
+                        message: e.message.clone(),
+                        connector: connector.to_string(),
+                        key,
+                    },
+                );
+                inner
+                    .held_order
+                    .entry(connector.to_string())
+                    .or_default()
+                    .insert(key, token.clone());
+                out.push(Taken {
+                    token,
+                    message: (*e.message).clone(),
+                });
+            }
+        }
+        let next_retry = inner
+            .retries
+            .get(connector)
+            .and_then(|r| r.first_key_value())
+            .map(|(k, _)| k.0);
+        let next_reclaim = inner
+            .held_order
+            .get(connector)
+            .and_then(|o| o.first_key_value())
+            .map(|(k, _)| k.0.saturating_add(RECLAIM_AFTER_MS as i64));
+        let next = match (next_retry, next_reclaim) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok((out, next))
+    }
+
+    fn waker(&self, connector: &str) -> Result<Arc<Notify>, StoreError> {
+        Ok(self
+            .lock()?
+            .wake
+            .entry(connector.to_string())
+            .or_default()
+            .clone())
     }
 
     fn forget_old(inner: &mut Inner, now_ms: i64) {
@@ -97,10 +296,18 @@ impl MemoryStore {
             if *at > now_ms {
                 break;
             }
-            if let Some((_, id)) = inner.retention.pop_front() {
-                if inner.messages.get(&id).is_some_and(|e| !e.queued) {
+            let Some((_, id)) = inner.retention.pop_front() else {
+                break;
+            };
+            match inner.messages.get(&id) {
+                Some(e) if e.place == Place::Done => {
                     inner.messages.remove(&id);
                 }
+                // Still waiting or in flight: looked at again later.
+                Some(_) => inner
+                    .retention
+                    .push_back((now_ms + STATUS_RETENTION_MS, id)),
+                None => {}
             }
         }
     }
@@ -142,7 +349,7 @@ impl Store for MemoryStore {
             .entry(connector.clone())
             .or_default()
             .push_back(m.id.clone());
-        *inner.depth.entry(connector).or_default() += 1;
+        *inner.depth.entry(connector.clone()).or_default() += 1;
         inner
             .retention
             .push_back((now_ms + STATUS_RETENTION_MS, m.id.clone()));
@@ -153,9 +360,12 @@ impl Store for MemoryStore {
                 state: MessageState::Enroute,
                 final_ms: None,
                 error_code: 0,
-                queued: true,
+                connector: connector.clone(),
+                charged: s.charge_micro.unwrap_or(0),
+                place: Place::Queued,
             },
         );
+        inner.wake(&connector);
         Ok(())
     }
 
@@ -172,7 +382,7 @@ impl Store for MemoryStore {
     }
 
     async fn cancel(&self, id: &str, user: &str) -> Result<CancelOutcome, StoreError> {
-        let now_ms = (self.clock)() / 1000;
+        let now_ms = self.now_ms();
         let mut g = self.lock()?;
         let inner = &mut *g;
         let Some(e) = inner
@@ -182,20 +392,24 @@ impl Store for MemoryStore {
         else {
             return Ok(CancelOutcome::NotFound);
         };
-        if !e.queued {
-            return Ok(CancelOutcome::TooLate);
+        match e.place {
+            // Its id stays in the queue and is skipped when reached.
+            Place::Queued => {}
+            // Not sent upstream yet: it leaves the retry set.
+            Place::Retrying(key) => {
+                if let Some(r) = inner.retries.get_mut(&e.connector) {
+                    r.remove(&key);
+                }
+            }
+            Place::Taken | Place::Done => return Ok(CancelOutcome::TooLate),
         }
-        e.queued = false;
+        e.place = Place::Done;
         e.state = MessageState::Deleted;
         e.final_ms = Some(now_ms);
-        let charge = e.message.charge_micro();
-        let connector = e.message.connectors.first().cloned().unwrap_or_default();
-        if let Some(d) = inner.depth.get_mut(&connector) {
+        if let Some(d) = inner.depth.get_mut(&e.connector) {
             *d = d.saturating_sub(1);
         }
-        if let Some(b) = inner.credit.get_mut(user) {
-            *b += charge;
-        }
+        inner.refund(id);
         Ok(CancelOutcome::Cancelled)
     }
 
@@ -208,12 +422,149 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    /// Queued messages and those waiting in the retry set.
     async fn queue_depth(&self, connector: &str) -> Result<u64, StoreError> {
         Ok(self.lock()?.depth.get(connector).copied().unwrap_or(0))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.lock().map(|_| ())
+    }
+
+    /// Reclaimable messages, then the queue (which due retries join at
+    /// the back). `consumer` is not needed in one process. With nothing
+    /// to take, waits up to `block` for a submit or a retry (woken by
+    /// [`Notify`]) or for the next retry or reclaim to fall due.
+    async fn take(
+        &self,
+        connector: &str,
+        _consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Taken>, StoreError> {
+        let start = tokio::time::Instant::now();
+        let wake = self.waker(connector)?;
+        loop {
+            // Registered before looking, so a submit in between wakes it.
+            let mut notified = std::pin::pin!(wake.notified());
+            notified.as_mut().enable();
+            let (out, next_ms) = self.take_now(connector, max)?;
+            let waited = start.elapsed();
+            if !out.is_empty() || max == 0 || waited >= block {
+                return Ok(out);
+            }
+            let mut wait = block - waited;
+            if let Some(at) = next_ms {
+                let ms = at.saturating_sub(self.now_ms()).max(1);
+                wait = wait.min(Duration::from_millis(ms as u64));
+            }
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+    }
+
+    async fn sent(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        if inner.settle(&taken.token).is_some() {
+            if let Some(e) = inner.messages.get_mut(&taken.message.id) {
+                e.place = Place::Done;
+            }
+        }
+        // Expire lazily: what has expired by now goes.
+        while let Some(first) = inner.upstream_expiry.first_entry() {
+            if first.key().0 > now_ms {
+                break;
+            }
+            let (at, _) = *first.key();
+            let k = first.remove();
+            if inner.upstream.get(&k).is_some_and(|(_, exp)| *exp <= at) {
+                inner.upstream.remove(&k);
+            }
+        }
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let expires = now_ms.saturating_add(ttl_ms);
+        for u in upstream_ids {
+            let k = (connector.to_string(), u.clone());
+            let seq = inner.next_seq();
+            inner.upstream_expiry.insert((expires, seq), k.clone());
+            inner
+                .upstream
+                .insert(k, (taken.message.id.clone(), expires));
+        }
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        if inner.settle(&taken.token).is_none() {
+            return Ok(());
+        }
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let key = (now_ms.saturating_add(delay_ms), inner.next_seq());
+        let Some(e) = inner.messages.get_mut(&taken.message.id) else {
+            return Ok(());
+        };
+        e.place = Place::Retrying(key);
+        e.connector = connector.to_string();
+        inner
+            .retries
+            .entry(connector.to_string())
+            .or_default()
+            .insert(key, taken.message.id.clone());
+        *inner.depth.entry(connector.to_string()).or_default() += 1;
+        inner.wake(connector);
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        _connector: &str,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        if inner.settle(&taken.token).is_none() {
+            return Ok(());
+        }
+        let Some(e) = inner.messages.get_mut(&taken.message.id) else {
+            return Ok(());
+        };
+        e.place = Place::Done;
+        e.state = state;
+        e.final_ms = Some(now_ms);
+        e.error_code = error_code;
+        inner.refund(&taken.message.id);
+        Ok(())
+    }
+
+    async fn upstream(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let now_ms = self.now_ms();
+        let g = self.lock()?;
+        Ok(g.upstream
+            .get(&(connector.to_string(), upstream_id.to_string()))
+            .filter(|(_, exp)| *exp > now_ms)
+            .map(|(id, _)| id.clone()))
     }
 }
 
@@ -253,6 +604,23 @@ mod tests {
         )
     }
 
+    /// Move a test clock on by `ms`.
+    fn advance(t: &AtomicI64, ms: i64) {
+        t.fetch_add(ms * 1000, Ordering::Relaxed);
+    }
+
+    async fn take(s: &MemoryStore, max: usize) -> Vec<Taken> {
+        s.take("up", "w", max, Duration::ZERO).await.unwrap()
+    }
+
+    fn ids(taken: &[Taken]) -> Vec<String> {
+        taken.iter().map(|t| t.message.id.clone()).collect()
+    }
+
+    async fn state(s: &MemoryStore, id: &str) -> MessageState {
+        s.status(id).await.unwrap().unwrap().state
+    }
+
     #[tokio::test]
     async fn credit_is_charged_atomically_and_refunded_on_cancel() {
         let s = MemoryStore::new();
@@ -277,12 +645,10 @@ mod tests {
         assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::Cancelled);
         assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
         assert_eq!(s.queue_depth("up").await.unwrap(), 0);
-        assert_eq!(
-            s.status("a").await.unwrap().unwrap().state,
-            MessageState::Deleted
-        );
+        assert_eq!(state(&s, "a").await, MessageState::Deleted);
         assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
-        assert!(s.take("up", 10).unwrap().is_empty());
+        assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+        assert!(take(&s, 10).await.is_empty());
     }
 
     #[tokio::test]
@@ -317,19 +683,274 @@ mod tests {
         let mut x = sub(&m, None, None);
         x.queue_limit = 3;
         assert_eq!(s.submit(x).await, Err(Refusal::QueueFull));
-        let taken: Vec<String> = s
-            .take("up", 2)
-            .unwrap()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        assert_eq!(taken, vec!["m0", "m1"]);
+        assert_eq!(ids(&take(&s, 2).await), vec!["m0", "m1"]);
         assert_eq!(s.queue_depth("up").await.unwrap(), 1);
-        // Taken (sent upstream): too late to cancel.
+        // Taken (being sent upstream): too late to cancel.
         assert_eq!(s.cancel("m0", "u").await.unwrap(), CancelOutcome::TooLate);
-        assert_eq!(
-            s.status("m2").await.unwrap().unwrap().state,
-            MessageState::Enroute
+        assert_eq!(state(&s, "m2").await, MessageState::Enroute);
+        assert!(
+            s.take("up", "w", 0, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
         );
+        assert!(
+            s.take("nowhere", "w", 10, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn sent_maps_upstream_ids_until_their_ttl() {
+        let (s, t) = clocked();
+        let m = message("a", "u", 2, 0);
+        s.submit(sub(&m, None, None)).await.unwrap();
+        let taken = take(&s, 10).await;
+        assert_eq!(ids(&taken), vec!["a"]);
+        assert_eq!(taken[0].message, m);
+        let up = vec!["x1".to_string(), "x2".to_string()];
+        s.sent("up", &taken[0], &up, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(s.upstream("up", "x1").await.unwrap().as_deref(), Some("a"));
+        assert_eq!(s.upstream("up", "x2").await.unwrap().as_deref(), Some("a"));
+        // Per connector.
+        assert_eq!(s.upstream("other", "x1").await.unwrap(), None);
+        assert_eq!(s.upstream("up", "nope").await.unwrap(), None);
+        // Sent: still ENROUTE (until its receipt), too late to cancel,
+        // settled (a retry of the settled token changes nothing).
+        assert_eq!(state(&s, "a").await, MessageState::Enroute);
+        assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+        s.retry("up", &taken[0], Duration::ZERO).await.unwrap();
+        assert!(take(&s, 10).await.is_empty());
+        assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+
+        advance(&t, 9_999);
+        assert_eq!(s.upstream("up", "x1").await.unwrap().as_deref(), Some("a"));
+        advance(&t, 1);
+        assert_eq!(s.upstream("up", "x1").await.unwrap(), None);
+        // A later sent sweeps the expired mappings.
+        let b = message("b", "u", 1, 0);
+        s.submit(sub(&b, None, None)).await.unwrap();
+        let taken = take(&s, 10).await;
+        s.sent("up", &taken[0], &["y".into()], Duration::from_secs(10))
+            .await
+            .unwrap();
+        let g = s.lock().unwrap();
+        assert_eq!(g.upstream.len(), 1);
+        assert_eq!(g.upstream_expiry.len(), 1);
+        assert!(g.held.is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_waits_for_its_delay_and_rejoins_the_queue() {
+        let (s, t) = clocked();
+        s.init_credit("u", 1_000_000).await.unwrap();
+        let a = message("a", "u", 1, 1_000);
+        s.submit(sub(&a, None, Some(1_000))).await.unwrap();
+        let taken = take(&s, 10).await;
+        assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+        s.retry("up", &taken[0], Duration::from_secs(5))
+            .await
+            .unwrap();
+        // Waiting in the retry set counts as queued.
+        assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+        assert_eq!(state(&s, "a").await, MessageState::Enroute);
+        let b = message("b", "u", 1, 1_000);
+        s.submit(sub(&b, None, Some(1_000))).await.unwrap();
+        assert_eq!(s.queue_depth("up").await.unwrap(), 2);
+        advance(&t, 4_999);
+        assert_eq!(ids(&take(&s, 10).await), vec!["b"]);
+        assert!(take(&s, 10).await.is_empty());
+        advance(&t, 1);
+        let again = take(&s, 10).await;
+        assert_eq!(ids(&again), vec!["a"]);
+        assert_ne!(again[0].token, taken[0].token);
+        assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+        // The first token was settled by the retry: no second retry.
+        s.retry("up", &taken[0], Duration::ZERO).await.unwrap();
+        assert!(take(&s, 10).await.is_empty());
+        // Charged once, never refunded by retries.
+        assert_eq!(s.balance("u").await.unwrap(), Some(998_000));
+    }
+
+    #[tokio::test]
+    async fn fail_is_final_and_refunds_tracked_credit_once() {
+        let (s, t) = clocked();
+        s.init_credit("u", 1_000_000).await.unwrap();
+        let a = message("a", "u", 2, 100_000);
+        s.submit(sub(&a, None, Some(a.charge_micro())))
+            .await
+            .unwrap();
+        assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
+        let taken = take(&s, 10).await;
+        advance(&t, 1_234);
+        s.fail("up", &taken[0], MessageState::Rejected, 0x45)
+            .await
+            .unwrap();
+        let st = s.status("a").await.unwrap().unwrap();
+        assert_eq!(st.state, MessageState::Rejected);
+        assert_eq!(st.error_code, 0x45);
+        assert_eq!(st.final_ms, Some(1_000_000_000 + 1_234));
+        assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+        // Settled: a second fail (or a cancel) refunds nothing more.
+        s.fail("up", &taken[0], MessageState::Undeliverable, 1)
+            .await
+            .unwrap();
+        assert_eq!(state(&s, "a").await, MessageState::Rejected);
+        assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+        assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+
+        // Unlimited: no credit tracked, none appears.
+        let f = message("f", "free", 1, 100_000);
+        s.submit(sub(&f, None, None)).await.unwrap();
+        let taken = take(&s, 10).await;
+        s.fail("up", &taken[0], MessageState::Expired, 0)
+            .await
+            .unwrap();
+        assert_eq!(state(&s, "f").await, MessageState::Expired);
+        assert_eq!(s.balance("free").await.unwrap(), None);
+        // Submitted while unlimited, credit tracked since: nothing was
+        // charged, so nothing is refunded.
+        let g = message("g", "v", 1, 100_000);
+        s.submit(sub(&g, None, None)).await.unwrap();
+        s.init_credit("v", 5).await.unwrap();
+        let taken = take(&s, 10).await;
+        s.fail("up", &taken[0], MessageState::Rejected, 0)
+            .await
+            .unwrap();
+        assert_eq!(s.balance("v").await.unwrap(), Some(5));
+    }
+
+    #[tokio::test]
+    async fn a_message_in_the_retry_set_can_be_cancelled() {
+        let (s, t) = clocked();
+        s.init_credit("u", 1_000_000).await.unwrap();
+        let a = message("a", "u", 1, 1_000);
+        s.submit(sub(&a, None, Some(1_000))).await.unwrap();
+        let taken = take(&s, 10).await;
+        s.retry("up", &taken[0], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(s.cancel("a", "v").await.unwrap(), CancelOutcome::NotFound);
+        assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::Cancelled);
+        assert_eq!(state(&s, "a").await, MessageState::Deleted);
+        assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+        assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+        advance(&t, 10_000);
+        assert!(take(&s, 10).await.is_empty());
+        assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
+
+        // Due and back in the queue, not taken yet: still cancellable.
+        let b = message("b", "u", 1, 1_000);
+        s.submit(sub(&b, None, Some(1_000))).await.unwrap();
+        let taken = take(&s, 10).await;
+        s.retry("up", &taken[0], Duration::from_secs(1))
+            .await
+            .unwrap();
+        let c = message("c", "u", 1, 1_000);
+        s.submit(sub(&c, None, Some(1_000))).await.unwrap();
+        advance(&t, 1_000);
+        // This take moves b to the queue's back and takes only c.
+        assert_eq!(ids(&take(&s, 1).await), vec!["c"]);
+        assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+        assert_eq!(s.cancel("b", "u").await.unwrap(), CancelOutcome::Cancelled);
+        assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+        assert!(take(&s, 10).await.is_empty());
+        assert_eq!(s.balance("u").await.unwrap(), Some(999_000));
+    }
+
+    #[tokio::test]
+    async fn an_unsettled_message_is_handed_out_again() {
+        let (s, t) = clocked();
+        for i in 0..2 {
+            let m = message(&format!("m{i}"), "u", 1, 0);
+            s.submit(sub(&m, None, None)).await.unwrap();
+        }
+        let first = take(&s, 1).await;
+        assert_eq!(ids(&first), vec!["m0"]);
+        advance(&t, RECLAIM_AFTER_MS as i64 - 1);
+        assert_eq!(ids(&take(&s, 10).await), vec!["m1"]);
+        advance(&t, 1);
+        // m0's taker died: the same token, to whoever takes next, first.
+        let m2 = message("m2", "u", 1, 0);
+        s.submit(sub(&m2, None, None)).await.unwrap();
+        let again = take(&s, 10).await;
+        assert_eq!(ids(&again), vec!["m0", "m2"]);
+        assert_eq!(again[0], first[0]);
+        // Handed out again: idle time starts over.
+        assert!(take(&s, 10).await.is_empty());
+        s.sent("up", &again[0], &["x".into()], Duration::from_secs(60))
+            .await
+            .unwrap();
+        advance(&t, RECLAIM_AFTER_MS as i64);
+        // m0 is settled; m1 and m2 were never settled.
+        assert_eq!(ids(&take(&s, 10).await), vec!["m1", "m2"]);
+    }
+
+    #[tokio::test]
+    async fn a_blocking_take_waits_and_wakes_for_a_submit_or_a_retry() {
+        let s = MemoryStore::new();
+        let t0 = std::time::Instant::now();
+        let got = s
+            .take("up", "w", 10, Duration::from_millis(150))
+            .await
+            .unwrap();
+        assert!(got.is_empty());
+        assert!(t0.elapsed() >= Duration::from_millis(150));
+
+        let waiter = {
+            let s = s.clone();
+            tokio::spawn(async move { s.take("up", "w", 10, Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished());
+        // Another connector's submit does not hand it anything.
+        let mut o = message("o", "u", 1, 0);
+        o.connectors = vec!["other".into()];
+        s.submit(sub(&o, None, None)).await.unwrap();
+        let t0 = std::time::Instant::now();
+        let m = message("late", "u", 1, 0);
+        s.submit(sub(&m, None, None)).await.unwrap();
+        let got = waiter.await.unwrap().unwrap();
+        assert_eq!(ids(&got), vec!["late"]);
+        assert!(t0.elapsed() < Duration::from_secs(2));
+
+        // A retry falling due while blocked is taken when due.
+        s.retry("up", &got[0], Duration::from_millis(200))
+            .await
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let again = s
+            .take("up", "w", 10, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(ids(&again), vec!["late"]);
+        let waited = t0.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn forgetting_old_states_spares_messages_in_flight() {
+        let (s, t) = clocked();
+        let a = message("a", "u", 1, 0);
+        let b = message("b", "u", 1, 0);
+        s.submit(sub(&a, None, None)).await.unwrap();
+        s.submit(sub(&b, None, None)).await.unwrap();
+        let taken = take(&s, 1).await;
+        s.sent("up", &taken[0], &[], Duration::from_secs(1))
+            .await
+            .unwrap();
+        advance(&t, STATUS_RETENTION_MS);
+        let c = message("c", "u", 1, 0);
+        s.submit(sub(&c, None, None)).await.unwrap();
+        assert_eq!(s.status("a").await.unwrap(), None);
+        assert!(s.status("b").await.unwrap().is_some());
+        assert_eq!(ids(&take(&s, 10).await), vec!["b", "c"]);
     }
 }

@@ -80,6 +80,21 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// A message a connector took from its queue. It stays the connector's
+/// until [`Store::sent`], [`Store::retry`] or [`Store::fail`] settles it;
+/// if the process dies first, the message is taken again (redis:
+/// XAUTOCLAIM after [`RECLAIM_AFTER_MS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The backend's handle on the queue entry (a stream id on redis).
+    pub token: String,
+    pub message: StoredMessage,
+}
+
+/// A taken message not settled within this time belongs to a consumer
+/// that died: another may take it.
+pub const RECLAIM_AFTER_MS: u64 = 60_000;
+
 /// How long message states are kept for query_sm: at least 24 h.
 pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
 
@@ -120,6 +135,60 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- the connector's side (issue 6) ----
+
+    /// Up to `max` messages from `connector`'s queue for `consumer` (a
+    /// name unique to one process's worker), oldest first, including
+    /// messages whose retry time has come and messages another consumer
+    /// took and never settled (after [`RECLAIM_AFTER_MS`]). Waits up to
+    /// `block` when there are none.
+    fn take(
+        &self,
+        connector: &str,
+        consumer: &str,
+        max: usize,
+        block: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<Taken>, StoreError>> + Send;
+
+    /// The message was accepted upstream: remember each part's upstream
+    /// message id for receipt matching for `ttl`, mark it sent (query_sm:
+    /// ENROUTE), and settle it — atomically, so a receipt finds its
+    /// message from the moment the queue entry is gone.
+    fn sent(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A temporary failure: settle the entry now and queue the message
+    /// again for `connector` after `delay` (the retry set).
+    fn retry(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A permanent failure (rejected upstream, or expired while queued):
+    /// final `state` and `error_code` for query_sm, the charge refunded,
+    /// the entry settled.
+    fn fail(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The message id an upstream message id of `connector` belongs to.
+    fn upstream(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
 /// Wall-clock time in microseconds since the Unix epoch.

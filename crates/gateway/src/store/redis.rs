@@ -19,12 +19,53 @@
 //! | `tern:{c:<connector>}:mt` | stream | the connector's queue: entries `id` (message id) and `m` (the encoded [`StoredMessage`]); consumer group [`GROUP`] |
 //! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
 //! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
-//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged, refunded on cancel), `taken` (set once a connector took it); expires [`STATUS_RETENTION_MS`] after acceptance |
+//! | `tern:{c:<connector>}:retry` | sorted set | message ids waiting to be retried, scored by their due time (Unix ms, Redis' clock) |
+//! | `tern:{c:<connector>}:retry:m` | hash | message id → encoded message, for the ids in the retry set |
+//! | `tern:{c:<connector>}:requeued` | hash | message id → its new stream entry id, for a retried message back in the stream and not settled yet (cancel finds it there) |
+//! | `tern:{c:<connector>}:up:<upstream id>` | string | the message id an upstream message id belongs to; expires after the ttl given to [`Store::sent`] |
+//! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
+//! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
+//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream); expires [`STATUS_RETENTION_MS`] after acceptance |
 //!
 //! A queue's depth is its stream's length less the entries delivered to a
-//! consumer and not yet acknowledged (the group's pending list): an
-//! acknowledged entry is deleted (XACK + XDEL), a cancelled one is deleted
-//! (XDEL).
+//! consumer and not yet acknowledged (the group's pending list), plus its
+//! retry set: a message waiting for its retry time is still waiting for
+//! its connector, so it counts in [`Store::queue_depth`] and against the
+//! submit's queue limit. An acknowledged entry is deleted (XACK + XDEL),
+//! a cancelled one is deleted (XDEL).
+//!
+//! # The connector's side
+//!
+//! [`Store::take`] (= [`RedisStore::take_with_reclaim`] with
+//! [`RECLAIM_AFTER_MS`]) runs, in order:
+//!
+//! 1. one script that moves up to `max` due retries (by Redis `TIME`)
+//!    from the retry set to the *tail* of the stream (XADD, ZREM, HDEL,
+//!    and the new entry id in `requeued`), atomically; it answers when
+//!    the next retry falls due;
+//! 2. one XAUTOCLAIM, from a cursor kept per connector, of entries idle
+//!    longer than the reclaim time (a dead consumer's), handed out first;
+//! 3. XREADGROUP `>` for the rest, with BLOCK (on a dedicated connection)
+//!    only when nothing was found; the BLOCK is cut short when the next
+//!    retry falls due, and steps 1 and 3 repeat until `block` is over.
+//!
+//! `Taken::token` is the stream entry id. [`Store::sent`],
+//! [`Store::retry`] and [`Store::fail`] are each one script that settles
+//! the entry (XACK + XDEL, and HDEL from `requeued`) with its effect:
+//! upstream ids SET with PX and `sent_ms` (state stays ENROUTE); ZADD to
+//! the retry set; final state, `final_ms`, `error_code` and the refund
+//! (INCRBY only when the credit key EXISTS; `charge` zeroed, so never
+//! twice). Retry and fail do nothing when XACK finds the entry not
+//! pending (settled already), so a repeated call neither queues twice nor
+//! refunds twice; sent records its upstream ids regardless (they are
+//! true). A consumer that settles an entry after it was reclaimed settles
+//! it for the reclaimer too (at least once, never lost). A message hash
+//! is never created by these scripts (HSET only when it EXISTS, so
+//! nothing lingers without a TTL).
+//!
+//! A message in the retry set has not been sent upstream, so cancel
+//! succeeds for it (ZREM decides, atomically against the mover), and
+//! for a retried message back in the stream and not taken yet.
 //!
 //! # Atomicity
 //!
@@ -40,7 +81,7 @@
 //!   pending list (taken by a connector) nor gone (acknowledged), XDELs it,
 //!   marks the hash DELETED with `final_ms` and refunds the charge
 //!   (INCRBY, only when the user's credit is tracked).
-//! - [`RedisStore::take`] uses XREADGROUP, which moves entries into the
+//! - [`Store::take`] uses XREADGROUP, which moves entries into the
 //!   pending list atomically, so a cancel racing a take is decided by
 //!   Redis: either the cancel deletes the entry first (the take never
 //!   sees it) or the take has it (the cancel answers TooLate). The `taken`
@@ -53,8 +94,10 @@
 //! backend talks to one Redis (a single-node connection pool) and does
 //! not support Cluster yet: the submit script touches three slots
 //! (`{c:<connector>}` for the queue, `{u:<user>}` for credit and TAT,
-//! `{m:<id>}` for the message hash), and cancel touches the same three,
-//! which a Cluster refuses with CROSSSLOT. Correct atomic submit on one
+//! `{m:<id>}` for the message hash), cancel and fail touch the same
+//! three and sent two (`{c:…}` and `{m:…}`), which a Cluster refuses
+//! with CROSSSLOT. (Taking and retrying stay in the connector's slot:
+//! the retry set keeps its own copy of each message for that reason.) Correct atomic submit on one
 //! Redis was chosen over a Cluster-ready design that weakens it. To
 //! support Cluster, the plan is:
 //!
@@ -88,12 +131,12 @@
 //! `deadpool` with this module's manager rather than `deadpool-redis`,
 //! whose manager PINGs on every checkout and cannot set timeouts.)
 //!
-//! Blocking reads ([`RedisStore::take`] with `block_ms > 0`) use dedicated
+//! Blocking reads ([`Store::take`] with a `block`) use dedicated
 //! connections, never the pool's, with a response timeout longer than the
 //! BLOCK time. The Redis URL may carry a password: it is never logged, and
 //! errors never repeat the URL.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -107,8 +150,8 @@ use deadpool::managed::{self, Metrics, Object, Pool, QueueMode, RecycleError, Re
 use smpp::MessageState;
 
 use super::{
-    CancelOutcome, MessageStatus, Refusal, STATUS_RETENTION_MS, Store, StoreError, StoredMessage,
-    Submission,
+    CancelOutcome, MessageStatus, RECLAIM_AFTER_MS, Refusal, STATUS_RETENTION_MS, Store,
+    StoreError, StoredMessage, Submission, Taken,
 };
 
 /// The consumer group every tern process reads a connector's queue with.
@@ -117,12 +160,35 @@ pub const GROUP: &str = "tern";
 /// A pooled connection idle this long is PINGed before it is used.
 pub const IDLE_CHECK: Duration = Duration::from_secs(2);
 
+/// The longest one XREADGROUP blocks; a longer take blocks again.
+const MAX_BLOCK_MS: u64 = 60_000;
+
 /// Dedicated blocking connections kept for reuse.
 const BLOCKING_KEPT: usize = 64;
 
 /// The connector's queue (a stream).
 pub fn queue_key(connector: &str) -> String {
     format!("tern:{{c:{connector}}}:mt")
+}
+
+/// The connector's retry set (message ids by due time).
+pub fn retry_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:retry")
+}
+
+/// The encoded messages of the connector's retry set, by id.
+pub fn retry_messages_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:retry:m")
+}
+
+/// Retried messages back in the connector's stream: id → stream entry id.
+pub fn requeued_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:requeued")
+}
+
+/// The message id an upstream message id of `connector` belongs to.
+pub fn upstream_key(connector: &str, upstream_id: &str) -> String {
+    format!("tern:{{c:{connector}}}:up:{upstream_id}")
 }
 
 /// A user's credit in millionths.
@@ -161,14 +227,6 @@ impl Default for RedisOptions {
     }
 }
 
-/// A message a connector took from its queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Taken {
-    /// The stream entry id, for [`RedisStore::ack`].
-    pub stream_id: String,
-    pub message: StoredMessage,
-}
-
 /// The redis backend. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -183,6 +241,8 @@ struct Inner {
     blocking: Mutex<Vec<MultiplexedConnection>>,
     /// Connectors whose consumer group is known to exist.
     groups: Mutex<HashSet<String>>,
+    /// Per connector: where the next XAUTOCLAIM of a take starts.
+    reclaim_cursor: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -279,7 +339,7 @@ const NOT_FOUND: i64 = 0;
 const TOO_LATE: i64 = 1;
 const CANCELLED: i64 = 2;
 
-/// KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash.
+/// KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash, 5 retry set.
 /// ARGV: 1 queue limit, 2 rate ('' = unlimited), 3 burst, 4 parts,
 /// 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
 /// 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE.
@@ -288,7 +348,8 @@ static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
         r#"
 if redis.call('EXISTS', KEYS[4]) == 1 then return 4 end
 local limit = tonumber(ARGV[1])
-local len = redis.call('XLEN', KEYS[1])
+local xlen = redis.call('XLEN', KEYS[1])
+local len = xlen + redis.call('ZCARD', KEYS[5])
 if len >= limit then
   local pending = 0
   local p = redis.pcall('XPENDING', KEYS[1], ARGV[12])
@@ -316,7 +377,7 @@ if new_tat then
   redis.call('SET', KEYS[3], string.format('%d', new_tat), 'PX',
     string.format('%d', math.floor((new_tat - now) / 1000) + 1000))
 end
-if len == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+if xlen == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[12], '0', 'MKSTREAM')
 end
 local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[7], 'm', ARGV[6])
@@ -328,19 +389,35 @@ return 0
     )
 });
 
-/// KEYS: 1 message hash, 2 queue stream, 3 credit.
-/// ARGV: 1 user, 2 group, 3 ENROUTE, 4 DELETED.
+/// KEYS: 1 message hash, 2 queue stream, 3 credit, 4 retry set,
+/// 5 retry messages, 6 requeued.
+/// ARGV: 1 user, 2 group, 3 ENROUTE, 4 DELETED, 5 message id.
 static CANCEL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'charge')
+local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'charge', 'sent_ms')
 if h[1] ~= ARGV[1] then return 0 end
-if h[3] ~= ARGV[3] or h[4] or not h[2] then return 1 end
-local p = redis.pcall('XPENDING', KEYS[2], ARGV[2], h[2], h[2], 1)
-if type(p) == 'table' and not p.err and #p > 0 then return 1 end
-if redis.call('XDEL', KEYS[2], h[2]) == 0 then return 1 end
+if h[3] ~= ARGV[3] or h[6] then return 1 end
+local function pending(sid)
+  local p = redis.pcall('XPENDING', KEYS[2], ARGV[2], sid, sid, 1)
+  return type(p) == 'table' and not p.err and #p > 0
+end
+if redis.call('ZREM', KEYS[4], ARGV[5]) == 1 then
+  redis.call('HDEL', KEYS[5], ARGV[5])
+else
+  local sid = redis.call('HGET', KEYS[6], ARGV[5])
+  if sid then
+    if pending(sid) then return 1 end
+    if redis.call('XDEL', KEYS[2], sid) == 0 then return 1 end
+    redis.call('HDEL', KEYS[6], ARGV[5])
+  else
+    if h[4] or not h[2] then return 1 end
+    if pending(h[2]) then return 1 end
+    if redis.call('XDEL', KEYS[2], h[2]) == 0 then return 1 end
+  end
+end
 local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'state', ARGV[4], 'final_ms',
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'charge', '0', 'final_ms',
   string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 if (tonumber(h[5]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('INCRBY', KEYS[3], h[5])
@@ -350,16 +427,112 @@ return 2
     )
 });
 
-/// KEYS: 1 queue stream. ARGV: 1 group.
+/// KEYS: 1 queue stream, 2 retry set. ARGV: 1 group.
 static DEPTH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local n = redis.call('XLEN', KEYS[1])
-if n == 0 then return 0 end
-local p = redis.pcall('XPENDING', KEYS[1], ARGV[1])
-if type(p) == 'table' and not p.err then n = n - (tonumber(p[1]) or 0) end
-if n < 0 then n = 0 end
+if n > 0 then
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1])
+  if type(p) == 'table' and not p.err then n = n - (tonumber(p[1]) or 0) end
+  if n < 0 then n = 0 end
+end
+return n + redis.call('ZCARD', KEYS[2])
+"#,
+    )
+});
+
+/// Moves due retries to the stream's tail. Answers -1 when the retry set
+/// is empty after, else the ms until the next retry is due (0: more are
+/// due now than `limit`).
+/// KEYS: 1 retry set, 2 retry messages, 3 queue stream, 4 requeued.
+/// ARGV: 1 limit.
+static PROMOTE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[1], id)
+  local m = redis.call('HGET', KEYS[2], id)
+  redis.call('HDEL', KEYS[2], id)
+  if m then
+    local sid = redis.call('XADD', KEYS[3], '*', 'id', id, 'm', m)
+    redis.call('HSET', KEYS[4], id, sid)
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return -1 end
+local d = math.floor(tonumber(nxt[2]) - now)
+if d < 0 then d = 0 end
+return d
+"#,
+    )
+});
+
+/// Sent upstream: maps the upstream ids, marks the hash, settles.
+/// KEYS: 1 queue stream, 2 message hash, 3 requeued, 4.. upstream keys.
+/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms.
+static SENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+for i = 4, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4])
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms',
+    string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+end
+local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[3])
 return n
+"#,
+    )
+});
+
+/// A temporary failure: settles the entry and puts the message in the
+/// retry set, unless the entry was not pending (settled already).
+/// KEYS: 1 queue stream, 2 retry set, 3 retry messages, 4 requeued.
+/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 delay ms,
+/// 5 encoded message.
+static RETRY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[4])), ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[5])
+return 1
+"#,
+    )
+});
+
+/// A permanent failure: final state, refund, settled; nothing when the
+/// entry was not pending (settled already).
+/// KEYS: 1 queue stream, 2 message hash, 3 credit, 4 requeued.
+/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 state, 5 error code.
+static FAIL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local t = redis.call('TIME')
+  local charge = redis.call('HGET', KEYS[2], 'charge')
+  redis.call('HSET', KEYS[2], 'state', ARGV[4], 'error_code', ARGV[5], 'charge', '0',
+    'final_ms', string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+  if (tonumber(charge) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('INCRBY', KEYS[3], charge)
+  end
+end
+return 1
 "#,
     )
 });
@@ -401,6 +574,7 @@ impl RedisStore {
                 options,
                 blocking: Mutex::new(Vec::new()),
                 groups: Mutex::new(HashSet::new()),
+                reclaim_cursor: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -473,24 +647,77 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Take up to `max` messages from a connector's queue, oldest first,
-    /// for `consumer` (a name unique to one worker of one tern process).
-    /// With `block_ms > 0`, waits up to that long for one to arrive, on a
-    /// dedicated connection. Taken messages stay pending for the consumer
-    /// until [`RedisStore::ack`]; a crashed consumer's are picked up with
-    /// [`RedisStore::reclaim`]. An entry that does not decode is logged
-    /// and acknowledged (it can never be sent).
-    pub async fn take(
+    /// [`Store::take`] with a reclaim time of `reclaim_after_ms` instead
+    /// of [`RECLAIM_AFTER_MS`] (tests use a short one): due retries are
+    /// moved to the stream, entries idle longer than `reclaim_after_ms`
+    /// (a dead consumer's) are claimed for `consumer` and handed out
+    /// first, then new entries are read; with nothing found, waits up to
+    /// `block` (on a dedicated connection) for a submit or for a retry
+    /// to fall due. An entry that does not decode is logged and
+    /// acknowledged (it can never be sent).
+    pub async fn take_with_reclaim(
+        &self,
+        connector: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<Vec<Taken>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_group(connector).await?;
+        let start = tokio::time::Instant::now();
+        let mut out = self
+            .reclaim_some(connector, consumer, reclaim_after_ms, max)
+            .await?;
+        loop {
+            let next_due = self.promote(connector, max).await?;
+            if out.len() >= max {
+                return Ok(out);
+            }
+            // Block only with nothing in hand, and not past the next
+            // retry's due time (0 = more are due now: no block).
+            let mut block_ms = if out.is_empty() {
+                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
+            } else {
+                0
+            };
+            if let Some(due) = next_due {
+                block_ms = block_ms.min(due);
+            }
+            let got = self
+                .read_new(connector, consumer, max - out.len(), block_ms)
+                .await?;
+            out.extend(got);
+            if !out.is_empty() || start.elapsed() >= block {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Move up to `limit` due retries to the stream's tail; the ms until
+    /// the next one is due, if any.
+    async fn promote(&self, connector: &str, limit: usize) -> Result<Option<u64>, StoreError> {
+        let mut inv = PROMOTE.prepare_invoke();
+        inv.key(retry_key(connector))
+            .key(retry_messages_key(connector))
+            .key(queue_key(connector))
+            .key(requeued_key(connector))
+            .arg(limit);
+        let next: i64 = self.run(Req::Script(&inv)).await?;
+        Ok(u64::try_from(next).ok())
+    }
+
+    /// XREADGROUP `>`: up to `max` new entries for `consumer`, waiting up
+    /// to `block_ms` when there are none.
+    async fn read_new(
         &self,
         connector: &str,
         consumer: &str,
         max: usize,
         block_ms: u64,
     ) -> Result<Vec<Taken>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        self.ensure_group(connector).await?;
         let key = queue_key(connector);
         let mut cmd = ::redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
@@ -605,7 +832,10 @@ impl RedisStore {
         let mut corrupt = Vec::new();
         for (stream_id, m) in entries {
             match m.map(|b| StoredMessage::decode(Bytes::from(b))) {
-                Some(Ok(message)) => out.push(Taken { stream_id, message }),
+                Some(Ok(message)) => out.push(Taken {
+                    token: stream_id,
+                    message,
+                }),
                 Some(Err(e)) => {
                     tracing::error!(connector, stream_id, error = %e, "dropping a corrupt queued message");
                     corrupt.push(stream_id);
@@ -628,9 +858,10 @@ impl RedisStore {
         out
     }
 
-    /// Acknowledge taken messages (done with: sent upstream or failed for
-    /// good) and delete them from the queue. Returns how many were
-    /// pending.
+    /// Acknowledge taken entries and delete them from the queue, with no
+    /// other effect (connectors settle with [`Store::sent`],
+    /// [`Store::retry`] or [`Store::fail`]; this drops corrupt entries).
+    /// Returns how many were pending.
     pub async fn ack(&self, connector: &str, stream_ids: &[String]) -> Result<u64, StoreError> {
         if stream_ids.is_empty() {
             return Ok(0);
@@ -652,7 +883,7 @@ impl RedisStore {
 
     /// Claim for `consumer` up to `max` messages that another consumer
     /// took at least `min_idle_ms` ago and never acknowledged (it
-    /// crashed), oldest first.
+    /// crashed), oldest first, scanning the whole pending list.
     pub async fn reclaim(
         &self,
         connector: &str,
@@ -664,33 +895,103 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         self.ensure_group(connector).await?;
-        let key = queue_key(connector);
         let mut cursor = "0-0".to_string();
         let mut entries = Vec::new();
         // Each call scans a bounded part of the pending list; a few
         // calls cover a large one without holding Redis for long.
         for _ in 0..16 {
-            let mut cmd = ::redis::cmd("XAUTOCLAIM");
-            cmd.arg(&key)
-                .arg(GROUP)
-                .arg(consumer)
-                .arg(min_idle_ms)
-                .arg(&cursor)
-                .arg("COUNT")
-                .arg(max - entries.len());
-            let reply: Value = self.run(Req::Cmd(&cmd)).await?;
-            let mut parts = array(reply).unwrap_or_default().into_iter();
-            let next = parts.next().and_then(bulk).unwrap_or_default();
-            for e in parts.next().and_then(array).unwrap_or_default() {
-                entries.extend(entry(e));
-            }
-            cursor = String::from_utf8(next).unwrap_or_default();
-            if entries.len() >= max || cursor.is_empty() || cursor == "0-0" {
+            let next = self
+                .autoclaim(
+                    connector,
+                    consumer,
+                    min_idle_ms,
+                    max - entries.len(),
+                    &cursor,
+                    &mut entries,
+                )
+                .await?;
+            cursor = next;
+            if entries.len() >= max || cursor == "0-0" {
                 break;
             }
         }
         Ok(self.decode_entries(connector, entries).await)
     }
+
+    /// One XAUTOCLAIM per take, from where the previous one of this
+    /// process stopped, so a large pending list costs each take one
+    /// bounded call and is covered over several.
+    async fn reclaim_some(
+        &self,
+        connector: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> Result<Vec<Taken>, StoreError> {
+        let cursor = self
+            .reclaim_cursor()
+            .get(connector)
+            .cloned()
+            .unwrap_or_else(|| "0-0".to_string());
+        let mut entries = Vec::new();
+        let next = self
+            .autoclaim(connector, consumer, min_idle_ms, max, &cursor, &mut entries)
+            .await?;
+        self.reclaim_cursor().insert(connector.to_string(), next);
+        Ok(self.decode_entries(connector, entries).await)
+    }
+
+    /// XAUTOCLAIM from `cursor`: the claimed entries appended to
+    /// `entries`; the next cursor ("0-0" once the scan is complete).
+    async fn autoclaim(
+        &self,
+        connector: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: usize,
+        cursor: &str,
+        entries: &mut Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<String, StoreError> {
+        let mut cmd = ::redis::cmd("XAUTOCLAIM");
+        cmd.arg(queue_key(connector))
+            .arg(GROUP)
+            .arg(consumer)
+            .arg(min_idle_ms)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count);
+        let reply: Value = match self.run(Req::Cmd(&cmd)).await {
+            // Redis lost the group (restarted without its data).
+            Err(e) if e.0.contains("NOGROUP") => {
+                self.groups().remove(connector);
+                self.ensure_group(connector).await?;
+                self.run(Req::Cmd(&cmd)).await?
+            }
+            r => r?,
+        };
+        let mut parts = array(reply).unwrap_or_default().into_iter();
+        let next = parts.next().and_then(bulk).unwrap_or_default();
+        for e in parts.next().and_then(array).unwrap_or_default() {
+            entries.extend(entry(e));
+        }
+        Ok(String::from_utf8(next)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "0-0".to_string()))
+    }
+
+    fn reclaim_cursor(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.inner
+            .reclaim_cursor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A duration in whole milliseconds, rounded up (a BLOCK of 0 would wait
+/// for ever).
+fn ceil_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 /// The elements of an array reply.
@@ -774,6 +1075,7 @@ impl Store for RedisStore {
             .key(credit_key(&m.user))
             .key(tat_key(&m.user))
             .key(message_key(&m.id))
+            .key(retry_key(connector))
             .arg(s.queue_limit)
             .arg(rate)
             .arg(burst)
@@ -838,10 +1140,14 @@ impl Store for RedisStore {
         inv.key(&key)
             .key(queue_key(&connector))
             .key(credit_key(user))
+            .key(retry_key(&connector))
+            .key(retry_messages_key(&connector))
+            .key(requeued_key(&connector))
             .arg(user)
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
-            .arg(MessageState::Deleted.as_u8());
+            .arg(MessageState::Deleted.as_u8())
+            .arg(id);
         // Harmless to repeat (a second run finds it DELETED: no second
         // refund), though a retry after a lost reply answers TooLate.
         match self.run::<i64>(Req::Script(&inv)).await? {
@@ -868,12 +1174,100 @@ impl Store for RedisStore {
 
     async fn queue_depth(&self, connector: &str) -> Result<u64, StoreError> {
         let mut inv = DEPTH.prepare_invoke();
-        inv.key(queue_key(connector)).arg(GROUP);
+        inv.key(queue_key(connector))
+            .key(retry_key(connector))
+            .arg(GROUP);
         self.run(Req::Script(&inv)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         let cmd = ::redis::cmd("PING");
         self.run::<String>(Req::Cmd(&cmd)).await.map(|_| ())
+    }
+
+    async fn take(
+        &self,
+        connector: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Taken>, StoreError> {
+        self.take_with_reclaim(connector, consumer, max, block, RECLAIM_AFTER_MS)
+            .await
+    }
+
+    async fn sent(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut inv = SENT.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(message_key(&taken.message.id))
+            .key(requeued_key(connector));
+        for u in upstream_ids {
+            inv.key(upstream_key(connector, u));
+        }
+        // PX needs at least 1.
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        inv.arg(GROUP)
+            .arg(&taken.token)
+            .arg(&taken.message.id)
+            .arg(ttl_ms);
+        // Safe to repeat: the same keys and values again.
+        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+    }
+
+    async fn retry(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        let mut inv = RETRY.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(retry_key(connector))
+            .key(retry_messages_key(connector))
+            .key(requeued_key(connector))
+            .arg(GROUP)
+            .arg(&taken.token)
+            .arg(&taken.message.id)
+            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+            .arg(&taken.message.encode()[..]);
+        // Safe to repeat: a second run finds the entry settled.
+        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+    }
+
+    async fn fail(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+    ) -> Result<(), StoreError> {
+        let mut inv = FAIL.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(message_key(&taken.message.id))
+            .key(credit_key(&taken.message.user))
+            .key(requeued_key(connector))
+            .arg(GROUP)
+            .arg(&taken.token)
+            .arg(&taken.message.id)
+            .arg(state.as_u8())
+            .arg(error_code);
+        // Safe to repeat: a second run finds the entry settled.
+        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+    }
+
+    async fn upstream(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(upstream_key(connector, upstream_id));
+        self.run(Req::Cmd(&cmd)).await
     }
 }

@@ -1,0 +1,402 @@
+//! One connector session: bind, take, submit, settle; reconnect on loss.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use smpp::pdu::{Bind, Body, Limits, SubmitSm};
+use smpp::split::{Method, split_encoded};
+use smpp::text::Encoding;
+use smpp::{CommandStatus, MessageState};
+use smpp_session::{BindMode, Event, Session, SessionConfig, SessionError, esme};
+use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::Pace;
+use crate::config::{Connector, ConnectorBind};
+use crate::server::Gateway;
+use crate::store::{Store, Taken, now_us};
+
+/// How long a temporarily failed message waits before it is tried again.
+const RETRY_DELAY: Duration = Duration::from_secs(5);
+/// The longest pause between reconnection attempts.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
+
+/// This process's name among the store's consumers.
+fn process_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let u = uuid::Uuid::new_v4().simple().to_string();
+        format!("{}-{}", std::process::id(), &u[..8])
+    })
+}
+
+/// The bound sessions of one connector session: a transceiver, or a
+/// transmitter and a receiver.
+struct Link {
+    tx: Session,
+    rx: Option<Session>,
+}
+
+pub(super) async fn run<S: Store + Clone>(
+    gw: Arc<Gateway<S>>,
+    c: Arc<Connector>,
+    index: u32,
+    pace: Arc<Pace>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let span = info_span!("connector", connector = %c.name, session = index);
+    async move {
+        let consumer = format!("{}-{}", process_id(), index);
+        let mut delay = c.reconnect_delay.max(Duration::from_millis(100));
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match connect(&c).await {
+                Ok(link) => {
+                    info!(addr = %format!("{}:{}", c.host, c.port), "bound");
+                    delay = c.reconnect_delay.max(Duration::from_millis(100));
+                    serve(&gw, &c, &link, &pace, &consumer, &mut shutdown).await;
+                    let _ = link.tx.unbind().await;
+                    if let Some(rx) = &link.rx {
+                        let _ = rx.unbind().await;
+                    }
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                    warn!("session lost; reconnecting");
+                }
+                Err(e) => warn!(error = %e, retry_in = ?delay, "bind failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => {}
+            }
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn connect(c: &Connector) -> Result<Link, SessionError> {
+    let addr = format!("{}:{}", c.host, c.port);
+    let config = SessionConfig {
+        session_init_timer: None,
+        enquire_link_timer: Some(c.enquire_link).filter(|d| !d.is_zero()),
+        inactivity_timer: None,
+        response_timer: c.response_timeout,
+        window: c.window as usize,
+        limits: Limits::JASMIN,
+        ..SessionConfig::default()
+    };
+    let bind = Bind {
+        system_id: Bytes::copy_from_slice(c.username.as_bytes()),
+        password: Bytes::copy_from_slice(c.password.expose().as_bytes()),
+        system_type: Bytes::copy_from_slice(c.system_type.as_bytes()),
+        interface_version: 0x34,
+        ..Default::default()
+    };
+    match c.bind {
+        ConnectorBind::Transceiver => {
+            let (tx, events, _) = esme::connect(&addr, BindMode::Transceiver, bind, config).await?;
+            answer_deliveries(tx.clone(), events);
+            Ok(Link { tx, rx: None })
+        }
+        ConnectorBind::TransmitterAndReceiver => {
+            let (tx, tx_events, _) =
+                esme::connect(&addr, BindMode::Transmitter, bind.clone(), config.clone()).await?;
+            answer_deliveries(tx.clone(), tx_events);
+            let (rx, rx_events, _) =
+                match esme::connect(&addr, BindMode::Receiver, bind, config).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.unbind().await;
+                        return Err(e);
+                    }
+                };
+            answer_deliveries(rx.clone(), rx_events);
+            Ok(Link { tx, rx: Some(rx) })
+        }
+    }
+}
+
+/// Receipts and MO: not taken yet (the delivery pipeline is the next step
+/// of issue 6). ESME_RX_T_APPN tells the SMSC to keep them and try again,
+/// so none is lost meanwhile.
+fn answer_deliveries(session: Session, mut events: mpsc::Receiver<Event>) {
+    tokio::spawn(async move {
+        while let Some(Event::Request(pdu)) = events.recv().await {
+            debug!(command = %pdu.command_id(), "delivery deferred: not taken yet");
+            let _ = session
+                .respond_error(&pdu, CommandStatus::ESME_RX_T_APPN)
+                .await;
+        }
+    });
+}
+
+/// Take and submit until the session is lost or tern stops.
+///
+/// Taking runs in a task of its own that feeds a channel as deep as the
+/// window, so a take (a blocking stream read on redis) is never cancelled
+/// half-way by a submit finishing; what it took and nobody submitted is
+/// given back to the queue at the end.
+async fn serve<S: Store + Clone>(
+    gw: &Arc<Gateway<S>>,
+    c: &Arc<Connector>,
+    link: &Link,
+    pace: &Arc<Pace>,
+    consumer: &str,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let window = c.window as usize;
+    let (tx, mut rx) = mpsc::channel::<Taken>(window);
+    let taker = tokio::spawn(take_into(gw.clone(), c.clone(), consumer.to_string(), tx));
+    let mut inflight = FuturesUnordered::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = link.tx.closed() => break,
+            Some(()) = inflight.next(), if !inflight.is_empty() => {}
+            t = rx.recv(), if inflight.len() < window => match t {
+                Some(t) => inflight.push(submit(gw.clone(), c.clone(), link.tx.clone(), pace.clone(), t)),
+                None => break,
+            },
+        }
+    }
+    // Settle what is in flight, give back what was taken but not sent.
+    while inflight.next().await.is_some() {}
+    rx.close();
+    while let Some(t) = rx.recv().await {
+        settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
+    }
+    let _ = taker.await;
+}
+
+/// Take messages while the channel has room; stop when it is closed.
+async fn take_into<S: Store>(
+    gw: Arc<Gateway<S>>,
+    c: Arc<Connector>,
+    consumer: String,
+    tx: mpsc::Sender<Taken>,
+) {
+    loop {
+        // Wait for room, without holding a slot.
+        let Ok(permit) = tx.reserve().await else {
+            return;
+        };
+        drop(permit);
+        let room = tx.capacity().max(1);
+        match gw
+            .store
+            .take(&c.name, &consumer, room, Duration::from_secs(1))
+            .await
+        {
+            Ok(taken) => {
+                for t in taken {
+                    if let Err(e) = tx.send(t).await {
+                        // The session ended meanwhile: give it back.
+                        let t = e.0;
+                        settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
+                    }
+                }
+            }
+            Err(e) => {
+                if tx.is_closed() {
+                    return;
+                }
+                warn!(error = %e, "store unavailable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// What happened to a message's parts upstream.
+enum Outcome {
+    Sent(Vec<String>),
+    Temporary { throttled: bool, why: String },
+    Permanent(CommandStatus),
+}
+
+async fn submit<S: Store>(
+    gw: Arc<Gateway<S>>,
+    c: Arc<Connector>,
+    session: Session,
+    pace: Arc<Pace>,
+    taken: Taken,
+) {
+    let m = &taken.message;
+    let store = &gw.store;
+    if m.expires_ms.is_some_and(|e| e <= now_us() / 1000) {
+        settle(
+            store.fail(&c.name, &taken, MessageState::Expired, 0).await,
+            &taken,
+        );
+        return;
+    }
+    let parts = match parts(&m.submit, c.split, reference(&m.id)) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(message = %m.id, error = %e, "cannot split for this connector");
+            settle(
+                store.fail(&c.name, &taken, MessageState::Rejected, 0).await,
+                &taken,
+            );
+            return;
+        }
+    };
+    let outcome = send_parts(&session, &pace, parts).await;
+    let result = match outcome {
+        Outcome::Sent(ids) => store.sent(&c.name, &taken, &ids, c.dlr_expiry).await,
+        Outcome::Temporary { throttled, why } => {
+            if throttled {
+                pace.throttled();
+            }
+            debug!(message = %m.id, why, "temporary failure; retrying later");
+            store.retry(&c.name, &taken, RETRY_DELAY).await
+        }
+        Outcome::Permanent(status) => {
+            info!(message = %m.id, %status, "rejected upstream");
+            store
+                .fail(
+                    &c.name,
+                    &taken,
+                    MessageState::Rejected,
+                    (status.0 & 0xff) as u8,
+                )
+                .await
+        }
+    };
+    settle(result, &taken);
+}
+
+fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
+    if let Err(e) = result {
+        // Left taken: it is taken again after the reclaim time.
+        warn!(message = %taken.message.id, error = %e, "cannot settle in the store");
+    }
+}
+
+/// Submit every part; the upstream ids, or why not.
+///
+/// A message is settled as a whole: if a later part fails temporarily
+/// after earlier parts were accepted, the retry sends every part again
+/// (the handset may see a part twice; nothing is lost).
+async fn send_parts(session: &Session, pace: &Pace, parts: Vec<SubmitSm<Bytes>>) -> Outcome {
+    let mut pending = Vec::with_capacity(parts.len());
+    for p in parts {
+        pace.wait().await;
+        match session.send_request(Body::SubmitSm(p)).await {
+            Ok(r) => pending.push(r),
+            Err(e) => {
+                return Outcome::Temporary {
+                    throttled: false,
+                    why: e.to_string(),
+                };
+            }
+        }
+    }
+    let mut ids = Vec::with_capacity(pending.len());
+    let mut outcome = None;
+    for r in pending {
+        match r.await {
+            Ok(resp) if resp.command_status.is_ok() => {
+                if let Body::SubmitSmResp(r) = resp.body {
+                    ids.push(String::from_utf8_lossy(&r.message_id).into_owned());
+                }
+            }
+            Ok(resp) if resp.command_status.is_temporary() => {
+                outcome.get_or_insert(Outcome::Temporary {
+                    throttled: resp.command_status == CommandStatus::ESME_RTHROTTLED,
+                    why: resp.command_status.to_string(),
+                });
+            }
+            Ok(resp) => {
+                outcome = Some(Outcome::Permanent(resp.command_status));
+            }
+            Err(e) => {
+                outcome.get_or_insert(Outcome::Temporary {
+                    throttled: false,
+                    why: e.to_string(),
+                });
+            }
+        }
+    }
+    outcome.unwrap_or(Outcome::Sent(ids))
+}
+
+/// A concatenation reference from the message id.
+fn reference(id: &str) -> u16 {
+    id.bytes()
+        .fold(0u16, |h, b| h.wrapping_mul(31).wrapping_add(u16::from(b)))
+}
+
+/// The submit_sm parts of a message for a connector splitting with
+/// `method`. A message the ESME split itself (UDHI) goes as it is.
+fn parts(
+    s: &SubmitSm<Bytes>,
+    method: Method,
+    reference: u16,
+) -> Result<Vec<SubmitSm<Bytes>>, smpp::split::SplitError> {
+    if s.esm_class.udhi() {
+        return Ok(vec![s.clone()]);
+    }
+    let body: &[u8] = if s.short_message.is_empty() {
+        s.tlvs.message_payload().unwrap_or_default()
+    } else {
+        &s.short_message
+    };
+    let encoding = Encoding::from_data_coding(s.data_coding.0);
+    let template = SubmitSm {
+        short_message: Bytes::new(),
+        ..s.clone()
+    };
+    Ok(split_encoded(body, encoding, method, reference)?
+        .iter()
+        .map(|p| p.to_submit_sm(&template))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smpp::tlv::{TlvTag, TlvsBuilder};
+
+    #[test]
+    fn long_payloads_are_split_per_method() {
+        let mut s = SubmitSm::<Bytes>::default();
+        let mut t = TlvsBuilder::new();
+        t.push(TlvTag::MESSAGE_PAYLOAD, &[b'a'; 400]);
+        s.tlvs = t.build();
+        let udh = parts(&s, Method::Udh8, 7).unwrap();
+        assert_eq!(udh.len(), 3);
+        assert!(
+            udh.iter()
+                .all(|p| p.esm_class.udhi() && p.tlvs.message_payload().is_none())
+        );
+        let sar = parts(&s, Method::Sar, 7).unwrap();
+        assert_eq!(sar.len(), 3);
+        assert_eq!(sar[2].tlvs.sar_segment_seqnum(), Some(3));
+        let payload = parts(&s, Method::Payload, 7).unwrap();
+        assert_eq!(payload.len(), 1);
+        assert_eq!(
+            payload[0].tlvs.message_payload().map(<[u8]>::len),
+            Some(400)
+        );
+        let short = SubmitSm::<Bytes> {
+            short_message: Bytes::from_static(b"hi"),
+            ..Default::default()
+        };
+        assert_eq!(
+            parts(&short, Method::Udh8, 7).unwrap()[0].short_message,
+            Bytes::from_static(b"hi")
+        );
+    }
+}
