@@ -194,3 +194,24 @@ async fn throttling_upstream_is_retried_and_tx_rx_binds_work() {
     assert!(c["throttled"].as_u64().unwrap() > 0, "{c}");
     assert_eq!(c["binds_active"], 2, "a transmitter and a receiver: {c}");
 }
+
+#[tokio::test]
+async fn sigterm_on_the_memory_store_sends_what_is_queued_first() {
+    let mut args = sim_args();
+    // A slow upstream, so messages are still queued when tern is told to stop.
+    args.extend(["--max-tps", "200"]);
+    let sim = Sim::start(&args);
+    let t = Tern::start(&config(sim.port, "", "submit_throughput = 150"));
+    let (s, _e) = bind(t.port, BindMode::Transmitter, "acme", "pw")
+        .await
+        .unwrap();
+    for i in 0..300 {
+        submit_ok(&s, submit(format!("m{i}").as_bytes())).await;
+    }
+    t.proc.signal("TERM");
+    let mut t = t;
+    let status = t.proc.child.take().unwrap().wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Every accepted message went upstream before tern exited.
+    assert_eq!(sim.counters()["submit_ok"], 300);
+}

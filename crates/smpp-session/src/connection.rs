@@ -167,6 +167,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 match self.events.poll_reserve(cx) {
                     Poll::Ready(Ok(())) => {
                         let _ = self.events.send_item(ev);
+                        // Time spent waiting on the application is not the
+                        // peer's silence.
+                        self.last_rx = self.now;
+                        if self.partial_since.is_some() {
+                            self.partial_since = Some(self.now);
+                        }
                         progress = true;
                     }
                     // The application dropped its receiver: nothing to tell.
@@ -628,19 +634,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     // ---- timers ----
 
     fn next_deadline(&self) -> Option<Instant> {
+        // Closing: only the flush deadline matters (the others may be past
+        // already and would wake the task on every turn).
+        if self.closing.is_some() {
+            return self.close_deadline;
+        }
         let c = &self.config;
         let bound = matches!(self.state, BindState::Bound(_));
         [
             (self.role == Role::Smsc && self.state == BindState::Open)
                 .then_some(c.session_init_timer.map(|t| self.started + t))
                 .flatten(),
-            (bound && self.enquire_seq.is_none())
+            (bound && self.enquire_seq.is_none() && self.can_read())
                 .then_some(c.enquire_link_timer.map(|t| self.last_rx + t))
                 .flatten(),
             bound
                 .then_some(c.inactivity_timer.map(|t| self.last_activity + t))
                 .flatten(),
-            self.partial_since.zip(c.pdu_read_timer).map(|(s, t)| s + t),
+            // Not while we hold off reading ourselves (back-pressure).
+            self.partial_since
+                .filter(|_| self.can_read())
+                .zip(c.pdu_read_timer)
+                .map(|(s, t)| s + t),
             self.deadlines.front().map(|d| d.1),
             self.close_deadline,
         ]
@@ -698,10 +713,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         {
             self.close(CloseReason::SessionInitTimeout);
         }
-        if self
-            .partial_since
-            .zip(c.pdu_read)
-            .is_some_and(|(s, t)| now >= s + t)
+        if self.can_read()
+            && self
+                .partial_since
+                .zip(c.pdu_read)
+                .is_some_and(|(s, t)| now >= s + t)
         {
             self.close(CloseReason::PduReadTimeout);
         }
@@ -710,7 +726,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         if matches!(self.state, BindState::Bound(_))
             && self.enquire_seq.is_none()
-            && self.closing.is_none()
+            && self.can_read()
             && c.enquire_link.is_some_and(|t| now >= self.last_rx + t)
         {
             match self.send_request(Body::EnquireLink, PendingKind::EnquireLink) {

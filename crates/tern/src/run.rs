@@ -41,7 +41,7 @@ fn init_logging(config: &Config) {
 async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     info!(file = %config.file, version = env!("CARGO_PKG_VERSION"), "tern starting");
     match &config.store {
-        StoreConfig::Memory => serve_with(config.clone(), MemoryStore::new()).await,
+        StoreConfig::Memory => serve_with(config.clone(), MemoryStore::new(), true).await,
         StoreConfig::Redis { url } => {
             let store = RedisStore::connect(url.expose(), RedisOptions::default())
                 .with_context(|| format!("{}: [store] url", config.file))?;
@@ -50,12 +50,18 @@ async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
                 // recovers by itself when Redis is back.
                 warn!(error = %e, "redis is not answering yet");
             }
-            serve_with(config.clone(), store).await
+            serve_with(config.clone(), store, false).await
         }
     }
 }
 
-async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::Result<()> {
+/// `drain`: the store dies with the process (memory), so on SIGTERM the
+/// connectors first send what is queued (up to [`DRAIN_LIMIT`]).
+async fn serve_with<S: Store + Clone>(
+    config: Arc<Config>,
+    store: S,
+    drain: bool,
+) -> anyhow::Result<()> {
     // Signals first: once the port answers, SIGHUP must reload, not kill.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -80,8 +86,9 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
         )
     })?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx.clone()));
-    let connectors = gateway::connector::spawn_all(&gateway, stop_rx);
+    let (stop_connectors_tx, stop_connectors_rx) = watch::channel(false);
+    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx));
+    let connectors = gateway::connector::spawn_all(&gateway, stop_connectors_rx);
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -96,9 +103,19 @@ async fn serve_with<S: Store + Clone>(config: Arc<Config>, store: S) -> anyhow::
     while gateway.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if drain {
+        let left = drain_queues(&gateway).await;
+        if left > 0 {
+            warn!(
+                messages = left,
+                "the memory store's queues were not empty at exit; these messages are lost"
+            );
+        }
+    }
     // Connectors settle their in-flight submits, then unbind upstream.
+    let _ = stop_connectors_tx.send(true);
     for c in connectors {
-        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(60), c).await;
+        let _ = tokio::time::timeout(Duration::from_secs(70), c).await;
     }
     info!("tern stopped");
     Ok(())
@@ -123,5 +140,26 @@ async fn reload<S: Store>(gateway: &Gateway<S>, file: &str) {
             }
             warn!("reload rejected; the previous configuration stays");
         }
+    }
+}
+
+/// How long a stopping tern on the memory store waits for its queues.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Wait until every connector's queue is empty or [`DRAIN_LIMIT`] passes;
+/// the messages still queued.
+async fn drain_queues<S: Store>(gateway: &Gateway<S>) -> u64 {
+    let config = gateway.config.load_full();
+    let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
+    loop {
+        let mut left = 0;
+        for name in config.connectors.keys() {
+            left += gateway.store.queue_depth(name).await.unwrap_or(0);
+        }
+        if left == 0 || tokio::time::Instant::now() >= deadline {
+            return left;
+        }
+        info!(messages = left, "sending what is queued before stopping");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -11,7 +11,7 @@ use smpp::split::{Method, split_encoded};
 use smpp::text::Encoding;
 use smpp::{CommandStatus, MessageState};
 use smpp_session::{BindMode, Event, Session, SessionConfig, SessionError, esme};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Pace;
@@ -138,12 +138,19 @@ fn answer_deliveries(session: Session, mut events: mpsc::Receiver<Event>) {
     });
 }
 
+/// A taken message and its place in the window: the permit is released
+/// when the message is settled.
+type Slot = (Taken, OwnedSemaphorePermit);
+
 /// Take and submit until the session is lost or tern stops.
 ///
-/// Taking runs in a task of its own that feeds a channel as deep as the
-/// window, so a take (a blocking stream read on redis) is never cancelled
-/// half-way by a submit finishing; what it took and nobody submitted is
-/// given back to the queue at the end.
+/// Taking runs in a task of its own, so a take (a blocking stream read on
+/// redis) is never cancelled half-way by a submit finishing. The window's
+/// permits bound everything taken and not yet settled, and the pace is
+/// waited for before a message is taken, not after: a taken message goes
+/// upstream at once, so it is settled long before another consumer could
+/// reclaim it ([`crate::store::RECLAIM_AFTER_MS`]). What was taken and not
+/// submitted when the session ends is given back to the queue.
 async fn serve<S: Store + Clone>(
     gw: &Arc<Gateway<S>>,
     c: &Arc<Connector>,
@@ -152,9 +159,25 @@ async fn serve<S: Store + Clone>(
     consumer: &str,
     shutdown: &mut watch::Receiver<bool>,
 ) {
-    let window = c.window as usize;
-    let (tx, mut rx) = mpsc::channel::<Taken>(window);
-    let taker = tokio::spawn(take_into(gw.clone(), c.clone(), consumer.to_string(), tx));
+    let window = Arc::new(Semaphore::new(c.window.max(1) as usize));
+    let (tx, mut rx) = mpsc::channel::<Slot>(c.window.max(1) as usize);
+    let taker = tokio::spawn(take_into(
+        gw.clone(),
+        c.clone(),
+        consumer.to_string(),
+        pace.clone(),
+        window.clone(),
+        tx,
+    ));
+    let rx_closed = async {
+        match &link.rx {
+            Some(rx) => {
+                rx.closed().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(rx_closed);
     let mut inflight = FuturesUnordered::new();
     loop {
         if *shutdown.borrow() {
@@ -163,9 +186,10 @@ async fn serve<S: Store + Clone>(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = link.tx.closed() => break,
+            _ = &mut rx_closed => break,
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
-            t = rx.recv(), if inflight.len() < window => match t {
-                Some(t) => inflight.push(submit(gw.clone(), c.clone(), link.tx.clone(), pace.clone(), t)),
+            t = rx.recv() => match t {
+                Some((t, permit)) => inflight.push(submit(gw.clone(), c.clone(), link.tx.clone(), pace.clone(), t, permit)),
                 None => break,
             },
         }
@@ -173,36 +197,49 @@ async fn serve<S: Store + Clone>(
     // Settle what is in flight, give back what was taken but not sent.
     while inflight.next().await.is_some() {}
     rx.close();
-    while let Some(t) = rx.recv().await {
+    while let Some((t, _permit)) = rx.recv().await {
         settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
     }
+    window.close();
     let _ = taker.await;
 }
 
-/// Take messages while the channel has room; stop when it is closed.
+/// Take messages while the window has room; stop when the channel closes.
 async fn take_into<S: Store>(
     gw: Arc<Gateway<S>>,
     c: Arc<Connector>,
     consumer: String,
-    tx: mpsc::Sender<Taken>,
+    pace: Arc<Pace>,
+    window: Arc<Semaphore>,
+    tx: mpsc::Sender<Slot>,
 ) {
     loop {
-        // Wait for room, without holding a slot.
-        let Ok(permit) = tx.reserve().await else {
+        let Ok(first) = window.clone().acquire_owned().await else {
             return;
         };
-        drop(permit);
-        let room = tx.capacity().max(1);
+        if tx.is_closed() {
+            return;
+        }
+        let mut permits = vec![first];
+        if pace.rate().is_finite() {
+            // Paced: one message at a time, taken when it may go.
+            pace.wait().await;
+        } else {
+            while let Ok(p) = window.clone().try_acquire_owned() {
+                permits.push(p);
+            }
+        }
         match gw
             .store
-            .take(&c.name, &consumer, room, Duration::from_secs(1))
+            .take(&c.name, &consumer, permits.len(), Duration::from_secs(1))
             .await
         {
             Ok(taken) => {
                 for t in taken {
-                    if let Err(e) = tx.send(t).await {
+                    let Some(permit) = permits.pop() else { break };
+                    if let Err(e) = tx.send((t, permit)).await {
                         // The session ended meanwhile: give it back.
-                        let t = e.0;
+                        let (t, _permit) = e.0;
                         settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
                     }
                 }
@@ -231,6 +268,7 @@ async fn submit<S: Store>(
     session: Session,
     pace: Arc<Pace>,
     taken: Taken,
+    _window: OwnedSemaphorePermit,
 ) {
     let m = &taken.message;
     let store = &gw.store;
@@ -291,8 +329,11 @@ fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
 /// (the handset may see a part twice; nothing is lost).
 async fn send_parts(session: &Session, pace: &Pace, parts: Vec<SubmitSm<Bytes>>) -> Outcome {
     let mut pending = Vec::with_capacity(parts.len());
-    for p in parts {
-        pace.wait().await;
+    for (i, p) in parts.into_iter().enumerate() {
+        // The first part's turn was waited for before the message was taken.
+        if i > 0 {
+            pace.wait().await;
+        }
         match session.send_request(Body::SubmitSm(p)).await {
             Ok(r) => pending.push(r),
             Err(e) => {

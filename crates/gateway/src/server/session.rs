@@ -58,6 +58,12 @@ pub async fn run<St: Store>(
                     Body::BindReceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Receiver, b).await,
                     Body::BindTransceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await,
                     body => {
+                        // A request read after the session began to close
+                        // is neither stored nor answered: the ESME never had
+                        // an answer, so its retry cannot make a duplicate.
+                        if !matches!(session.state(), smpp_session::BindState::Bound(_)) {
+                            continue;
+                        }
                         let Some(g) = grant.clone() else {
                             let _ = session.respond_error(&Pdu::new(seq, body), S::ESME_RINVBNDSTS).await;
                             continue;

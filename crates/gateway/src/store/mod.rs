@@ -92,8 +92,10 @@ pub struct Taken {
 }
 
 /// A taken message not settled within this time belongs to a consumer
-/// that died: another may take it.
-pub const RECLAIM_AFTER_MS: u64 = 60_000;
+/// that died: another may take it. It must exceed a connector's
+/// `response_timeout` by a margin: a live connector settles what it took
+/// within one response time (it waits for its pace before taking).
+pub const RECLAIM_AFTER_MS: u64 = 300_000;
 
 /// How long message states are kept for query_sm: at least 24 h.
 pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
