@@ -19,6 +19,9 @@ use crate::config::{Connector, ConnectorBind};
 use crate::server::Gateway;
 use crate::store::{Store, Taken, now_us};
 
+/// The validity of a message that did not set validity_period (48 h, as
+/// most SMSCs default).
+const DEFAULT_VALIDITY_MS: i64 = 48 * 3600 * 1000;
 /// How long a temporarily failed message waits before it is tried again.
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// The longest pause between reconnection attempts.
@@ -272,7 +275,12 @@ async fn submit<S: Store>(
 ) {
     let m = &taken.message;
     let store = &gw.store;
-    if m.expires_ms.is_some_and(|e| e <= now_us() / 1000) {
+    // A message without a validity_period expires after the default one,
+    // so a message that only ever meets temporary errors ends too.
+    let expires_ms = m
+        .expires_ms
+        .unwrap_or(m.accepted_ms.saturating_add(DEFAULT_VALIDITY_MS));
+    if expires_ms <= now_us() / 1000 {
         settle(
             store.fail(&c.name, &taken, MessageState::Expired, 0).await,
             &taken,
