@@ -36,11 +36,7 @@ impl<S: Store> Gateway<S> {
     /// Build the gateway and start tracking each limited user's credit in
     /// the store (a balance already tracked is kept).
     pub async fn new(config: Arc<Config>, store: S) -> Result<Arc<Self>, crate::store::StoreError> {
-        for u in config.users.values() {
-            if let Credit::Micro(c) = u.credit {
-                store.init_credit(&u.system_id, c).await?;
-            }
-        }
+        init_credits(&store, &config).await?;
         Ok(Arc::new(Gateway {
             accounts: Accounts::new(&config),
             router: ArcSwap::from_pointee(Router::new(&config)),
@@ -67,16 +63,25 @@ impl<S: Store> Gateway<S> {
         if old.store != config.store {
             needs_restart.push("[store]".to_string());
         }
-        for u in config.users.values() {
-            if let Credit::Micro(c) = u.credit {
-                self.store.init_credit(&u.system_id, c).await?;
-            }
-        }
+        init_credits(&self.store, &config).await?;
         self.accounts.reload(&config);
         self.router.store(Arc::new(Router::new(&config)));
         self.config.store(config);
         Ok(needs_restart)
     }
+}
+
+/// Start tracking each limited user's credit (a tracked balance is kept).
+async fn init_credits<S: Store>(
+    store: &S,
+    config: &Config,
+) -> Result<(), crate::store::StoreError> {
+    for u in config.users.values() {
+        if let Credit::Micro(c) = u.credit {
+            store.init_credit(&u.system_id, c).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Accept ESME connections until `shutdown` turns true.
