@@ -796,9 +796,15 @@ async fn fail_is_final_and_refunds_tracked_credit_once() {
         .unwrap();
     assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
     let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
-    s.fail("up", &taken[0], MessageState::Rejected, 0x45)
-        .await
-        .unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        MessageState::Rejected,
+        0x45,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     let st = s.status("a").await.unwrap().unwrap();
     assert_eq!(st.state, MessageState::Rejected);
     assert_eq!(st.error_code, 0x45);
@@ -806,9 +812,15 @@ async fn fail_is_final_and_refunds_tracked_credit_once() {
     assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
     assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
     // Settled: a second fail (or a cancel) refunds nothing more.
-    s.fail("up", &taken[0], MessageState::Undeliverable, 1)
-        .await
-        .unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        MessageState::Undeliverable,
+        1,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.status("a").await.unwrap().unwrap(), st);
     assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
     assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
@@ -824,9 +836,15 @@ async fn fail_is_final_and_refunds_tracked_credit_once() {
     let f = message("f", "free", 1, 100_000);
     s.submit(sub(&f, None, None)).await.unwrap();
     let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
-    s.fail("up", &taken[0], MessageState::Expired, 0)
-        .await
-        .unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        MessageState::Expired,
+        0,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.status("f").await.unwrap().unwrap().state,
         MessageState::Expired
@@ -838,9 +856,15 @@ async fn fail_is_final_and_refunds_tracked_credit_once() {
     s.submit(sub(&g, None, None)).await.unwrap();
     s.init_credit("v", 5).await.unwrap();
     let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
-    s.fail("up", &taken[0], MessageState::Rejected, 0)
-        .await
-        .unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        MessageState::Rejected,
+        0,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.balance("v").await.unwrap(), Some(5));
     // A message whose hash expired: settled, no hash without a ttl made.
     let h = message("h", "u", 1, 1_000);
@@ -851,9 +875,15 @@ async fn fail_is_final_and_refunds_tracked_credit_once() {
         .query_async(&mut r)
         .await
         .unwrap();
-    s.fail("up", &taken[0], MessageState::Rejected, 0)
-        .await
-        .unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        MessageState::Rejected,
+        0,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     s.sent("up", &taken[0], &[], ms(1_000)).await.unwrap();
     assert_eq!(s.status("h").await.unwrap(), None);
     assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
@@ -968,15 +998,27 @@ async fn a_dead_consumers_messages_are_reclaimed() {
     b.sent("up", &back[0], &["u0".into()], ms(10_000))
         .await
         .unwrap();
-    b.fail("up", &back[1], MessageState::Rejected, 1)
-        .await
-        .unwrap();
+    b.fail(
+        "up",
+        &back[1],
+        MessageState::Rejected,
+        1,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     b.retry("up", &back[2], ms(60_000)).await.unwrap();
     // A comes back late: its settles change nothing.
     a.retry("up", &dead[0], Duration::ZERO).await.unwrap();
-    a.fail("up", &dead[1], MessageState::Undeliverable, 9)
-        .await
-        .unwrap();
+    a.fail(
+        "up",
+        &dead[1],
+        MessageState::Undeliverable,
+        9,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     let mut r = raw(&server).await;
     assert_eq!(depth_parts(&mut r).await, (0, 1, 1, 0));
     assert_eq!(

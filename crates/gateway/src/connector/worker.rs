@@ -282,7 +282,9 @@ async fn submit<S: Store>(
         .unwrap_or(m.accepted_ms.saturating_add(DEFAULT_VALIDITY_MS));
     if expires_ms <= now_us() / 1000 {
         settle(
-            store.fail(&c.name, &taken, MessageState::Expired, 0).await,
+            store
+                .fail(&c.name, &taken, MessageState::Expired, 0, c.dlr_expiry)
+                .await,
             &taken,
         );
         return;
@@ -292,7 +294,9 @@ async fn submit<S: Store>(
         Err(e) => {
             warn!(message = %m.id, error = %e, "cannot split for this connector");
             settle(
-                store.fail(&c.name, &taken, MessageState::Rejected, 0).await,
+                store
+                    .fail(&c.name, &taken, MessageState::Rejected, 0, c.dlr_expiry)
+                    .await,
                 &taken,
             );
             return;
@@ -316,6 +320,7 @@ async fn submit<S: Store>(
                     &taken,
                     MessageState::Rejected,
                     (status.0 & 0xff) as u8,
+                    c.dlr_expiry,
                 )
                 .await
         }

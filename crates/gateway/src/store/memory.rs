@@ -536,6 +536,7 @@ impl Store for MemoryStore {
         taken: &Taken,
         state: MessageState,
         error_code: u8,
+        _ttl: Duration,
     ) -> Result<(), StoreError> {
         let now_ms = self.now_ms();
         let mut g = self.lock()?;
@@ -565,6 +566,46 @@ impl Store for MemoryStore {
             .get(&(connector.to_string(), upstream_id.to_string()))
             .filter(|(_, exp)| *exp > now_ms)
             .map(|(id, _)| id.clone()))
+    }
+    async fn receipt(
+        &self,
+        _connector: &str,
+        _upstream_id: &str,
+        _receipt: PartReceipt,
+        _ttl: Duration,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn deliver(
+        &self,
+        _user: &str,
+        _item: &DeliveryItem,
+        _ttl: Duration,
+    ) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn take_deliveries(
+        &self,
+        _user: &str,
+        _consumer: &str,
+        _max: usize,
+        _block: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn delivered(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn redeliver(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn delivery_depth(&self, _user: &str) -> Result<u64, StoreError> {
+        Err(StoreError("not built yet".into()))
     }
 }
 
@@ -787,18 +828,30 @@ mod tests {
         assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
         let taken = take(&s, 10).await;
         advance(&t, 1_234);
-        s.fail("up", &taken[0], MessageState::Rejected, 0x45)
-            .await
-            .unwrap();
+        s.fail(
+            "up",
+            &taken[0],
+            MessageState::Rejected,
+            0x45,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
         let st = s.status("a").await.unwrap().unwrap();
         assert_eq!(st.state, MessageState::Rejected);
         assert_eq!(st.error_code, 0x45);
         assert_eq!(st.final_ms, Some(1_000_000_000 + 1_234));
         assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
         // Settled: a second fail (or a cancel) refunds nothing more.
-        s.fail("up", &taken[0], MessageState::Undeliverable, 1)
-            .await
-            .unwrap();
+        s.fail(
+            "up",
+            &taken[0],
+            MessageState::Undeliverable,
+            1,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
         assert_eq!(state(&s, "a").await, MessageState::Rejected);
         assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
         assert_eq!(s.cancel("a", "u").await.unwrap(), CancelOutcome::TooLate);
@@ -807,9 +860,15 @@ mod tests {
         let f = message("f", "free", 1, 100_000);
         s.submit(sub(&f, None, None)).await.unwrap();
         let taken = take(&s, 10).await;
-        s.fail("up", &taken[0], MessageState::Expired, 0)
-            .await
-            .unwrap();
+        s.fail(
+            "up",
+            &taken[0],
+            MessageState::Expired,
+            0,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
         assert_eq!(state(&s, "f").await, MessageState::Expired);
         assert_eq!(s.balance("free").await.unwrap(), None);
         // Submitted while unlimited, credit tracked since: nothing was
@@ -818,9 +877,15 @@ mod tests {
         s.submit(sub(&g, None, None)).await.unwrap();
         s.init_credit("v", 5).await.unwrap();
         let taken = take(&s, 10).await;
-        s.fail("up", &taken[0], MessageState::Rejected, 0)
-            .await
-            .unwrap();
+        s.fail(
+            "up",
+            &taken[0],
+            MessageState::Rejected,
+            0,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
         assert_eq!(s.balance("v").await.unwrap(), Some(5));
     }
 

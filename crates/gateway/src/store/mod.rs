@@ -9,6 +9,7 @@
 //! connector's queue, its credit charged and its parts counted against the
 //! user's throughput, all in one atomic step.
 
+pub mod delivery;
 pub mod gcra;
 pub mod memory;
 pub mod message;
@@ -18,6 +19,7 @@ use std::future::Future;
 
 use smpp::MessageState;
 
+pub use delivery::{Delivery, DeliveryItem, PartReceipt, ReceiptOutcome, UserReceipt};
 pub use gcra::Limit;
 pub use message::StoredMessage;
 
@@ -157,6 +159,13 @@ pub trait Store: Send + Sync + 'static {
     /// message id for receipt matching for `ttl`, mark it sent (query_sm:
     /// ENROUTE), and settle it — atomically, so a receipt finds its
     /// message from the moment the queue entry is gone.
+    ///
+    /// The number of upstream ids is the message's part count for
+    /// receipts (`sub`). A receipt held for one of these ids (it came
+    /// before this call, see [`Store::receipt`]) is applied here, in the
+    /// same atomic step, exactly as if it had come after; receipts this
+    /// completes are queued for the user with `ttl` too. Calling `sent`
+    /// again for a message that has its ids already changes nothing.
     fn sent(
         &self,
         connector: &str,
@@ -176,13 +185,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// A permanent failure (rejected upstream, or expired while queued):
     /// final `state` and `error_code` for query_sm, the charge refunded,
-    /// the entry settled.
+    /// the entry settled, and — when the message's registered_delivery
+    /// asks for it ([`delivery::wants_receipt`]) — its one final receipt
+    /// (sub = its parts, dlvrd 0) queued for its user, kept there up to
+    /// `ttl`. Nothing is queued when the token was settled already.
     fn fail(
         &self,
         connector: &str,
         taken: &Taken,
         state: MessageState,
         error_code: u8,
+        ttl: std::time::Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The message id an upstream message id of `connector` belongs to.
@@ -191,6 +204,78 @@ pub trait Store: Send + Sync + 'static {
         connector: &str,
         upstream_id: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    // ---- receipts and the users' delivery queues (issue 6) ----
+
+    /// A receipt from `connector` for one part, `upstream_id` as
+    /// normalised by the connector's id_format. Atomically:
+    ///
+    /// - no mapping for the id yet (its `sent` has not run): the receipt
+    ///   is held for `ttl` (a later held receipt for the same id replaces
+    ///   it) and `sent` applies it → [`ReceiptOutcome::Held`];
+    /// - a non-final state (ENROUTE, ACCEPTED, …): an intermediate receipt
+    ///   is queued for the user when the message asked for intermediate
+    ///   notification; the message's state is unchanged;
+    /// - a final state for a part already final: nothing changes
+    ///   → [`ReceiptOutcome::Duplicate`] (an SMSC that redelivers);
+    /// - a final state: the part is counted (done, delivered); when every
+    ///   part is done the message becomes final — DELIVERED when every
+    ///   part was, otherwise the last failed part's state and error code,
+    ///   with `final_ms` — and its one final receipt (sub = parts,
+    ///   dlvrd = parts delivered) is queued for the user when
+    ///   [`delivery::wants_receipt`] says so.
+    ///
+    /// Everything queued for the user waits there up to `ttl`.
+    fn receipt(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+        receipt: PartReceipt,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<ReceiptOutcome, StoreError>> + Send;
+
+    /// Queue an item (an MO message) for `user`, kept up to `ttl`.
+    fn deliver(
+        &self,
+        user: &str,
+        item: &DeliveryItem,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `max` items from `user`'s delivery queue for `consumer`,
+    /// oldest first, including items another consumer took and never
+    /// settled (after [`RECLAIM_AFTER_MS`]) and — at the first take by a
+    /// consumer name in this process — what that name had taken and not
+    /// settled before (a previous run of this process that was killed).
+    /// Waits up to `block` when there is none. Expired items are handed
+    /// out like the others (their `expires_ms` is past): the caller drops
+    /// them with [`Store::delivered`] and counts them.
+    fn take_deliveries(
+        &self,
+        user: &str,
+        consumer: &str,
+        max: usize,
+        block: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// The item was delivered (deliver_sm_resp OK) or dropped: it leaves
+    /// the queue. A token no longer held changes nothing.
+    fn delivered(
+        &self,
+        user: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The item could not be delivered now: it goes back to the tail of
+    /// `user`'s queue, atomically. A token no longer held changes nothing.
+    fn redeliver(
+        &self,
+        user: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Items waiting in `user`'s delivery queue, taken ones included.
+    fn delivery_depth(&self, user: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// Wall-clock time in microseconds since the Unix epoch.

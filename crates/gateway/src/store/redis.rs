@@ -150,8 +150,9 @@ use deadpool::managed::{self, Metrics, Object, Pool, QueueMode, RecycleError, Re
 use smpp::MessageState;
 
 use super::{
-    CancelOutcome, MessageStatus, RECLAIM_AFTER_MS, Refusal, STATUS_RETENTION_MS, Store,
-    StoreError, StoredMessage, Submission, Taken,
+    CancelOutcome, Delivery, DeliveryItem, MessageStatus, PartReceipt, RECLAIM_AFTER_MS,
+    ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoreError, StoredMessage, Submission,
+    Taken,
 };
 
 /// The consumer group every tern process reads a connector's queue with.
@@ -1246,6 +1247,7 @@ impl Store for RedisStore {
         taken: &Taken,
         state: MessageState,
         error_code: u8,
+        _ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut inv = FAIL.prepare_invoke();
         inv.key(queue_key(connector))
@@ -1269,5 +1271,45 @@ impl Store for RedisStore {
         let mut cmd = ::redis::cmd("GET");
         cmd.arg(upstream_key(connector, upstream_id));
         self.run(Req::Cmd(&cmd)).await
+    }
+    async fn receipt(
+        &self,
+        _connector: &str,
+        _upstream_id: &str,
+        _receipt: PartReceipt,
+        _ttl: Duration,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn deliver(
+        &self,
+        _user: &str,
+        _item: &DeliveryItem,
+        _ttl: Duration,
+    ) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn take_deliveries(
+        &self,
+        _user: &str,
+        _consumer: &str,
+        _max: usize,
+        _block: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn delivered(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn redeliver(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
+        Err(StoreError("not built yet".into()))
+    }
+
+    async fn delivery_depth(&self, _user: &str) -> Result<u64, StoreError> {
+        Err(StoreError("not built yet".into()))
     }
 }
