@@ -1,12 +1,11 @@
 //! The gateway library: config, accounts, router, store, server,
 //! connectors, delivery, HTTP API and metrics, one module per concept, in
 //! the order messages flow through them (shared/DESIGN.md).
-//!
-//! Built so far: [`config`]. The rest arrives with issues 5 and 6.
 
 pub mod accounts;
 pub mod config;
 pub mod connector;
+pub mod delivery;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -203,6 +203,10 @@ pub struct User {
     pub bind_modes: BindModes,
     /// A submit's source_addr must match.
     pub source_addr: Regex,
+    /// Concatenated MO parts are joined into one deliver_sm (the text in
+    /// message_payload) before delivery; otherwise each part goes as it
+    /// came.
+    pub mo_reassemble: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -325,6 +325,7 @@ const USER_KEYS: &[&str] = &[
     "allowed_ips",
     "bind_modes",
     "source_addr",
+    "mo_reassemble",
 ];
 const CONNECTOR_KEYS: &[&str] = &[
     "host",
@@ -577,6 +578,7 @@ pub(super) fn build(
                             .parse("source_addr", regex)
                             .or(group.source_addr)
                             .unwrap_or_else(match_all),
+                        mo_reassemble: u.parse("mo_reassemble", yes_no).unwrap_or(false),
                     },
                 );
             }
@@ -957,6 +959,14 @@ fn check_filters(
 }
 
 /// The regex that matches every source address.
+fn yes_no(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("expected yes or no, got {v:?}")),
+    }
+}
+
 fn match_all() -> Regex {
     Regex::new(".*").expect("`.*` is a valid regex")
 }

@@ -10,10 +10,11 @@
 //! (ESME_RTHROTTLED also slows the pace), or failed with a refund on a
 //! permanent one.
 //!
-//! Receipts and MO arriving on these sessions are answered
-//! ESME_RX_T_APPN for now, so the SMSC keeps them and redelivers: the
-//! delivery pipeline that takes them is the next step of issue 6.
+//! Receipts and MO arriving on these sessions are handled by [`inbound`]:
+//! stored (receipts matched to their message, MO routed to a user's
+//! delivery queue) before they are answered.
 
+pub mod inbound;
 mod pace;
 mod worker;
 

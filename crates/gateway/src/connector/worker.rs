@@ -1,6 +1,6 @@
 //! One connector session: bind, take, submit, settle; reconnect on loss.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,11 +10,11 @@ use smpp::pdu::{Bind, Body, Limits, SubmitSm};
 use smpp::split::{Method, split_encoded};
 use smpp::text::Encoding;
 use smpp::{CommandStatus, MessageState};
-use smpp_session::{BindMode, Event, Session, SessionConfig, SessionError, esme};
+use smpp_session::{BindMode, Session, SessionConfig, SessionError, esme};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::Pace;
+use super::{Pace, inbound};
 use crate::config::{Connector, ConnectorBind};
 use crate::server::Gateway;
 use crate::store::{Store, Taken, now_us};
@@ -26,15 +26,6 @@ const DEFAULT_VALIDITY_MS: i64 = 48 * 3600 * 1000;
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
-
-/// This process's name among the store's consumers.
-fn process_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let u = uuid::Uuid::new_v4().simple().to_string();
-        format!("{}-{}", std::process::id(), &u[..8])
-    })
-}
 
 /// The bound sessions of one connector session: a transceiver, or a
 /// transmitter and a receiver.
@@ -52,13 +43,16 @@ pub(super) async fn run<S: Store + Clone>(
 ) {
     let span = info_span!("connector", connector = %c.name, session = index);
     async move {
-        let consumer = format!("{}-{}", process_id(), index);
+        // Stable across restarts: a restarted process resends at once
+        // what it had taken (see Store::take); each tern on one Redis
+        // needs its own [smpp-server] id.
+        let consumer = format!("{}-{}", gw.config.load().smpp_server.id, index);
         let mut delay = c.reconnect_delay.max(Duration::from_millis(100));
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match connect(&c).await {
+            match connect(&gw, &c).await {
                 Ok(link) => {
                     info!(addr = %format!("{}:{}", c.host, c.port), "bound");
                     delay = c.reconnect_delay.max(Duration::from_millis(100));
@@ -85,7 +79,7 @@ pub(super) async fn run<S: Store + Clone>(
     .await
 }
 
-async fn connect(c: &Connector) -> Result<Link, SessionError> {
+async fn connect<S: Store>(gw: &Arc<Gateway<S>>, c: &Arc<Connector>) -> Result<Link, SessionError> {
     let addr = format!("{}:{}", c.host, c.port);
     let config = SessionConfig {
         session_init_timer: None,
@@ -106,13 +100,13 @@ async fn connect(c: &Connector) -> Result<Link, SessionError> {
     match c.bind {
         ConnectorBind::Transceiver => {
             let (tx, events, _) = esme::connect(&addr, BindMode::Transceiver, bind, config).await?;
-            answer_deliveries(tx.clone(), events);
+            inbound::spawn(gw.clone(), c.clone(), tx.clone(), events);
             Ok(Link { tx, rx: None })
         }
         ConnectorBind::TransmitterAndReceiver => {
             let (tx, tx_events, _) =
                 esme::connect(&addr, BindMode::Transmitter, bind.clone(), config.clone()).await?;
-            answer_deliveries(tx.clone(), tx_events);
+            inbound::spawn(gw.clone(), c.clone(), tx.clone(), tx_events);
             let (rx, rx_events, _) =
                 match esme::connect(&addr, BindMode::Receiver, bind, config).await {
                     Ok(r) => r,
@@ -121,24 +115,10 @@ async fn connect(c: &Connector) -> Result<Link, SessionError> {
                         return Err(e);
                     }
                 };
-            answer_deliveries(rx.clone(), rx_events);
+            inbound::spawn(gw.clone(), c.clone(), rx.clone(), rx_events);
             Ok(Link { tx, rx: Some(rx) })
         }
     }
-}
-
-/// Receipts and MO: not taken yet (the delivery pipeline is the next step
-/// of issue 6). ESME_RX_T_APPN tells the SMSC to keep them and try again,
-/// so none is lost meanwhile.
-fn answer_deliveries(session: Session, mut events: mpsc::Receiver<Event>) {
-    tokio::spawn(async move {
-        while let Some(Event::Request(pdu)) = events.recv().await {
-            debug!(command = %pdu.command_id(), "delivery deferred: not taken yet");
-            let _ = session
-                .respond_error(&pdu, CommandStatus::ESME_RX_T_APPN)
-                .await;
-        }
-    });
 }
 
 /// A taken message and its place in the window: the permit is released

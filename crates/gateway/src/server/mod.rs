@@ -30,6 +30,8 @@ pub struct Gateway<S> {
     pub accounts: Accounts,
     pub router: ArcSwap<Router>,
     pub store: S,
+    /// The users' receiver binds, for the way back.
+    pub receivers: crate::delivery::Receivers,
 }
 
 impl<S: Store> Gateway<S> {
@@ -42,6 +44,7 @@ impl<S: Store> Gateway<S> {
             router: ArcSwap::from_pointee(Router::new(&config)),
             config: ArcSwap::new(config),
             store,
+            receivers: Default::default(),
         }))
     }
 

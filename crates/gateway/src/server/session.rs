@@ -47,6 +47,8 @@ pub async fn run<St: Store>(
     };
     let (session, mut events) = smsc::accept(stream, peer.to_string(), config);
     let mut grant: Option<Arc<BindGrant>> = None;
+    // This session's place among its user's receivers, once bound rx/trx.
+    let mut receiver: Option<(String, u64)> = None;
     let mut inflight = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -54,9 +56,19 @@ pub async fn run<St: Store>(
                 let Some(Event::Request(pdu)) = ev else { break };
                 let seq = pdu.sequence_number;
                 match pdu.body {
-                    Body::BindTransmitter(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await,
-                    Body::BindReceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Receiver, b).await,
-                    Body::BindTransceiver(b) => bind(&gw, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await,
+                    Body::BindTransmitter(b) => {
+                        bind(&gw, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await;
+                    }
+                    Body::BindReceiver(b) => {
+                        if bind(&gw, &session, &mut grant, peer, seq, BindMode::Receiver, b).await {
+                            receiver = add_receiver(&gw, &session, &grant, receiver);
+                        }
+                    }
+                    Body::BindTransceiver(b) => {
+                        if bind(&gw, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await {
+                            receiver = add_receiver(&gw, &session, &grant, receiver);
+                        }
+                    }
                     body => {
                         // A request read after the session began to close
                         // is neither stored nor answered: the ESME never had
@@ -87,9 +99,27 @@ pub async fn run<St: Store>(
             }
         }
     }
+    if let Some((user, id)) = &receiver {
+        gw.receivers.remove(user, *id);
+    }
     while inflight.next().await.is_some() {}
     let reason = session.closed().await;
     debug!(%reason, "session ended");
+}
+
+/// Join the user's receivers once bound as a receiver or transceiver.
+fn add_receiver<St: Store>(
+    gw: &Arc<Gateway<St>>,
+    session: &Session,
+    grant: &Option<Arc<BindGrant>>,
+    receiver: Option<(String, u64)>,
+) -> Option<(String, u64)> {
+    if receiver.is_some() {
+        return receiver;
+    }
+    let user = &grant.as_ref()?.user.system_id;
+    let id = crate::delivery::add_receiver(gw, user, session.clone());
+    Some((user.clone(), id))
 }
 
 async fn bind<St: Store>(
@@ -100,7 +130,7 @@ async fn bind<St: Store>(
     seq: u32,
     mode: BindMode,
     b: Bind<Bytes>,
-) {
+) -> bool {
     let resp = BindResp {
         system_id: Bytes::copy_from_slice(gw.config.load().smpp_server.id.as_bytes()),
         tlvs: Default::default(),
@@ -127,6 +157,7 @@ async fn bind<St: Store>(
         }
     };
     let _ = session.respond(seq, status, body).await;
+    status == S::ESME_ROK
 }
 
 /// Handle one request of a bound ESME: the status and the response body.

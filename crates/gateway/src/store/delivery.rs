@@ -66,6 +66,7 @@ pub struct UserReceipt {
 
 /// An item of a user's delivery queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // MO is the common item; receipts are boxed
 pub enum DeliveryItem {
     Receipt(Box<UserReceipt>),
     /// An MO message, the deliver_sm to send as it is (its sequence

@@ -72,6 +72,39 @@ struct Entry {
     /// Credit actually charged (0 when unlimited), refunded at most once.
     charged: i64,
     place: Place,
+    /// Receipt bookkeeping, from `sent` on.
+    parts: Option<Parts>,
+}
+
+/// A sent message's parts, for summing their receipts.
+#[derive(Default)]
+struct Parts {
+    /// Upstream ids recorded by `sent`.
+    total: u32,
+    /// Upstream ids whose final receipt was counted.
+    done: std::collections::HashSet<String>,
+    delivered: u32,
+    /// The last part that was not delivered: its state and error code.
+    failed: Option<(MessageState, u16)>,
+}
+
+/// An item of a user's delivery queue.
+struct Queued {
+    item: DeliveryItem,
+    queued_ms: i64,
+    expires_ms: i64,
+    /// When it was handed out, if it is taken.
+    taken_ms: Option<i64>,
+}
+
+/// A user's delivery queue.
+#[derive(Default)]
+struct UserQueue {
+    /// Every item, taken or not, by token.
+    items: HashMap<u64, Queued>,
+    /// Tokens not taken, oldest first.
+    ready: VecDeque<u64>,
+    wake: Arc<Notify>,
 }
 
 /// A taken message's record until it is settled.
@@ -106,6 +139,13 @@ struct Inner {
     upstream_expiry: BTreeMap<TimeKey, (String, String)>,
     /// Per connector: signalled by a submit or a retry, for blocked takes.
     wake: HashMap<String, Arc<Notify>>,
+    /// (connector, upstream id) → a receipt that came before its mapping,
+    /// and when it is forgotten.
+    held_receipts: HashMap<(String, String), (PartReceipt, i64)>,
+    /// The held receipts by expiry, for sweeping.
+    held_expiry: BTreeMap<TimeKey, (String, String)>,
+    /// Per user: the delivery queue.
+    deliveries: HashMap<String, UserQueue>,
     seq: u64,
 }
 
@@ -130,6 +170,122 @@ impl Inner {
         Some(h)
     }
 
+    /// Queue an item for `user`.
+    fn queue_delivery(&mut self, user: &str, item: DeliveryItem, now_ms: i64, ttl: Duration) {
+        let token = self.next_seq();
+        let q = self.deliveries.entry(user.to_string()).or_default();
+        q.items.insert(
+            token,
+            Queued {
+                item,
+                queued_ms: now_ms,
+                expires_ms: now_ms.saturating_add(ms(ttl)),
+                taken_ms: None,
+            },
+        );
+        q.ready.push_back(token);
+        q.wake.notify_waiters();
+    }
+
+    /// Queue `id`'s receipt in `state` for its user when it asked for one;
+    /// whether it was queued.
+    fn queue_receipt(
+        &mut self,
+        id: &str,
+        state: MessageState,
+        error_code: u16,
+        done_ms: i64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> bool {
+        let Some(e) = self.messages.get(id) else {
+            return false;
+        };
+        let m = &e.message;
+        if !delivery::wants_receipt(m.submit.registered_delivery.0, state) {
+            return false;
+        }
+        let (sub, dlvrd) = match &e.parts {
+            Some(p) => (p.total, p.delivered),
+            None => (m.parts, 0),
+        };
+        let receipt = UserReceipt {
+            message: (**m).clone(),
+            state,
+            error_code,
+            sub,
+            dlvrd,
+            done_ms,
+        };
+        let user = m.user.clone();
+        self.queue_delivery(&user, DeliveryItem::Receipt(Box::new(receipt)), now_ms, ttl);
+        true
+    }
+
+    /// Apply a part receipt to message `id` (its mapping exists).
+    fn apply_receipt(
+        &mut self,
+        id: &str,
+        upstream_id: &str,
+        r: PartReceipt,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> ReceiptOutcome {
+        let Some(e) = self.messages.get_mut(id) else {
+            return ReceiptOutcome::Duplicate;
+        };
+        if !r.state.is_final() {
+            let queued = self.queue_receipt(id, r.state, r.error_code, r.done_ms, now_ms, ttl);
+            return ReceiptOutcome::Intermediate { queued };
+        }
+        let parts = e.parts.get_or_insert_with(Parts::default);
+        if !parts.done.insert(upstream_id.to_string()) {
+            return ReceiptOutcome::Duplicate;
+        }
+        if r.state == MessageState::Delivered {
+            parts.delivered += 1;
+        } else {
+            parts.failed = Some((r.state, r.error_code));
+        }
+        if (parts.done.len() as u32) < parts.total {
+            return ReceiptOutcome::Partial;
+        }
+        let (state, error_code) = parts.failed.unwrap_or((MessageState::Delivered, 0));
+        e.state = state;
+        e.final_ms = Some(r.done_ms);
+        e.error_code = (error_code & 0xff) as u8;
+        let queued = self.queue_receipt(id, state, error_code, r.done_ms, now_ms, ttl);
+        ReceiptOutcome::Final { state, queued }
+    }
+
+    /// Forget held receipts and upstream mappings that expired by `now_ms`.
+    fn sweep(&mut self, now_ms: i64) {
+        while let Some(first) = self.upstream_expiry.first_entry() {
+            if first.key().0 > now_ms {
+                break;
+            }
+            let (at, _) = *first.key();
+            let k = first.remove();
+            if self.upstream.get(&k).is_some_and(|(_, exp)| *exp <= at) {
+                self.upstream.remove(&k);
+            }
+        }
+        while let Some(first) = self.held_expiry.first_entry() {
+            if first.key().0 > now_ms {
+                break;
+            }
+            let (at, _) = *first.key();
+            let k = first.remove();
+            if self
+                .held_receipts
+                .get(&k)
+                .is_some_and(|(_, exp)| *exp <= at)
+            {
+                self.held_receipts.remove(&k);
+            }
+        }
+    }
+
     fn refund(&mut self, id: &str) {
         let Some(e) = self.messages.get_mut(id) else {
             return;
@@ -141,6 +297,11 @@ impl Inner {
             }
         }
     }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The memory backend.
@@ -363,6 +524,7 @@ impl Store for MemoryStore {
                 connector: connector.clone(),
                 charged: s.charge_micro.unwrap_or(0),
                 place: Place::Queued,
+                parts: None,
             },
         );
         inner.wake(&connector);
@@ -477,19 +639,18 @@ impl Store for MemoryStore {
                 e.place = Place::Done;
             }
         }
-        // Expire lazily: what has expired by now goes.
-        while let Some(first) = inner.upstream_expiry.first_entry() {
-            if first.key().0 > now_ms {
-                break;
+        inner.sweep(now_ms);
+        let first = match inner.messages.get_mut(&taken.message.id) {
+            Some(e) if e.parts.is_none() => {
+                e.parts = Some(Parts {
+                    total: upstream_ids.len() as u32,
+                    ..Parts::default()
+                });
+                true
             }
-            let (at, _) = *first.key();
-            let k = first.remove();
-            if inner.upstream.get(&k).is_some_and(|(_, exp)| *exp <= at) {
-                inner.upstream.remove(&k);
-            }
-        }
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let expires = now_ms.saturating_add(ttl_ms);
+            _ => false,
+        };
+        let expires = now_ms.saturating_add(ms(ttl));
         for u in upstream_ids {
             let k = (connector.to_string(), u.clone());
             let seq = inner.next_seq();
@@ -497,6 +658,16 @@ impl Store for MemoryStore {
             inner
                 .upstream
                 .insert(k, (taken.message.id.clone(), expires));
+        }
+        if first {
+            for u in upstream_ids {
+                let k = (connector.to_string(), u.clone());
+                if let Some((r, exp)) = inner.held_receipts.remove(&k) {
+                    if exp > now_ms {
+                        inner.apply_receipt(&taken.message.id, u, r, now_ms, ttl);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -536,7 +707,7 @@ impl Store for MemoryStore {
         taken: &Taken,
         state: MessageState,
         error_code: u8,
-        _ttl: Duration,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
         let now_ms = self.now_ms();
         let mut g = self.lock()?;
@@ -552,6 +723,14 @@ impl Store for MemoryStore {
         e.final_ms = Some(now_ms);
         e.error_code = error_code;
         inner.refund(&taken.message.id);
+        inner.queue_receipt(
+            &taken.message.id,
+            state,
+            u16::from(error_code),
+            now_ms,
+            now_ms,
+            ttl,
+        );
         Ok(())
     }
 
@@ -569,43 +748,144 @@ impl Store for MemoryStore {
     }
     async fn receipt(
         &self,
-        _connector: &str,
-        _upstream_id: &str,
-        _receipt: PartReceipt,
-        _ttl: Duration,
+        connector: &str,
+        upstream_id: &str,
+        receipt: PartReceipt,
+        ttl: Duration,
     ) -> Result<ReceiptOutcome, StoreError> {
-        Err(StoreError("not built yet".into()))
+        let now_ms = self.now_ms();
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        let k = (connector.to_string(), upstream_id.to_string());
+        let id = inner
+            .upstream
+            .get(&k)
+            .filter(|(_, exp)| *exp > now_ms)
+            .map(|(id, _)| id.clone());
+        match id {
+            Some(id) => Ok(inner.apply_receipt(&id, upstream_id, receipt, now_ms, ttl)),
+            None => {
+                let expires = now_ms.saturating_add(ms(ttl));
+                let seq = inner.next_seq();
+                inner.held_expiry.insert((expires, seq), k.clone());
+                inner.held_receipts.insert(k, (receipt, expires));
+                Ok(ReceiptOutcome::Held)
+            }
+        }
     }
 
     async fn deliver(
         &self,
-        _user: &str,
-        _item: &DeliveryItem,
-        _ttl: Duration,
+        user: &str,
+        item: &DeliveryItem,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+        let now_ms = self.now_ms();
+        self.lock()?.queue_delivery(user, item.clone(), now_ms, ttl);
+        Ok(())
     }
 
+    /// Items taken and not settled for [`RECLAIM_AFTER_MS`] first (a
+    /// worker that died mid-send), then the queue. A restart of this
+    /// process loses the queue, so there is nothing of an earlier run.
     async fn take_deliveries(
         &self,
-        _user: &str,
+        user: &str,
         _consumer: &str,
-        _max: usize,
-        _block: Duration,
+        max: usize,
+        block: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
-        Err(StoreError("not built yet".into()))
+        let start = tokio::time::Instant::now();
+        let wake = self
+            .lock()?
+            .deliveries
+            .entry(user.to_string())
+            .or_default()
+            .wake
+            .clone();
+        loop {
+            let mut notified = std::pin::pin!(wake.notified());
+            notified.as_mut().enable();
+            let now_ms = self.now_ms();
+            let mut out = Vec::new();
+            {
+                let mut g = self.lock()?;
+                let q = g.deliveries.entry(user.to_string()).or_default();
+                let mut stale: Vec<u64> = q
+                    .items
+                    .iter()
+                    .filter(|(_, i)| {
+                        i.taken_ms
+                            .is_some_and(|t| t.saturating_add(RECLAIM_AFTER_MS as i64) <= now_ms)
+                    })
+                    .map(|(t, _)| *t)
+                    .collect();
+                stale.sort_unstable();
+                let ready: Vec<u64> = {
+                    let n = max.saturating_sub(stale.len().min(max));
+                    let n = n.min(q.ready.len());
+                    q.ready.drain(..n).collect()
+                };
+                for token in stale.into_iter().take(max).chain(ready) {
+                    if let Some(i) = q.items.get_mut(&token) {
+                        i.taken_ms = Some(now_ms);
+                        out.push(Delivery {
+                            token: token.to_string(),
+                            item: i.item.clone(),
+                            queued_ms: i.queued_ms,
+                            expires_ms: i.expires_ms,
+                        });
+                    }
+                }
+            }
+            let waited = start.elapsed();
+            if !out.is_empty() || max == 0 || waited >= block {
+                return Ok(out);
+            }
+            let _ = tokio::time::timeout(block - waited, notified).await;
+        }
     }
 
-    async fn delivered(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn delivered(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        let Ok(token) = token.parse::<u64>() else {
+            return Ok(());
+        };
+        let mut g = self.lock()?;
+        if let Some(q) = g.deliveries.get_mut(user) {
+            if q.items.get(&token).is_some_and(|i| i.taken_ms.is_some()) {
+                q.items.remove(&token);
+            }
+        }
+        Ok(())
     }
 
-    async fn redeliver(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn redeliver(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        let Ok(token) = token.parse::<u64>() else {
+            return Ok(());
+        };
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        let Some(q) = inner.deliveries.get_mut(user) else {
+            return Ok(());
+        };
+        let Some(mut i) = q.items.remove(&token).filter(|i| i.taken_ms.is_some()) else {
+            return Ok(());
+        };
+        i.taken_ms = None;
+        inner.seq += 1;
+        let new = inner.seq;
+        q.items.insert(new, i);
+        q.ready.push_back(new);
+        q.wake.notify_waiters();
+        Ok(())
     }
 
-    async fn delivery_depth(&self, _user: &str) -> Result<u64, StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()?
+            .deliveries
+            .get(user)
+            .map_or(0, |q| q.items.len() as u64))
     }
 }
 

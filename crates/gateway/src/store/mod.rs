@@ -145,7 +145,10 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `max` messages from `connector`'s queue for `consumer` (a
     /// name unique to one process's worker), oldest first, including
     /// messages whose retry time has come and messages another consumer
-    /// took and never settled (after [`RECLAIM_AFTER_MS`]). Waits up to
+    /// took and never settled (after [`RECLAIM_AFTER_MS`]), and — at the
+    /// first take by a consumer name in this process — what that name had
+    /// taken and not settled before (a previous run of this process that
+    /// was killed: consumer names are stable across restarts). Waits up to
     /// `block` when there are none.
     fn take(
         &self,

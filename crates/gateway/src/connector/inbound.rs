@@ -1,0 +1,391 @@
+//! What an upstream SMSC sends a connector: receipts and MO messages
+//! (deliver_sm or data_sm). Each is answered only once the store has it,
+//! so an SMSC that gets no ESME_ROK sends it again and nothing is lost:
+//!
+//! - a receipt is parsed (TLVs first, the text otherwise), its id
+//!   normalised per the connector's `id_format` and handed to
+//!   [`Store::receipt`] (which matches it to its message, or holds it
+//!   until the message's mapping exists); an unreadable receipt is
+//!   answered ESME_ROK and logged (sending it again cannot help);
+//! - an MO goes through the mo-routes to a user's delivery queue; a user
+//!   with `mo_reassemble` gets the parts of a concatenated MO joined into
+//!   one deliver_sm (parts answered once the whole is stored; parts still
+//!   incomplete after [`REASSEMBLY_TIMEOUT`] go as they came); an MO no
+//!   route takes is answered ESME_RX_R_APPN and logged.
+//!
+//! A store that cannot be reached gets ESME_RX_T_APPN (temporary: the
+//! SMSC retries).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use smpp::CommandStatus;
+use smpp::pdu::{Body, DeliverSm, DeliverSmResp, Pdu};
+use smpp::reassembly::{Config as ReassemblyConfig, Outcome, Reassembler};
+use smpp::receipt::{Receipt, normalize_id};
+use smpp::text::Encoding;
+use smpp::tlv::{TlvTag, TlvsBuilder};
+use smpp::udh::Udh;
+use smpp_session::{Event, Session};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::config::Connector;
+use crate::router::MoContext;
+use crate::server::Gateway;
+use crate::store::{DeliveryItem, PartReceipt, Store, now_us};
+
+/// Inbound requests of one session handled at once.
+const IN_FLIGHT: usize = 128;
+/// How long the parts of a concatenated MO wait for the rest.
+pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parts of concatenated MO being joined: (user, source, destination,
+/// reference).
+type Key = (String, Bytes, Bytes, u16);
+
+/// One session's reassembly state: the joiner and the parts' PDUs (to
+/// answer, or to pass through when the message never completes).
+struct Joining {
+    joiner: Reassembler<Key>,
+    pdus: HashMap<Key, Vec<Pdu<Bytes>>>,
+}
+
+/// Handle what the SMSC sends on `session` until it closes.
+pub(super) fn spawn<S: Store>(
+    gw: Arc<Gateway<S>>,
+    c: Arc<Connector>,
+    session: Session,
+    mut events: mpsc::Receiver<Event>,
+) {
+    tokio::spawn(async move {
+        let joining = Arc::new(Mutex::new(Joining {
+            joiner: Reassembler::new(ReassemblyConfig {
+                timeout: REASSEMBLY_TIMEOUT,
+                max_pending: 10_000,
+            }),
+            pdus: HashMap::new(),
+        }));
+        let mut inflight = FuturesUnordered::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                ev = events.recv(), if inflight.len() < IN_FLIGHT => {
+                    let Some(Event::Request(pdu)) = ev else { break };
+                    inflight.push(handle(gw.clone(), c.clone(), session.clone(), joining.clone(), pdu));
+                }
+                Some(()) = inflight.next(), if !inflight.is_empty() => {}
+                _ = tick.tick() => {
+                    let expired = expire(&joining, Instant::now());
+                    for (user, pdus) in expired {
+                        let (gw, c, session) = (gw.clone(), c.clone(), session.clone());
+                        inflight.push(Box::pin(async move {
+                            pass_through(&gw, &c, &session, &user, pdus).await;
+                        }));
+                    }
+                }
+            }
+        }
+        while inflight.next().await.is_some() {}
+    });
+}
+
+/// The parts of messages that did not complete in time: (user, parts).
+fn expire(joining: &Mutex<Joining>, now: Instant) -> Vec<(String, Vec<Pdu<Bytes>>)> {
+    let Ok(mut j) = joining.lock() else {
+        return Vec::new();
+    };
+    let gone = j.joiner.expire(now);
+    gone.into_iter()
+        .filter_map(|p| j.pdus.remove(&p.key).map(|pdus| (p.key.0, pdus)))
+        .collect()
+}
+
+type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn handle<S: Store>(
+    gw: Arc<Gateway<S>>,
+    c: Arc<Connector>,
+    session: Session,
+    joining: Arc<Mutex<Joining>>,
+    pdu: Pdu<Bytes>,
+) -> Handled {
+    Box::pin(async move {
+        let d = match mo_of(&pdu) {
+            Some(d) => d,
+            None => {
+                let _ = session
+                    .respond_error(&pdu, CommandStatus::ESME_RINVCMDID)
+                    .await;
+                return;
+            }
+        };
+        let status = if d.esm_class.is_receipt() || d.tlvs.receipted_message_id().is_some() {
+            receipt(&gw, &c, &d).await
+        } else {
+            match mo(&gw, &c, &session, &joining, &d, &pdu).await {
+                Some(s) => s,
+                // Held for reassembly: answered with the whole message.
+                None => return,
+            }
+        };
+        answer(&session, &pdu, status).await;
+    })
+}
+
+async fn answer(session: &Session, pdu: &Pdu<Bytes>, status: CommandStatus) {
+    let body = match pdu.body {
+        Body::DataSm(_) => Body::DataSmResp(DeliverSmResp::default()),
+        _ => Body::DeliverSmResp(DeliverSmResp::default()),
+    };
+    let _ = session.respond(pdu.sequence_number, status, body).await;
+}
+
+async fn receipt<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>) -> CommandStatus {
+    let r = match Receipt::from_tlvs(&d.short_message, &d.tlvs) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "unreadable receipt from upstream; dropped");
+            return CommandStatus::ESME_ROK;
+        }
+    };
+    let upstream_id = normalize_id(&r.id, c.id_format);
+    let error_code = r
+        .network_error
+        .map(|n| n.error_code)
+        .or_else(|| r.err.as_deref().and_then(|e| e.trim().parse().ok()))
+        .unwrap_or(0);
+    let part = PartReceipt {
+        state: r.stat,
+        error_code,
+        done_ms: now_us() / 1000,
+    };
+    match gw
+        .store
+        .receipt(&c.name, &upstream_id, part, c.dlr_expiry)
+        .await
+    {
+        Ok(outcome) => {
+            debug!(upstream_id, ?outcome, "receipt");
+            CommandStatus::ESME_ROK
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot store a receipt; the SMSC will send it again");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}
+
+/// What reassembly made of a part.
+enum Step {
+    /// Held until the rest comes (answered then).
+    Hold,
+    /// The last part: the joined payload and the held parts' PDUs.
+    Whole(Vec<u8>, Vec<Pdu<Bytes>>),
+    /// Not a usable concatenation: it goes as it came.
+    Alone,
+    /// A part already held: answered, the first copy kept.
+    Duplicate,
+}
+
+/// Route an MO and queue it; None when the part is held for reassembly.
+async fn mo<S: Store>(
+    gw: &Gateway<S>,
+    c: &Connector,
+    session: &Session,
+    joining: &Mutex<Joining>,
+    d: &DeliverSm<Bytes>,
+    pdu: &Pdu<Bytes>,
+) -> Option<CommandStatus> {
+    let Some(user) = route(gw, c, d) else {
+        info!(
+            source = %String::from_utf8_lossy(&d.source.addr),
+            destination = %String::from_utf8_lossy(&d.destination.addr),
+            "no mo-route takes this MO; refused"
+        );
+        return Some(CommandStatus::ESME_RX_R_APPN);
+    };
+    let reassemble = gw
+        .config
+        .load()
+        .users
+        .get(&user)
+        .is_some_and(|u| u.mo_reassemble);
+    let concat = concat_of(d);
+    let (true, Some((reference, total, seq, text))) = (reassemble, concat) else {
+        return Some(store_mo(gw, c, &user, d.clone()).await);
+    };
+    let key: Key = (
+        user.clone(),
+        d.source.addr.clone(),
+        d.destination.addr.clone(),
+        reference,
+    );
+    let (step, displaced) = {
+        let Ok(mut j) = joining.lock() else {
+            return Some(CommandStatus::ESME_RX_T_APPN);
+        };
+        match j
+            .joiner
+            .push(key.clone(), total, seq, &text, Instant::now())
+        {
+            Err(_) => (Step::Alone, None),
+            Ok(pushed) => {
+                let displaced = pushed.dropped.and_then(|p| j.pdus.remove(&p.key));
+                let step = match pushed.outcome {
+                    Outcome::Complete(payload) => {
+                        Step::Whole(payload, j.pdus.remove(&key).unwrap_or_default())
+                    }
+                    Outcome::Incomplete { .. } => {
+                        j.pdus.entry(key).or_default().push(pdu.clone());
+                        Step::Hold
+                    }
+                    Outcome::Duplicate => Step::Duplicate,
+                };
+                (step, displaced)
+            }
+        }
+    };
+    if let Some(pdus) = displaced {
+        // Superseded or evicted: its parts go as they came.
+        pass_through(gw, c, session, &user, pdus).await;
+    }
+    match step {
+        Step::Hold => None,
+        Step::Duplicate => Some(CommandStatus::ESME_ROK),
+        Step::Alone => Some(store_mo(gw, c, &user, d.clone()).await),
+        Step::Whole(payload, parts) => {
+            let status = store_mo(gw, c, &user, joined(d, payload)).await;
+            for p in &parts {
+                answer(session, p, status).await;
+            }
+            Some(status)
+        }
+    }
+}
+
+/// The user the mo-routes give an MO to.
+fn route<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>) -> Option<String> {
+    let encoding = Encoding::from_data_coding(d.data_coding.0);
+    let text = match concat_of(d) {
+        Some((.., text)) => encoding.decode(&text),
+        None => encoding.decode(body_of(d)),
+    };
+    let source = String::from_utf8_lossy(&d.source.addr);
+    let destination = String::from_utf8_lossy(&d.destination.addr);
+    gw.router
+        .load()
+        .route_mo(&MoContext {
+            connector: &c.name,
+            source_addr: &source,
+            destination_addr: &destination,
+            text: &text,
+            tags: &[],
+            now: now_us() / 1_000_000,
+        })
+        .map(|u| u.to_string())
+}
+
+fn body_of(d: &DeliverSm<Bytes>) -> &[u8] {
+    if d.short_message.is_empty() {
+        d.tlvs.message_payload().unwrap_or_default()
+    } else {
+        &d.short_message
+    }
+}
+
+/// A concatenated part's (reference, total, seq, text without UDH), from
+/// its UDH or SAR TLVs.
+fn concat_of(d: &DeliverSm<Bytes>) -> Option<(u16, u8, u8, Vec<u8>)> {
+    let body = body_of(d);
+    if d.esm_class.udhi() {
+        let udh = Udh::parse(body).ok()?;
+        let c = udh.concat()?;
+        return Some((
+            c.reference.value(),
+            c.total,
+            c.seq,
+            body[udh.payload_offset()..].to_vec(),
+        ));
+    }
+    let t = &d.tlvs;
+    Some((
+        t.sar_msg_ref_num()?,
+        t.sar_total_segments()?,
+        t.sar_segment_seqnum()?,
+        body.to_vec(),
+    ))
+}
+
+/// The whole message from its first-seen part's fields and the joined
+/// text, in message_payload.
+fn joined(d: &DeliverSm<Bytes>, payload: Vec<u8>) -> DeliverSm<Bytes> {
+    let mut tlvs = TlvsBuilder::new();
+    tlvs.push(TlvTag::MESSAGE_PAYLOAD, &payload);
+    DeliverSm {
+        esm_class: d.esm_class.with_udhi(false),
+        short_message: Bytes::new(),
+        tlvs: tlvs.build(),
+        ..d.clone()
+    }
+}
+
+/// The deliver_sm an upstream request carries.
+fn mo_of(pdu: &Pdu<Bytes>) -> Option<DeliverSm<Bytes>> {
+    match &pdu.body {
+        Body::DeliverSm(d) => Some(d.clone()),
+        Body::DataSm(d) => Some(DeliverSm {
+            service_type: d.service_type.clone(),
+            source: d.source.clone(),
+            destination: d.destination.clone(),
+            esm_class: d.esm_class,
+            registered_delivery: d.registered_delivery,
+            data_coding: d.data_coding,
+            tlvs: d.tlvs.clone(),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+/// Store and answer parts that will not be joined, each as it came.
+async fn pass_through<S: Store>(
+    gw: &Gateway<S>,
+    c: &Connector,
+    session: &Session,
+    user: &str,
+    pdus: Vec<Pdu<Bytes>>,
+) {
+    for p in pdus {
+        let status = match mo_of(&p) {
+            Some(d) => store_mo(gw, c, user, d).await,
+            None => CommandStatus::ESME_RX_R_APPN,
+        };
+        answer(session, &p, status).await;
+    }
+}
+
+async fn store_mo<S: Store>(
+    gw: &Gateway<S>,
+    c: &Connector,
+    user: &str,
+    mut d: DeliverSm<Bytes>,
+) -> CommandStatus {
+    // An MO asks the user for nothing back.
+    d.registered_delivery = Default::default();
+    match gw
+        .store
+        .deliver(user, &DeliveryItem::Mo(d), c.dlr_expiry)
+        .await
+    {
+        Ok(()) => CommandStatus::ESME_ROK,
+        Err(e) => {
+            warn!(error = %e, "cannot store an MO; the SMSC will send it again");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}

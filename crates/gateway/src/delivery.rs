@@ -1,0 +1,268 @@
+//! The way back to the users: each user's delivery queue (receipts and MO,
+//! in the store) goes out as deliver_sm over the user's receiver binds
+//! (bind_receiver or bind_transceiver) in this process.
+//!
+//! - [`Receivers`] knows the bound receivers per user. The first receiver
+//!   of a user starts the user's worker; the worker ends when the user's
+//!   last receiver is gone (what it held goes back to the queue), and the
+//!   queue waits in the store — store and forward — until the next bind,
+//!   up to the item's expiry.
+//! - The worker takes up to [`WINDOW`] items at a time, spreads them over
+//!   the user's receivers in turn (each session's own window bounds what
+//!   is outstanding on it), and settles each item: removed on
+//!   deliver_sm_resp ESME_ROK, given back to the queue's tail on an error
+//!   status, a response timeout or an unbind (the worker then pauses
+//!   [`RETRY_PAUSE`] so a receiver that refuses everything is not
+//!   flooded). An item past its expiry is dropped and counted.
+//! - The consumer name is `<[smpp-server] id>-dlv`, stable across
+//!   restarts, so a restarted process at once resends what it had taken
+//!   (redis); each tern sharing one Redis needs its own id.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use smpp::pdu::{Body, DeliverSm, EsmClass};
+use smpp::receipt::{NetworkErrorCode, Receipt};
+use smpp::text::Encoding;
+use smpp::time::ReceiptDate;
+use smpp::tlv::{TlvTag, TlvsBuilder};
+use smpp_session::Session;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+use crate::server::Gateway;
+use crate::store::{Delivery, DeliveryItem, Store, UserReceipt, now_us};
+
+/// Items of one user out at once, over all its receivers.
+pub const WINDOW: usize = 256;
+/// The pause after an item could not be delivered.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// The receiver binds of every user, in this process.
+#[derive(Default)]
+pub struct Receivers {
+    users: Mutex<HashMap<String, Bound>>,
+    next_id: AtomicU64,
+    /// Items dropped undelivered after their expiry, since start.
+    pub expired: AtomicU64,
+    /// Items delivered, since start.
+    pub delivered: AtomicU64,
+}
+
+#[derive(Default)]
+struct Bound {
+    sessions: Vec<(u64, Session)>,
+    turn: usize,
+    /// Whether the user's worker runs.
+    running: bool,
+}
+
+impl Receivers {
+    /// The next receiver of `user`, in turn.
+    fn pick(&self, user: &str) -> Option<Session> {
+        let mut users = self.users.lock().ok()?;
+        let b = users.get_mut(user)?;
+        if b.sessions.is_empty() {
+            return None;
+        }
+        b.turn = b.turn.wrapping_add(1);
+        let i = b.turn % b.sessions.len();
+        Some(b.sessions[i].1.clone())
+    }
+
+    /// Forget receiver `id` of `user` (its session ended).
+    pub fn remove(&self, user: &str, id: u64) {
+        if let Ok(mut users) = self.users.lock() {
+            if let Some(b) = users.get_mut(user) {
+                b.sessions.retain(|(i, _)| *i != id);
+            }
+        }
+    }
+
+    /// Whether the worker of `user` should stop: no receiver left. When
+    /// it says so the worker is marked stopped, under the same lock a new
+    /// receiver would start one with.
+    fn stop_if_idle(&self, user: &str) -> bool {
+        let Ok(mut users) = self.users.lock() else {
+            return true;
+        };
+        match users.get_mut(user) {
+            Some(b) if !b.sessions.is_empty() => false,
+            Some(b) => {
+                b.running = false;
+                users.remove(user);
+                true
+            }
+            None => true,
+        }
+    }
+}
+
+/// Register a receiver bind of `user` and start the user's worker if it
+/// does not run. Returns the id to [`Receivers::remove`] it with.
+pub fn add_receiver<S: Store>(gw: &Arc<Gateway<S>>, user: &str, session: Session) -> u64 {
+    let id = gw.receivers.next_id.fetch_add(1, Ordering::Relaxed);
+    let start = match gw.receivers.users.lock() {
+        Ok(mut users) => {
+            let b = users.entry(user.to_string()).or_default();
+            b.sessions.push((id, session));
+            !std::mem::replace(&mut b.running, true)
+        }
+        Err(_) => false,
+    };
+    if start {
+        tokio::spawn(run_user(gw.clone(), user.to_string()));
+    }
+    id
+}
+
+/// Deliver `user`'s queue while the user has a receiver here.
+async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
+    let consumer = format!("{}-dlv", gw.config.load().smpp_server.id);
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let failed = Arc::new(AtomicBool::new(false));
+    debug!(user, "delivery worker starts");
+    loop {
+        if gw.receivers.stop_if_idle(&user) {
+            break;
+        }
+        if failed.swap(false, Ordering::Relaxed) {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        let Ok(first) = window.clone().acquire_owned().await else {
+            break;
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = window.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let taken = match gw
+            .store
+            .take_deliveries(&user, &consumer, permits.len(), Duration::from_millis(500))
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(user, error = %e, "store unavailable; deliveries wait");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let now_ms = now_us() / 1000;
+        for d in taken {
+            let Some(permit) = permits.pop() else { break };
+            if d.expires_ms <= now_ms {
+                gw.receivers.expired.fetch_add(1, Ordering::Relaxed);
+                info!(user, "undelivered past its expiry; dropped");
+                if let Err(e) = gw.store.delivered(&user, &d.token).await {
+                    warn!(user, error = %e, "cannot drop an expired item");
+                }
+                continue;
+            }
+            let (gw, user, failed) = (gw.clone(), user.clone(), failed.clone());
+            tokio::spawn(async move {
+                let ok = send(&gw, &user, &d).await;
+                let result = if ok {
+                    gw.receivers.delivered.fetch_add(1, Ordering::Relaxed);
+                    gw.store.delivered(&user, &d.token).await
+                } else {
+                    failed.store(true, Ordering::Relaxed);
+                    gw.store.redeliver(&user, &d.token).await
+                };
+                if let Err(e) = result {
+                    // Left taken: handed out again after the reclaim time.
+                    warn!(user, error = %e, "cannot settle a delivery");
+                }
+                drop(permit);
+            });
+        }
+    }
+    debug!(user, "delivery worker stops");
+}
+
+/// Send one item to one of the user's receivers; whether it was taken.
+async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> bool {
+    let Some(session) = gw.receivers.pick(user) else {
+        return false;
+    };
+    let body = match &d.item {
+        DeliveryItem::Receipt(r) => receipt_pdu(r),
+        DeliveryItem::Mo(m) => m.clone(),
+    };
+    match session.request(Body::DeliverSm(body)).await {
+        Ok(resp) if resp.command_status.is_ok() => true,
+        Ok(resp) => {
+            debug!(user, status = %resp.command_status, "deliver_sm refused; kept");
+            false
+        }
+        Err(e) => {
+            debug!(user, error = %e, "deliver_sm not answered; kept");
+            false
+        }
+    }
+}
+
+/// The deliver_sm of a user's receipt (DESIGN.md: esm_class 0x04, the
+/// standard text, receipted_message_id, message_state and
+/// network_error_code TLVs). It comes from the handset: source and
+/// destination are the message's, swapped.
+pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
+    let m = &r.message;
+    let s = &m.submit;
+    let body: &[u8] = if s.short_message.is_empty() {
+        s.tlvs.message_payload().unwrap_or_default()
+    } else {
+        &s.short_message
+    };
+    let body = if s.esm_class.udhi() {
+        smpp::udh::Udh::parse(body)
+            .map(|u| &body[u.payload_offset()..])
+            .unwrap_or(body)
+    } else {
+        body
+    };
+    let text: String = Encoding::from_data_coding(s.data_coding.0)
+        .decode(body)
+        .chars()
+        .take(20)
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let mut receipt = Receipt::new(m.id.clone(), r.state);
+    receipt.sub = Some(r.sub);
+    receipt.dlvrd = Some(r.dlvrd);
+    receipt.submit_date = ReceiptDate::from_unix(m.accepted_ms / 1000);
+    receipt.done_date = ReceiptDate::from_unix(r.done_ms / 1000);
+    receipt.err = Some(format!("{:03}", r.error_code));
+    receipt.text = Some(text);
+    let mut short_message = Vec::with_capacity(160);
+    receipt.write_to(&mut short_message);
+    let mut tlvs = TlvsBuilder::new();
+    tlvs.push_c_octet_string(TlvTag::RECEIPTED_MESSAGE_ID, m.id.as_bytes());
+    tlvs.push_u8(TlvTag::MESSAGE_STATE, r.state.as_u8());
+    tlvs.push(
+        TlvTag::NETWORK_ERROR_CODE,
+        &NetworkErrorCode {
+            network_type: 3, // GSM
+            error_code: r.error_code,
+        }
+        .to_bytes(),
+    );
+    DeliverSm {
+        service_type: s.service_type.clone(),
+        source: s.destination.clone(),
+        destination: s.source.clone(),
+        esm_class: EsmClass(EsmClass::TYPE_DELIVERY_RECEIPT),
+        short_message: Bytes::from(short_message),
+        tlvs: tlvs.build(),
+        ..Default::default()
+    }
+}
