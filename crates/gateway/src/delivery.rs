@@ -266,3 +266,63 @@ pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredMessage;
+    use smpp::MessageState;
+    use smpp::pdu::{Address, SubmitSm};
+
+    #[test]
+    fn a_user_receipt_reads_back_as_designed() {
+        let r = UserReceipt {
+            message: StoredMessage {
+                id: "0b9e2c1e-4a35-4a8e-9a53-6d1c8f1f2a10".into(),
+                user: "u".into(),
+                connectors: vec![],
+                submit: SubmitSm {
+                    source: Address {
+                        addr: Bytes::from_static(b"Tern"),
+                        ..Default::default()
+                    },
+                    destination: Address {
+                        addr: Bytes::from_static(b"447700900123"),
+                        ..Default::default()
+                    },
+                    short_message: Bytes::from_static(b"Hello there, this is a long text"),
+                    ..Default::default()
+                },
+                parts: 1,
+                rate_micro: 0,
+                accepted_ms: 1_790_000_000_000,
+                expires_ms: None,
+            },
+            state: MessageState::Undeliverable,
+            error_code: 27,
+            sub: 3,
+            dlvrd: 2,
+            done_ms: 1_790_000_060_000,
+        };
+        let d = receipt_pdu(&r);
+        assert!(d.esm_class.is_receipt());
+        assert_eq!(&d.source.addr[..], b"447700900123");
+        assert_eq!(&d.destination.addr[..], b"Tern");
+        let text = String::from_utf8(d.short_message.to_vec()).unwrap_or_default();
+        assert!(
+            text.starts_with(
+                "id:0b9e2c1e-4a35-4a8e-9a53-6d1c8f1f2a10 sub:003 dlvrd:002 submit date:"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("stat:UNDELIV err:027 text:Hello there, this is"),
+            "{text}"
+        );
+        let back = Receipt::from_tlvs(&d.short_message, &d.tlvs).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.id, r.message.id);
+        assert_eq!(back.stat, MessageState::Undeliverable);
+        assert_eq!(back.network_error.map(|n| n.error_code), Some(27));
+        assert_eq!(d.tlvs.message_state(), Some(MessageState::Undeliverable));
+    }
+}

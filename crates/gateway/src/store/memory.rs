@@ -1298,4 +1298,224 @@ mod tests {
         assert!(s.status("b").await.unwrap().is_some());
         assert_eq!(ids(&take(&s, 10).await), vec!["b", "c"]);
     }
+
+    // ---- receipts and delivery queues ----
+
+    const TTL: Duration = Duration::from_secs(3600);
+
+    fn with_rd(id: &str, rd: u8) -> StoredMessage {
+        let mut m = message(id, "u", 1, 0);
+        m.submit.registered_delivery = smpp::pdu::RegisteredDelivery(rd);
+        m
+    }
+
+    fn part(state: MessageState) -> PartReceipt {
+        PartReceipt {
+            state,
+            error_code: if state == MessageState::Delivered {
+                0
+            } else {
+                7
+            },
+            done_ms: 5,
+        }
+    }
+
+    /// Submit, take and send `m` with these upstream ids.
+    async fn sent_as(s: &MemoryStore, m: &StoredMessage, ups: &[&str]) {
+        s.submit(sub(m, None, None)).await.unwrap();
+        let t = take(s, 1).await;
+        let ups: Vec<String> = ups.iter().map(|u| u.to_string()).collect();
+        s.sent("up", &t[0], &ups, TTL).await.unwrap();
+    }
+
+    async fn receipts(s: &MemoryStore, user: &str) -> Vec<UserReceipt> {
+        let got = s
+            .take_deliveries(user, "c", 100, Duration::ZERO)
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for d in got {
+            s.delivered(user, &d.token).await.unwrap();
+            if let DeliveryItem::Receipt(r) = d.item {
+                out.push(*r);
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_final_receipt_is_queued_per_registered_delivery() {
+        let s = MemoryStore::new();
+        for (id, rd) in [("none", 0), ("final", 1), ("fail-only", 2)] {
+            sent_as(&s, &with_rd(id, rd), &[id]).await;
+            let out = s
+                .receipt("up", id, part(MessageState::Delivered), TTL)
+                .await
+                .unwrap();
+            assert_eq!(
+                out,
+                ReceiptOutcome::Final {
+                    state: MessageState::Delivered,
+                    queued: rd == 1
+                }
+            );
+            assert_eq!(state(&s, id).await, MessageState::Delivered);
+        }
+        let r = receipts(&s, "u").await;
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].message.id.as_str(), r[0].sub, r[0].dlvrd),
+            ("final", 1, 1)
+        );
+        // Failure-only gets the failure.
+        sent_as(&s, &with_rd("bad", 2), &["bad"]).await;
+        s.receipt("up", "bad", part(MessageState::Undeliverable), TTL)
+            .await
+            .unwrap();
+        let r = receipts(&s, "u").await;
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].state, r[0].error_code),
+            (MessageState::Undeliverable, 7)
+        );
+        assert_eq!(s.status("bad").await.unwrap().unwrap().error_code, 7);
+        // A repeated receipt changes nothing.
+        assert_eq!(
+            s.receipt("up", "bad", part(MessageState::Undeliverable), TTL)
+                .await
+                .unwrap(),
+            ReceiptOutcome::Duplicate
+        );
+        assert!(receipts(&s, "u").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn parts_are_summed_into_one_receipt() {
+        let s = MemoryStore::new();
+        sent_as(&s, &with_rd("m", 1), &["p1", "p2", "p3"]).await;
+        let r = |u: &'static str, st| s.receipt("up", u, part(st), TTL);
+        assert_eq!(
+            r("p1", MessageState::Delivered).await.unwrap(),
+            ReceiptOutcome::Partial
+        );
+        assert_eq!(
+            r("p2", MessageState::Undeliverable).await.unwrap(),
+            ReceiptOutcome::Partial
+        );
+        assert_eq!(
+            r("p2", MessageState::Delivered).await.unwrap(),
+            ReceiptOutcome::Duplicate
+        );
+        assert_eq!(state(&s, "m").await, MessageState::Enroute);
+        assert_eq!(
+            r("p3", MessageState::Delivered).await.unwrap(),
+            ReceiptOutcome::Final {
+                state: MessageState::Undeliverable,
+                queued: true
+            }
+        );
+        let got = receipts(&s, "u").await;
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].sub, got[0].dlvrd), (3, 2));
+    }
+
+    #[tokio::test]
+    async fn a_receipt_before_its_mapping_is_held_and_applied() {
+        let s = MemoryStore::new();
+        let m = with_rd("m", 1);
+        s.submit(sub(&m, None, None)).await.unwrap();
+        let t = take(&s, 1).await;
+        assert_eq!(
+            s.receipt("up", "u1", part(MessageState::Delivered), TTL)
+                .await
+                .unwrap(),
+            ReceiptOutcome::Held
+        );
+        assert!(receipts(&s, "u").await.is_empty());
+        s.sent("up", &t[0], &["u1".to_string()], TTL).await.unwrap();
+        assert_eq!(state(&s, "m").await, MessageState::Delivered);
+        assert_eq!(receipts(&s, "u").await.len(), 1);
+        // Sent again (a repeated settle): nothing more.
+        s.sent("up", &t[0], &["u1".to_string()], TTL).await.unwrap();
+        assert!(receipts(&s, "u").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn intermediate_receipts_only_when_asked() {
+        let s = MemoryStore::new();
+        sent_as(&s, &with_rd("i", 0x11), &["ui"]).await;
+        sent_as(&s, &with_rd("f", 0x01), &["uf"]).await;
+        for u in ["ui", "uf"] {
+            s.receipt("up", u, part(MessageState::Enroute), TTL)
+                .await
+                .unwrap();
+        }
+        let got = receipts(&s, "u").await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].message.id.as_str(), got[0].state),
+            ("i", MessageState::Enroute)
+        );
+        assert_eq!(state(&s, "i").await, MessageState::Enroute);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_failure_queues_its_receipt_once() {
+        let s = MemoryStore::new();
+        let m = with_rd("r", 1);
+        s.submit(sub(&m, None, None)).await.unwrap();
+        let t = take(&s, 1).await;
+        s.fail("up", &t[0], MessageState::Rejected, 0x45, TTL)
+            .await
+            .unwrap();
+        s.fail("up", &t[0], MessageState::Rejected, 0x45, TTL)
+            .await
+            .unwrap();
+        let got = receipts(&s, "u").await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].state, got[0].dlvrd, got[0].error_code),
+            (MessageState::Rejected, 0, 0x45)
+        );
+    }
+
+    #[tokio::test]
+    async fn deliveries_wait_are_given_back_and_expire() {
+        let (s, clock) = clocked();
+        let mo = DeliveryItem::Mo(Default::default());
+        s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
+        s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(s.delivery_depth("u").await.unwrap(), 2);
+        let got = s
+            .take_deliveries("u", "c", 1, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        s.redeliver("u", &got[0].token).await.unwrap();
+        s.redeliver("u", &got[0].token).await.unwrap(); // not held: nothing
+        assert_eq!(s.delivery_depth("u").await.unwrap(), 2);
+        let all = s
+            .take_deliveries("u", "c", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        s.delivered("u", &all[0].token).await.unwrap();
+        assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+        assert!(all[1].expires_ms > all[1].queued_ms);
+        // Taken and never settled: handed out again after the reclaim time.
+        assert!(
+            s.take_deliveries("u", "c", 10, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        advance(&clock, RECLAIM_AFTER_MS as i64);
+        let again = s
+            .take_deliveries("u", "c", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].expires_ms <= s.now_ms());
+    }
 }
