@@ -6,8 +6,11 @@
 //!
 //! The connector MT queues (one Redis Stream per connector, consumed by a
 //! consumer group so several tern processes share a connector's work),
-//! users' credit and throttle state, and each message's state for
-//! query_sm / cancel_sm. Needs Redis ≥ 6.2 (XAUTOCLAIM).
+//! users' credit and throttle state, each message's state for
+//! query_sm / cancel_sm and its receipt count, receipts that came before
+//! their message was recorded as sent, and the users' delivery queues
+//! (one stream per user: receipts and MO messages for the user's receiver
+//! binds, consumed the same way). Needs Redis ≥ 6.2 (XAUTOCLAIM).
 //!
 //! # Key layout
 //!
@@ -17,55 +20,146 @@
 //! | key | type | content |
 //! |---|---|---|
 //! | `tern:{c:<connector>}:mt` | stream | the connector's queue: entries `id` (message id) and `m` (the encoded [`StoredMessage`]); consumer group [`GROUP`] |
-//! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
-//! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
 //! | `tern:{c:<connector>}:retry` | sorted set | message ids waiting to be retried, scored by their due time (Unix ms, Redis' clock) |
 //! | `tern:{c:<connector>}:retry:m` | hash | message id → encoded message, for the ids in the retry set |
 //! | `tern:{c:<connector>}:requeued` | hash | message id → its new stream entry id, for a retried message back in the stream and not settled yet (cancel finds it there) |
 //! | `tern:{c:<connector>}:up:<upstream id>` | string | the message id an upstream message id belongs to; expires after the ttl given to [`Store::sent`] |
+//! | `tern:{c:<connector>}:held:<upstream id>` | string | a receipt that came before its upstream id was mapped: `<message_state>:<error code>:<done ms>` (decimal); expires after the ttl given to [`Store::receipt`]; [`Store::sent`] applies and deletes it |
 //! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
 //! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
-//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream); expires [`STATUS_RETENTION_MS`] after acceptance |
+//! | `tern:{u:<user>}:dlv` | stream | the user's delivery queue (entries below); consumer group [`GROUP`] |
+//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream), `rd` (registered_delivery), and for receipts: `pn` (parts = upstream ids, set by the first `sent`), `pd` / `pdl` (parts final / delivered), `d:<upstream id>` (that part's final state: counted), `fst` / `ferr` (state and error code of the last part not delivered); expires [`STATUS_RETENTION_MS`] after acceptance |
+//!
+//! A delivery queue entry has `k` (`r` receipt, `mo` MO message), `q`
+//! (queued) and `exp` (dropped undelivered after; Unix ms by Redis'
+//! clock, `exp` = `q` + the ttl given), and for a receipt `id` (message
+//! id), `st` (message_state), `err` (the receipt's error code, up to 16
+//! bits), `sub`, `dlvrd`, `done` (Unix ms) and `m` (the encoded
+//! [`StoredMessage`], copied from the message hash), for an MO `p` (the
+//! deliver_sm PDU, [`encode_mo`]).
 //!
 //! A queue's depth is its stream's length less the entries delivered to a
 //! consumer and not yet acknowledged (the group's pending list), plus its
 //! retry set: a message waiting for its retry time is still waiting for
 //! its connector, so it counts in [`Store::queue_depth`] and against the
 //! submit's queue limit. An acknowledged entry is deleted (XACK + XDEL),
-//! a cancelled one is deleted (XDEL).
+//! a cancelled one is deleted (XDEL). A delivery queue's depth
+//! ([`Store::delivery_depth`]) is its stream's length (XLEN), taken items
+//! included.
 //!
 //! # The connector's side
 //!
 //! [`Store::take`] (= [`RedisStore::take_with_reclaim`] with
 //! [`RECLAIM_AFTER_MS`]) runs, in order:
 //!
-//! 1. one script that moves up to `max` due retries (by Redis `TIME`)
+//! 1. at the first take by a consumer name in this [`RedisStore`], that
+//!    consumer's own pending entries (see *Restart recovery*): when there
+//!    are any, the take answers with them alone;
+//! 2. one XAUTOCLAIM, from a cursor kept per stream, of entries idle
+//!    longer than the reclaim time (a dead consumer's);
+//! 3. one script that moves up to `max` due retries (by Redis `TIME`)
 //!    from the retry set to the *tail* of the stream (XADD, ZREM, HDEL,
 //!    and the new entry id in `requeued`), atomically; it answers when
 //!    the next retry falls due;
-//! 2. one XAUTOCLAIM, from a cursor kept per connector, of entries idle
-//!    longer than the reclaim time (a dead consumer's), handed out first;
-//! 3. XREADGROUP `>` for the rest, with BLOCK (on a dedicated connection)
+//! 4. XREADGROUP `>` for the rest, with BLOCK (on a dedicated connection)
 //!    only when nothing was found; the BLOCK is cut short when the next
-//!    retry falls due, and steps 1 and 3 repeat until `block` is over.
+//!    retry falls due, and steps 3 and 4 repeat until `block` is over.
 //!
 //! `Taken::token` is the stream entry id. [`Store::sent`],
 //! [`Store::retry`] and [`Store::fail`] are each one script that settles
 //! the entry (XACK + XDEL, and HDEL from `requeued`) with its effect:
-//! upstream ids SET with PX and `sent_ms` (state stays ENROUTE); ZADD to
-//! the retry set; final state, `final_ms`, `error_code` and the refund
-//! (INCRBY only when the credit key EXISTS; `charge` zeroed, so never
-//! twice). Retry and fail do nothing when XACK finds the entry not
-//! pending (settled already), so a repeated call neither queues twice nor
-//! refunds twice; sent records its upstream ids regardless (they are
-//! true). A consumer that settles an entry after it was reclaimed settles
-//! it for the reclaimer too (at least once, never lost). A message hash
-//! is never created by these scripts (HSET only when it EXISTS, so
-//! nothing lingers without a TTL).
+//! upstream ids SET with PX and `sent_ms` (state stays ENROUTE), and the
+//! receipt bookkeeping below; ZADD to the retry set; final state,
+//! `final_ms`, `error_code`, the refund (INCRBY only when the credit key
+//! EXISTS; `charge` zeroed, so never twice) and the user's final receipt
+//! when `registered_delivery` asks for one (sub = the message's parts,
+//! dlvrd 0, done = `final_ms`). Retry and fail do nothing when XACK finds
+//! the entry not pending (settled already), so a repeated call neither
+//! queues twice nor refunds twice; sent records its upstream ids
+//! regardless (they are true). A consumer that settles an entry after it
+//! was reclaimed settles it for the reclaimer too (at least once, never
+//! lost). A message hash is never created by these scripts (HSET only
+//! when it EXISTS, so nothing lingers without a TTL).
 //!
 //! A message in the retry set has not been sent upstream, so cancel
 //! succeeds for it (ZREM decides, atomically against the mover), and
 //! for a retried message back in the stream and not taken yet.
+//!
+//! # Receipts
+//!
+//! The rules are [`super::delivery`]'s; the scripts carry them in Lua
+//! (one shared prelude: `wants` mirrors
+//! [`wants_receipt`](super::delivery::wants_receipt), a state is
+//! final when it is 2..=8, as [`MessageState::is_final`] says).
+//!
+//! [`Store::receipt`] reads the upstream mapping and the message's user
+//! (to name the message hash and the user's delivery stream in `KEYS`),
+//! then runs one script that checks both are still what it read (else it
+//! answers "raced" before writing anything, and the caller reads again)
+//! and:
+//!
+//! - no mapping: SET the held key with PX ttl (a later one replaces it)
+//!   → Held;
+//! - a mapping but no message hash (past its retention) → Duplicate;
+//! - a non-final state: an intermediate receipt (sub = `pn`, dlvrd =
+//!   `pdl`, the part's state and error code) XADDed to the user's stream
+//!   when `rd` asks for intermediate notification; the hash's `state` is
+//!   unchanged → Intermediate;
+//! - a final state for a part that has its `d:<upstream id>` mark (HSETNX
+//!   decides), or for a message whose parts are all final → Duplicate;
+//! - a final state: the mark set, `pd` (and `pdl` when DELIVERED) counted,
+//!   `fst` / `ferr` set when not DELIVERED → Partial while `pd` < `pn`;
+//!   when `pd` reaches `pn` the hash becomes final: `state` DELIVERED when
+//!   `pdl` = `pd`, else `fst`; `error_code` `ferr` clamped to 255 (query_sm
+//!   has one octet; the receipt keeps the whole code); `final_ms` the
+//!   receipt's done time (Redis' clock when it has none) — and the user's
+//!   final receipt is XADDed when `rd` asks for it → Final.
+//!
+//! A receipt whose upstream id has no mapping yet (the SMSC was faster
+//! than [`Store::sent`]) is held. `sent` writes the mappings and, the
+//! first time (HSETNX `pn`, the number of upstream ids), applies each
+//! held receipt exactly as `receipt` would and deletes it, in the same
+//! script: a receipt either finds the mapping or is held where the
+//! `sent` that writes it will find it. A message hash without `pn` (sent
+//! before `pn` existed) counts as one part.
+//!
+//! Everything queued for a user carries the ttl given (`exp`); the
+//! stream itself never expires. Receipts touch the connector's, the
+//! message's and the user's slots (see *Redis Cluster*).
+//!
+//! # Users' delivery queues
+//!
+//! [`Store::deliver`] is one script (XADD with `q` and `exp` by Redis'
+//! clock). [`Store::take_deliveries`] (=
+//! [`RedisStore::take_deliveries_with_reclaim`] with [`RECLAIM_AFTER_MS`])
+//! runs the connector's steps 1, 2 and 4 on the user's stream (the
+//! group is made with MKSTREAM from id 0 at the first take, so items
+//! queued before are read); `Delivery::token` is the stream entry id.
+//! Expired items are handed out like the others (the caller drops them).
+//! An entry that does not decode is logged (`warn`) and dropped (XACK +
+//! XDEL), so it cannot wedge the queue. [`Store::delivered`] is one
+//! script: XACK, and XDEL only when it was pending. [`Store::redeliver`]
+//! is one script: when the entry is pending, XACK + XDEL and XADD of the
+//! same fields (the same `q` and `exp`) at the tail; otherwise nothing.
+//! A token that is not a stream id changes nothing.
+//!
+//! # Restart recovery
+//!
+//! Entries a consumer was handed stay in the group's pending list under
+//! its name until they are settled. A tern process killed mid-work
+//! leaves them there, and another consumer may take them only after
+//! [`RECLAIM_AFTER_MS`] (300 s). So the first take (connector queue or
+//! delivery queue) by a consumer name in a [`RedisStore`] starts with
+//! XREADGROUP from id `0`: that name's own pending entries, oldest first,
+//! `max` at a time (later takes continue after the last one handed out
+//! until a read finds fewer than `max`). A take that recovers entries
+//! answers with those alone, at once, so nothing read after them can fail
+//! and lose them from the answer. A restarted process that uses
+//! the same consumer names therefore resends its in-flight work at once.
+//! Recovery happens once per (stream, consumer name) per [`RedisStore`]:
+//! a name that two live processes share would take each other's work
+//! (names must be unique to one process's worker, and stable across its
+//! restarts).
 //!
 //! # Atomicity
 //!
@@ -86,6 +180,15 @@
 //!   Redis: either the cancel deletes the entry first (the take never
 //!   sees it) or the take has it (the cancel answers TooLate). The `taken`
 //!   mark on the hash is written after the read and is advisory.
+//! - [`Store::sent`] and [`Store::receipt`] are one script each (above),
+//!   so a receipt is counted once whichever comes first. `receipt` costs
+//!   three round trips (GET the mapping, HGET the user, the script): the
+//!   user's stream must be named in `KEYS`.
+//! - [`Store::receipt`] and [`Store::deliver`] are not idempotent (an
+//!   intermediate receipt or an MO would be queued twice); like every
+//!   request, they are sent again only when they failed on a pooled
+//!   connection found dead, which Redis most likely never ran. Delivery
+//!   to the user is at least once in any case.
 //!
 //! # Redis Cluster
 //!
@@ -94,12 +197,14 @@
 //! backend talks to one Redis (a single-node connection pool) and does
 //! not support Cluster yet: the submit script touches three slots
 //! (`{c:<connector>}` for the queue, `{u:<user>}` for credit and TAT,
-//! `{m:<id>}` for the message hash), cancel and fail touch the same
-//! three and sent two (`{c:…}` and `{m:…}`), which a Cluster refuses
-//! with CROSSSLOT. (Taking and retrying stay in the connector's slot:
-//! the retry set keeps its own copy of each message for that reason.) Correct atomic submit on one
-//! Redis was chosen over a Cluster-ready design that weakens it. To
-//! support Cluster, the plan is:
+//! `{m:<id>}` for the message hash); cancel, fail, sent and receipt
+//! touch the same three (sent and receipt: `{c:…}` for the mapping and
+//! held keys, `{m:…}`, and `{u:…}` for the delivery stream), which a
+//! Cluster refuses with CROSSSLOT. (Taking and retrying stay in the
+//! connector's slot: the retry set keeps its own copy of each message for
+//! that reason; the delivery queue scripts stay in the user's.) Correct
+//! atomic submit on one Redis was chosen over a Cluster-ready design that
+//! weakens it. To support Cluster, the plan is:
 //!
 //! 1. Move the message hash into the user's slot
 //!    (`tern:{u:<user>}:m:<id>`); `status(id)` then needs the user
@@ -131,8 +236,8 @@
 //! `deadpool` with this module's manager rather than `deadpool-redis`,
 //! whose manager PINGs on every checkout and cannot set timeouts.)
 //!
-//! Blocking reads ([`Store::take`] with a `block`) use dedicated
-//! connections, never the pool's, with a response timeout longer than the
+//! Blocking reads ([`Store::take`] and [`Store::take_deliveries`] with a
+//! `block`) use dedicated connections, never the pool's, with a response timeout longer than the
 //! BLOCK time. The Redis URL may carry a password: it is never logged, and
 //! errors never repeat the URL.
 
@@ -889,14 +994,17 @@ impl RedisStore {
         let key = queue_key(connector);
         self.ensure_group(&key).await?;
         let start = tokio::time::Instant::now();
+        // Recovered work is handed out alone: nothing after its read can
+        // fail and lose it from this answer.
         let recovered = self.recover(&key, consumer, max).await?;
-        let mut out = self.decode_entries(connector, recovered).await;
-        if out.len() < max {
-            let claimed = self
-                .reclaim_some(&key, consumer, reclaim_after_ms, max - out.len())
-                .await?;
-            out.extend(self.decode_entries(connector, claimed).await);
+        let recovered = self.decode_entries(connector, recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
         }
+        let claimed = self
+            .reclaim_some(&key, consumer, reclaim_after_ms, max)
+            .await?;
+        let mut out = self.decode_entries(connector, claimed).await;
         loop {
             let next_due = self.promote(connector, max).await?;
             if out.len() >= max {
@@ -944,14 +1052,16 @@ impl RedisStore {
         let key = delivery_key(user);
         self.ensure_group(&key).await?;
         let start = tokio::time::Instant::now();
+        // Recovered items are handed out alone, as in `take_with_reclaim`.
         let recovered = self.recover(&key, consumer, max).await?;
-        let mut out = self.decode_deliveries(user, recovered).await;
-        if out.len() < max {
-            let claimed = self
-                .reclaim_some(&key, consumer, reclaim_after_ms, max - out.len())
-                .await?;
-            out.extend(self.decode_deliveries(user, claimed).await);
+        let recovered = self.decode_deliveries(user, recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
         }
+        let claimed = self
+            .reclaim_some(&key, consumer, reclaim_after_ms, max)
+            .await?;
+        let mut out = self.decode_deliveries(user, claimed).await;
         loop {
             if out.len() >= max {
                 return Ok(out);
