@@ -11,11 +11,14 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use gateway::store::redis::{self as rs, RedisOptions, RedisStore};
 use gateway::store::{
-    CancelOutcome, Limit, Refusal, STATUS_RETENTION_MS, Store, StoredMessage, Submission, Taken,
+    CancelOutcome, Delivery, DeliveryItem, Limit, PartReceipt, ReceiptOutcome, Refusal,
+    STATUS_RETENTION_MS, Store, StoredMessage, Submission, Taken, UserReceipt,
 };
 use smpp::MessageState;
+use smpp::pdu::{DeliverSm, RegisteredDelivery};
 
 /// A redis-server child process, killed on drop.
 struct Server {
@@ -1040,4 +1043,744 @@ async fn s_submit(s: &RedisStore, names: &[&str]) {
         let m = message(id, "u", 1, 0);
         s.submit(sub(&m, None, None)).await.unwrap();
     }
+}
+
+// ---- receipts and the users' delivery queues ----
+
+const TTL: Duration = Duration::from_secs(3_600);
+const DONE: i64 = 1_790_000_100_000;
+
+/// A one-connector message asking for receipts per `rd`.
+fn with_rd(id: &str, parts: u32, rd: u8) -> StoredMessage {
+    let mut m = message(id, "u", parts, 0);
+    m.submit.registered_delivery = RegisteredDelivery(rd);
+    m
+}
+
+/// Submit and take `m` (on connector "up").
+async fn taken(s: &RedisStore, m: &StoredMessage) -> Taken {
+    s.submit(sub(m, None, None)).await.unwrap();
+    let mut t = s.take("up", "w", 1, Duration::ZERO).await.unwrap();
+    assert_eq!(t.len(), 1);
+    let t = t.remove(0);
+    assert_eq!(&t.message, m);
+    t
+}
+
+/// Submit, take and send `m` upstream as `ups`.
+async fn sent(s: &RedisStore, m: &StoredMessage, ups: &[&str]) -> Taken {
+    let t = taken(s, m).await;
+    let ups: Vec<String> = ups.iter().map(|u| u.to_string()).collect();
+    s.sent("up", &t, &ups, TTL).await.unwrap();
+    t
+}
+
+fn part(state: MessageState, error_code: u16) -> PartReceipt {
+    PartReceipt {
+        state,
+        error_code,
+        done_ms: DONE,
+    }
+}
+
+async fn rcpt(s: &RedisStore, up: &str, state: MessageState, err: u16) -> ReceiptOutcome {
+    s.receipt("up", up, part(state, err), TTL).await.unwrap()
+}
+
+fn fin(state: MessageState, queued: bool) -> ReceiptOutcome {
+    ReceiptOutcome::Final { state, queued }
+}
+
+/// Everything waiting in `user`'s queue, taken and delivered.
+async fn drain(s: &RedisStore, user: &str) -> Vec<Delivery> {
+    let got = s
+        .take_deliveries(user, "drain", 100, Duration::ZERO)
+        .await
+        .unwrap();
+    for d in &got {
+        s.delivered(user, &d.token).await.unwrap();
+    }
+    got
+}
+
+fn receipt_of(d: &Delivery) -> &UserReceipt {
+    match &d.item {
+        DeliveryItem::Receipt(r) => r,
+        other => panic!("not a receipt: {other:?}"),
+    }
+}
+
+fn mo(text: &'static str) -> DeliveryItem {
+    DeliveryItem::Mo(DeliverSm::<Bytes> {
+        short_message: Bytes::from_static(text.as_bytes()),
+        ..Default::default()
+    })
+}
+
+fn mo_text(d: &Delivery) -> &[u8] {
+    match &d.item {
+        DeliveryItem::Mo(m) => &m.short_message,
+        other => panic!("not an MO: {other:?}"),
+    }
+}
+
+fn tokens(ds: &[Delivery]) -> Vec<String> {
+    ds.iter().map(|d| d.token.clone()).collect()
+}
+
+/// The queue entry's stamps: queued by Redis' clock, expiring `ttl` later.
+fn assert_stamped(d: &Delivery, ttl: Duration) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((d.queued_ms - now).abs() < 60_000, "{d:?}");
+    assert_eq!(d.expires_ms - d.queued_ms, ttl.as_millis() as i64, "{d:?}");
+}
+
+#[tokio::test]
+async fn a_receipt_after_sent_is_queued_as_registered_delivery_asks() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    assert_eq!(rs::delivery_key("u"), "tern:{u:u}:dlv");
+    assert_eq!(rs::held_key("up", "x"), "tern:{c:up}:held:x");
+
+    // rd = 1: always.
+    let a = with_rd("a", 1, 1);
+    let rd: String = redis::cmd("HGET")
+        .arg(rs::message_key("a"))
+        .arg("rd")
+        .query_async(&mut r)
+        .await
+        .map(|v: Option<String>| v.unwrap_or_default())
+        .unwrap();
+    assert_eq!(rd, "", "not submitted yet");
+    sent(&s, &a, &["xa"]).await;
+    let rd: String = redis::cmd("HGET")
+        .arg(rs::message_key("a"))
+        .arg("rd")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(rd, "1");
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    assert_eq!(
+        rcpt(&s, "xa", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, true)
+    );
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Delivered);
+    assert_eq!(st.final_ms, Some(DONE));
+    assert_eq!(st.error_code, 0);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+    // The SMSC sends it again: counted once, queued once.
+    assert_eq!(
+        rcpt(&s, "xa", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Duplicate
+    );
+    assert_eq!(
+        rcpt(&s, "xa", MessageState::Undeliverable, 1).await,
+        ReceiptOutcome::Duplicate
+    );
+    assert_eq!(s.status("a").await.unwrap().unwrap(), st);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+    let got = s
+        .take_deliveries("u", "rx", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        receipt_of(&got[0]),
+        &UserReceipt {
+            message: a.clone(),
+            state: MessageState::Delivered,
+            error_code: 0,
+            sub: 1,
+            dlvrd: 1,
+            done_ms: DONE,
+        }
+    );
+    assert_stamped(&got[0], TTL);
+    // Taken, not delivered yet: still counted.
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+    s.delivered("u", &got[0].token).await.unwrap();
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+
+    // rd = 0: never.
+    sent(&s, &with_rd("b", 1, 0), &["xb"]).await;
+    assert_eq!(
+        rcpt(&s, "xb", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, false)
+    );
+    assert_eq!(
+        s.status("b").await.unwrap().unwrap().state,
+        MessageState::Delivered
+    );
+    // rd = 2: on failure only.
+    sent(&s, &with_rd("c", 1, 2), &["xc"]).await;
+    assert_eq!(
+        rcpt(&s, "xc", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, false)
+    );
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    let d = with_rd("d", 1, 2);
+    sent(&s, &d, &["xd"]).await;
+    // An error code wider than query_sm's one octet.
+    assert_eq!(
+        rcpt(&s, "xd", MessageState::Undeliverable, 0x1ff).await,
+        fin(MessageState::Undeliverable, true)
+    );
+    let st = s.status("d").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Undeliverable);
+    assert_eq!(st.error_code, 0xff, "clamped for query_sm");
+    assert_eq!(st.final_ms, Some(DONE));
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    let rc = receipt_of(&got[0]);
+    assert_eq!(rc.message, d);
+    assert_eq!(rc.state, MessageState::Undeliverable);
+    assert_eq!(rc.error_code, 0x1ff, "kept whole for the receipt");
+    assert_eq!((rc.sub, rc.dlvrd), (1, 0));
+
+    // A receipt without a done date is final now.
+    sent(&s, &with_rd("e", 1, 1), &["xe"]).await;
+    let mut p = part(MessageState::Expired, 0);
+    p.done_ms = 0;
+    assert_eq!(
+        s.receipt("up", "xe", p, TTL).await.unwrap(),
+        fin(MessageState::Expired, true)
+    );
+    let final_ms = s.status("e").await.unwrap().unwrap().final_ms.unwrap();
+    let got = drain(&s, "u").await;
+    assert_eq!(receipt_of(&got[0]).done_ms, final_ms);
+    assert!((got[0].queued_ms - final_ms).abs() < 1_000);
+
+    // A message past its retention: nothing to do.
+    sent(&s, &with_rd("f", 1, 1), &["xf"]).await;
+    let _: i64 = redis::cmd("DEL")
+        .arg(rs::message_key("f"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(
+        rcpt(&s, "xf", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Duplicate
+    );
+    assert_eq!(s.status("f").await.unwrap(), None);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_receipt_before_sent_is_held_and_sent_applies_it() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    let a = with_rd("a", 1, 1);
+    let t = taken(&s, &a).await;
+    // The SMSC answered the submit_sm and sent the receipt before tern
+    // recorded the upstream id.
+    let ttl = ms(60_000);
+    assert_eq!(
+        s.receipt("up", "xa", part(MessageState::Delivered, 0), ttl)
+            .await
+            .unwrap(),
+        ReceiptOutcome::Held
+    );
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(rs::held_key("up", "xa"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert!(pttl > 50_000 && pttl <= 60_000, "{pttl}");
+    assert_eq!(
+        s.status("a").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    s.sent("up", &t, &["xa".into()], ttl).await.unwrap();
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Delivered);
+    assert_eq!(st.final_ms, Some(DONE));
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(rs::held_key("up", "xa"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0, "applied and gone");
+    // A repeated sent applies nothing twice.
+    s.sent("up", &t, &["xa".into()], ttl).await.unwrap();
+    assert_eq!(
+        rcpt(&s, "xa", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Duplicate
+    );
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(receipt_of(&got[0]).state, MessageState::Delivered);
+    assert_eq!(receipt_of(&got[0]).message, a);
+    assert_stamped(&got[0], ttl);
+
+    // Two parts, one held (replaced by a later one for the same id), one
+    // after sent.
+    let b = with_rd("b", 2, 1);
+    let t = taken(&s, &b).await;
+    assert_eq!(
+        rcpt(&s, "y2", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Held
+    );
+    assert_eq!(
+        rcpt(&s, "y2", MessageState::Undeliverable, 7).await,
+        ReceiptOutcome::Held
+    );
+    s.sent("up", &t, &["y1".into(), "y2".into()], TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.status("b").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    assert_eq!(
+        rcpt(&s, "y1", MessageState::Delivered, 0).await,
+        fin(MessageState::Undeliverable, true)
+    );
+    let st = s.status("b").await.unwrap().unwrap();
+    assert_eq!((st.state, st.error_code), (MessageState::Undeliverable, 7));
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    let rc = receipt_of(&got[0]);
+    assert_eq!((rc.sub, rc.dlvrd, rc.error_code), (2, 1, 7));
+
+    // A held receipt with nobody to apply it expires.
+    assert_eq!(
+        s.receipt("up", "lost", part(MessageState::Delivered, 0), ms(100))
+            .await
+            .unwrap(),
+        ReceiptOutcome::Held
+    );
+    tokio::time::sleep(ms(200)).await;
+    let c = with_rd("c", 1, 1);
+    sent(&s, &c, &["lost"]).await;
+    assert_eq!(
+        s.status("c").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+}
+
+#[tokio::test]
+async fn a_multipart_message_is_final_when_every_part_is() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    let a = with_rd("a", 3, 1);
+    sent(&s, &a, &["x1", "x2", "x3"]).await;
+    let pn: String = redis::cmd("HGET")
+        .arg(rs::message_key("a"))
+        .arg("pn")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(pn, "3");
+    assert_eq!(
+        rcpt(&s, "x1", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Partial
+    );
+    assert_eq!(
+        rcpt(&s, "x1", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Duplicate
+    );
+    assert_eq!(
+        rcpt(&s, "x2", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Partial
+    );
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!((st.state, st.final_ms), (MessageState::Enroute, None));
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    assert_eq!(
+        rcpt(&s, "x3", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, true)
+    );
+    assert_eq!(
+        rcpt(&s, "x3", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Duplicate
+    );
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    let rc = receipt_of(&got[0]);
+    assert_eq!(
+        (rc.state, rc.sub, rc.dlvrd),
+        (MessageState::Delivered, 3, 3)
+    );
+
+    // One part undeliverable: the message is, with that part's error.
+    let b = with_rd("b", 3, 1);
+    sent(&s, &b, &["y1", "y2", "y3"]).await;
+    assert_eq!(
+        rcpt(&s, "y1", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Partial
+    );
+    assert_eq!(
+        rcpt(&s, "y2", MessageState::Undeliverable, 5).await,
+        ReceiptOutcome::Partial
+    );
+    assert_eq!(
+        rcpt(&s, "y3", MessageState::Delivered, 0).await,
+        fin(MessageState::Undeliverable, true)
+    );
+    let st = s.status("b").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Undeliverable);
+    assert_eq!(st.error_code, 5);
+    assert_eq!(st.final_ms, Some(DONE));
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    let rc = receipt_of(&got[0]);
+    assert_eq!(
+        (rc.state, rc.error_code, rc.sub, rc.dlvrd),
+        (MessageState::Undeliverable, 5, 3, 2)
+    );
+    // A repeated sent (other ids even) does not change the parts.
+    let t = Taken {
+        token: "1-1".into(),
+        message: b.clone(),
+    };
+    s.sent("up", &t, &["y1".into(), "y2".into()], TTL)
+        .await
+        .unwrap();
+    let pn: String = redis::cmd("HGET")
+        .arg(rs::message_key("b"))
+        .arg("pn")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(pn, "3");
+    assert_eq!(s.status("b").await.unwrap().unwrap(), st);
+}
+
+#[tokio::test]
+async fn intermediate_receipts_are_queued_when_asked_for() {
+    let server = Server::start();
+    let s = store(&server);
+    let a = with_rd("a", 2, 0x11);
+    sent(&s, &a, &["x1", "x2"]).await;
+    assert_eq!(
+        rcpt(&s, "x1", MessageState::Enroute, 0).await,
+        ReceiptOutcome::Intermediate { queued: true }
+    );
+    // A value outside the table is not final either.
+    assert_eq!(
+        rcpt(&s, "x2", MessageState::Other(9), 3).await,
+        ReceiptOutcome::Intermediate { queued: true }
+    );
+    let st = s.status("a").await.unwrap().unwrap();
+    assert_eq!((st.state, st.final_ms), (MessageState::Enroute, None));
+    assert_eq!(
+        rcpt(&s, "x1", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Partial
+    );
+    assert_eq!(
+        rcpt(&s, "x2", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, true)
+    );
+    let got = drain(&s, "u").await;
+    let seen: Vec<_> = got
+        .iter()
+        .map(|d| {
+            let r = receipt_of(d);
+            (r.state, r.error_code, r.sub, r.dlvrd)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (MessageState::Enroute, 0, 2, 0),
+            (MessageState::Other(9), 3, 2, 0),
+            (MessageState::Delivered, 0, 2, 2),
+        ]
+    );
+    assert!(got.iter().all(|d| receipt_of(d).message == a));
+
+    // Not asked for: nothing queued, nothing changed.
+    sent(&s, &with_rd("b", 1, 1), &["y"]).await;
+    assert_eq!(
+        rcpt(&s, "y", MessageState::Enroute, 0).await,
+        ReceiptOutcome::Intermediate { queued: false }
+    );
+    // Intermediate only (0x10): no final receipt.
+    sent(&s, &with_rd("c", 1, 0x10), &["z"]).await;
+    assert_eq!(
+        rcpt(&s, "z", MessageState::Enroute, 0).await,
+        ReceiptOutcome::Intermediate { queued: true }
+    );
+    assert_eq!(
+        rcpt(&s, "z", MessageState::Delivered, 0).await,
+        fin(MessageState::Delivered, false)
+    );
+    assert_eq!(drain(&s, "u").await.len(), 1);
+}
+
+#[tokio::test]
+async fn fail_queues_one_final_receipt_when_asked_for() {
+    let server = Server::start();
+    let s = store(&server);
+    let a = with_rd("a", 2, 1);
+    let t = taken(&s, &a).await;
+    let ttl = ms(90_000);
+    s.fail("up", &t, MessageState::Rejected, 0x45, ttl)
+        .await
+        .unwrap();
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+    // Settled already: no second receipt.
+    s.fail("up", &t, MessageState::Rejected, 0x45, ttl)
+        .await
+        .unwrap();
+    s.fail("up", &t, MessageState::Undeliverable, 1, ttl)
+        .await
+        .unwrap();
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+    let st = s.status("a").await.unwrap().unwrap();
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        receipt_of(&got[0]),
+        &UserReceipt {
+            message: a,
+            state: MessageState::Rejected,
+            error_code: 0x45,
+            sub: 2,
+            dlvrd: 0,
+            done_ms: st.final_ms.unwrap(),
+        }
+    );
+    assert_stamped(&got[0], ttl);
+
+    // rd = 0: nothing; rd = 2: a failure is reported.
+    let t = taken(&s, &with_rd("b", 1, 0)).await;
+    s.fail("up", &t, MessageState::Rejected, 1, ttl)
+        .await
+        .unwrap();
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    let t = taken(&s, &with_rd("c", 1, 2)).await;
+    s.fail("up", &t, MessageState::Expired, 0, ttl)
+        .await
+        .unwrap();
+    let got = drain(&s, "u").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(receipt_of(&got[0]).state, MessageState::Expired);
+}
+
+#[tokio::test]
+async fn deliveries_are_taken_settled_and_redelivered_at_the_tail() {
+    let server = Server::start();
+    let s = store(&server);
+    let other = store(&server);
+    let mut r = raw(&server).await;
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 0);
+    assert!(
+        s.take_deliveries("v", "a", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for text in ["one", "two", "three"] {
+        s.deliver("v", &mo(text), ms(30_000)).await.unwrap();
+    }
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 3);
+    let first = s
+        .take_deliveries("v", "a", 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(mo_text(&first[0]), b"one");
+    assert_eq!(mo_text(&first[1]), b"two");
+    assert_eq!(first[0].item, mo("one"));
+    assert_stamped(&first[0], ms(30_000));
+    // Taken ones are still in the queue.
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 3);
+    // "one" could not be delivered now: back to the tail.
+    s.redeliver("v", &first[0].token).await.unwrap();
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 3);
+    s.delivered("v", &first[1].token).await.unwrap();
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 2);
+    // Tokens no longer held, or never: nothing changes.
+    s.redeliver("v", &first[0].token).await.unwrap();
+    s.delivered("v", &first[1].token).await.unwrap();
+    s.redeliver("v", "99999999999999-0").await.unwrap();
+    s.delivered("v", "not a token").await.unwrap();
+    s.redeliver("nobody", "1-0").await.unwrap();
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 2);
+    let rest = s
+        .take_deliveries("v", "a", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(mo_text(&rest[0]), b"three");
+    assert_eq!(mo_text(&rest[1]), b"one");
+    assert_ne!(rest[1].token, first[0].token);
+    // The same stamps: redelivery does not extend its life.
+    assert_eq!(rest[1].queued_ms, first[0].queued_ms);
+    assert_eq!(rest[1].expires_ms, first[0].expires_ms);
+    // Another consumer gets nothing taken and not idle yet.
+    assert!(
+        other
+            .take_deliveries("v", "b", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // ... until it is (a dead consumer's), oldest first, same tokens.
+    tokio::time::sleep(ms(150)).await;
+    let back = other
+        .take_deliveries_with_reclaim("v", "b", 10, Duration::ZERO, 100)
+        .await
+        .unwrap();
+    assert_eq!(tokens(&back), tokens(&rest));
+    for d in &back {
+        other.delivered("v", &d.token).await.unwrap();
+    }
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 0);
+
+    // A receipt queued with deliver round-trips too.
+    let receipt = DeliveryItem::Receipt(Box::new(UserReceipt {
+        message: with_rd("m", 2, 1),
+        state: MessageState::Expired,
+        error_code: 300,
+        sub: 2,
+        dlvrd: 1,
+        done_ms: DONE,
+    }));
+    s.deliver("v", &receipt, TTL).await.unwrap();
+    let got = drain(&s, "v").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].item, receipt);
+
+    // A blocking take waits, and wakes for a deliver.
+    let t0 = Instant::now();
+    assert!(
+        s.take_deliveries("v", "a", 10, ms(300))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(t0.elapsed() >= ms(250));
+    let waiter = {
+        let s = s.clone();
+        tokio::spawn(async move { s.take_deliveries("v", "a", 10, ms(5_000)).await })
+    };
+    tokio::time::sleep(ms(200)).await;
+    let t0 = Instant::now();
+    s.deliver("v", &mo("late"), TTL).await.unwrap();
+    let got = waiter.await.unwrap().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(mo_text(&got[0]), b"late");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    s.delivered("v", &got[0].token).await.unwrap();
+
+    // Entries that do not decode are dropped, not a wedge.
+    for fields in [
+        vec!["k", "mo", "p", "junk", "q", "1", "exp", "2"],
+        vec!["k", "r", "q", "1", "exp", "2", "m", "junk"],
+        vec!["k", "??", "q", "1", "exp", "2"],
+        vec!["k", "mo"],
+    ] {
+        let _: String = redis::cmd("XADD")
+            .arg(rs::delivery_key("v"))
+            .arg("*")
+            .arg(&fields)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+    }
+    s.deliver("v", &mo("after"), TTL).await.unwrap();
+    let got = s
+        .take_deliveries("v", "a", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(mo_text(&got[0]), b"after");
+    assert_eq!(s.delivery_depth("v").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_restarted_process_resends_its_unsettled_work_at_once() {
+    let server = Server::start();
+    // The process before the restart: takes and dies without settling.
+    let before = store(&server);
+    s_submit(&before, &["m0", "m1", "m2"]).await;
+    let dead = before.take("up", "w1", 2, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&dead), vec!["m0", "m1"]);
+    for text in ["d0", "d1", "d2"] {
+        before.deliver("u", &mo(text), TTL).await.unwrap();
+    }
+    let dead_d = before
+        .take_deliveries("u", "rx1", 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead_d.len(), 2);
+    drop(before);
+
+    // Another process's consumers get none of it: not idle long enough.
+    let third = store(&server);
+    assert_eq!(
+        ids(&third.take("up", "w2", 10, Duration::ZERO).await.unwrap()),
+        vec!["m2"]
+    );
+    let d2 = third
+        .take_deliveries("u", "rx2", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(d2.len(), 1);
+    assert_eq!(mo_text(&d2[0]), b"d2");
+
+    // The restarted process, same consumer names: its own unsettled work
+    // first, at once, a page at a time.
+    let after = store(&server);
+    let t0 = Instant::now();
+    let again = after.take("up", "w1", 1, ms(5_000)).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(again, dead[..1]);
+    let again = after.take("up", "w1", 1, Duration::ZERO).await.unwrap();
+    assert_eq!(again, dead[1..]);
+    // Recovered once: from now on, only new work.
+    assert!(
+        after
+            .take("up", "w1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s_submit(&after, &["m3"]).await;
+    assert_eq!(
+        ids(&after.take("up", "w1", 10, Duration::ZERO).await.unwrap()),
+        vec!["m3"]
+    );
+    for t in &dead {
+        after.sent("up", t, &[], TTL).await.unwrap();
+    }
+
+    // Deliveries: the recovered ones at once (alone), then new ones.
+    after.deliver("u", &mo("d3"), TTL).await.unwrap();
+    let t0 = Instant::now();
+    let got = after
+        .take_deliveries("u", "rx1", 10, ms(5_000))
+        .await
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(got, dead_d);
+    let new = after
+        .take_deliveries("u", "rx1", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(mo_text(&new[0]), b"d3");
+    assert!(
+        after
+            .take_deliveries("u", "rx1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for d in got.iter().chain(&new).chain(&d2) {
+        after.delivered("u", &d.token).await.unwrap();
+    }
+    assert_eq!(after.delivery_depth("u").await.unwrap(), 0);
 }

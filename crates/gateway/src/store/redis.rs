@@ -6,8 +6,11 @@
 //!
 //! The connector MT queues (one Redis Stream per connector, consumed by a
 //! consumer group so several tern processes share a connector's work),
-//! users' credit and throttle state, and each message's state for
-//! query_sm / cancel_sm. Needs Redis ≥ 6.2 (XAUTOCLAIM).
+//! users' credit and throttle state, each message's state for
+//! query_sm / cancel_sm and its receipt count, receipts that came before
+//! their message was recorded as sent, and the users' delivery queues
+//! (one stream per user: receipts and MO messages for the user's receiver
+//! binds, consumed the same way). Needs Redis ≥ 6.2 (XAUTOCLAIM).
 //!
 //! # Key layout
 //!
@@ -17,55 +20,146 @@
 //! | key | type | content |
 //! |---|---|---|
 //! | `tern:{c:<connector>}:mt` | stream | the connector's queue: entries `id` (message id) and `m` (the encoded [`StoredMessage`]); consumer group [`GROUP`] |
-//! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
-//! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
 //! | `tern:{c:<connector>}:retry` | sorted set | message ids waiting to be retried, scored by their due time (Unix ms, Redis' clock) |
 //! | `tern:{c:<connector>}:retry:m` | hash | message id → encoded message, for the ids in the retry set |
 //! | `tern:{c:<connector>}:requeued` | hash | message id → its new stream entry id, for a retried message back in the stream and not settled yet (cancel finds it there) |
 //! | `tern:{c:<connector>}:up:<upstream id>` | string | the message id an upstream message id belongs to; expires after the ttl given to [`Store::sent`] |
+//! | `tern:{c:<connector>}:held:<upstream id>` | string | a receipt that came before its upstream id was mapped: `<message_state>:<error code>:<done ms>` (decimal); expires after the ttl given to [`Store::receipt`]; [`Store::sent`] applies and deletes it |
 //! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
 //! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
-//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream); expires [`STATUS_RETENTION_MS`] after acceptance |
+//! | `tern:{u:<user>}:dlv` | stream | the user's delivery queue (entries below); consumer group [`GROUP`] |
+//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream), `rd` (registered_delivery), and for receipts: `pn` (parts = upstream ids, set by the first `sent`), `pd` / `pdl` (parts final / delivered), `d:<upstream id>` (that part's final state: counted), `fst` / `ferr` (state and error code of the last part not delivered); expires [`STATUS_RETENTION_MS`] after acceptance |
+//!
+//! A delivery queue entry has `k` (`r` receipt, `mo` MO message), `q`
+//! (queued) and `exp` (dropped undelivered after; Unix ms by Redis'
+//! clock, `exp` = `q` + the ttl given), and for a receipt `id` (message
+//! id), `st` (message_state), `err` (the receipt's error code, up to 16
+//! bits), `sub`, `dlvrd`, `done` (Unix ms) and `m` (the encoded
+//! [`StoredMessage`], copied from the message hash), for an MO `p` (the
+//! deliver_sm PDU, [`encode_mo`]).
 //!
 //! A queue's depth is its stream's length less the entries delivered to a
 //! consumer and not yet acknowledged (the group's pending list), plus its
 //! retry set: a message waiting for its retry time is still waiting for
 //! its connector, so it counts in [`Store::queue_depth`] and against the
 //! submit's queue limit. An acknowledged entry is deleted (XACK + XDEL),
-//! a cancelled one is deleted (XDEL).
+//! a cancelled one is deleted (XDEL). A delivery queue's depth
+//! ([`Store::delivery_depth`]) is its stream's length (XLEN), taken items
+//! included.
 //!
 //! # The connector's side
 //!
 //! [`Store::take`] (= [`RedisStore::take_with_reclaim`] with
 //! [`RECLAIM_AFTER_MS`]) runs, in order:
 //!
-//! 1. one script that moves up to `max` due retries (by Redis `TIME`)
+//! 1. at the first take by a consumer name in this [`RedisStore`], that
+//!    consumer's own pending entries (see *Restart recovery*): when there
+//!    are any, the take answers with them alone;
+//! 2. one XAUTOCLAIM, from a cursor kept per stream, of entries idle
+//!    longer than the reclaim time (a dead consumer's);
+//! 3. one script that moves up to `max` due retries (by Redis `TIME`)
 //!    from the retry set to the *tail* of the stream (XADD, ZREM, HDEL,
 //!    and the new entry id in `requeued`), atomically; it answers when
 //!    the next retry falls due;
-//! 2. one XAUTOCLAIM, from a cursor kept per connector, of entries idle
-//!    longer than the reclaim time (a dead consumer's), handed out first;
-//! 3. XREADGROUP `>` for the rest, with BLOCK (on a dedicated connection)
+//! 4. XREADGROUP `>` for the rest, with BLOCK (on a dedicated connection)
 //!    only when nothing was found; the BLOCK is cut short when the next
-//!    retry falls due, and steps 1 and 3 repeat until `block` is over.
+//!    retry falls due, and steps 3 and 4 repeat until `block` is over.
 //!
 //! `Taken::token` is the stream entry id. [`Store::sent`],
 //! [`Store::retry`] and [`Store::fail`] are each one script that settles
 //! the entry (XACK + XDEL, and HDEL from `requeued`) with its effect:
-//! upstream ids SET with PX and `sent_ms` (state stays ENROUTE); ZADD to
-//! the retry set; final state, `final_ms`, `error_code` and the refund
-//! (INCRBY only when the credit key EXISTS; `charge` zeroed, so never
-//! twice). Retry and fail do nothing when XACK finds the entry not
-//! pending (settled already), so a repeated call neither queues twice nor
-//! refunds twice; sent records its upstream ids regardless (they are
-//! true). A consumer that settles an entry after it was reclaimed settles
-//! it for the reclaimer too (at least once, never lost). A message hash
-//! is never created by these scripts (HSET only when it EXISTS, so
-//! nothing lingers without a TTL).
+//! upstream ids SET with PX and `sent_ms` (state stays ENROUTE), and the
+//! receipt bookkeeping below; ZADD to the retry set; final state,
+//! `final_ms`, `error_code`, the refund (INCRBY only when the credit key
+//! EXISTS; `charge` zeroed, so never twice) and the user's final receipt
+//! when `registered_delivery` asks for one (sub = the message's parts,
+//! dlvrd 0, done = `final_ms`). Retry and fail do nothing when XACK finds
+//! the entry not pending (settled already), so a repeated call neither
+//! queues twice nor refunds twice; sent records its upstream ids
+//! regardless (they are true). A consumer that settles an entry after it
+//! was reclaimed settles it for the reclaimer too (at least once, never
+//! lost). A message hash is never created by these scripts (HSET only
+//! when it EXISTS, so nothing lingers without a TTL).
 //!
 //! A message in the retry set has not been sent upstream, so cancel
 //! succeeds for it (ZREM decides, atomically against the mover), and
 //! for a retried message back in the stream and not taken yet.
+//!
+//! # Receipts
+//!
+//! The rules are [`super::delivery`]'s; the scripts carry them in Lua
+//! (one shared prelude: `wants` mirrors
+//! [`wants_receipt`](super::delivery::wants_receipt), a state is
+//! final when it is 2..=8, as [`MessageState::is_final`] says).
+//!
+//! [`Store::receipt`] reads the upstream mapping and the message's user
+//! (to name the message hash and the user's delivery stream in `KEYS`),
+//! then runs one script that checks both are still what it read (else it
+//! answers "raced" before writing anything, and the caller reads again)
+//! and:
+//!
+//! - no mapping: SET the held key with PX ttl (a later one replaces it)
+//!   → Held;
+//! - a mapping but no message hash (past its retention) → Duplicate;
+//! - a non-final state: an intermediate receipt (sub = `pn`, dlvrd =
+//!   `pdl`, the part's state and error code) XADDed to the user's stream
+//!   when `rd` asks for intermediate notification; the hash's `state` is
+//!   unchanged → Intermediate;
+//! - a final state for a part that has its `d:<upstream id>` mark (HSETNX
+//!   decides), or for a message whose parts are all final → Duplicate;
+//! - a final state: the mark set, `pd` (and `pdl` when DELIVERED) counted,
+//!   `fst` / `ferr` set when not DELIVERED → Partial while `pd` < `pn`;
+//!   when `pd` reaches `pn` the hash becomes final: `state` DELIVERED when
+//!   `pdl` = `pd`, else `fst`; `error_code` `ferr` clamped to 255 (query_sm
+//!   has one octet; the receipt keeps the whole code); `final_ms` the
+//!   receipt's done time (Redis' clock when it has none) — and the user's
+//!   final receipt is XADDed when `rd` asks for it → Final.
+//!
+//! A receipt whose upstream id has no mapping yet (the SMSC was faster
+//! than [`Store::sent`]) is held. `sent` writes the mappings and, the
+//! first time (HSETNX `pn`, the number of upstream ids), applies each
+//! held receipt exactly as `receipt` would and deletes it, in the same
+//! script: a receipt either finds the mapping or is held where the
+//! `sent` that writes it will find it. A message hash without `pn` (sent
+//! before `pn` existed) counts as one part.
+//!
+//! Everything queued for a user carries the ttl given (`exp`); the
+//! stream itself never expires. Receipts touch the connector's, the
+//! message's and the user's slots (see *Redis Cluster*).
+//!
+//! # Users' delivery queues
+//!
+//! [`Store::deliver`] is one script (XADD with `q` and `exp` by Redis'
+//! clock). [`Store::take_deliveries`] (=
+//! [`RedisStore::take_deliveries_with_reclaim`] with [`RECLAIM_AFTER_MS`])
+//! runs the connector's steps 1, 2 and 4 on the user's stream (the
+//! group is made with MKSTREAM from id 0 at the first take, so items
+//! queued before are read); `Delivery::token` is the stream entry id.
+//! Expired items are handed out like the others (the caller drops them).
+//! An entry that does not decode is logged (`warn`) and dropped (XACK +
+//! XDEL), so it cannot wedge the queue. [`Store::delivered`] is one
+//! script: XACK, and XDEL only when it was pending. [`Store::redeliver`]
+//! is one script: when the entry is pending, XACK + XDEL and XADD of the
+//! same fields (the same `q` and `exp`) at the tail; otherwise nothing.
+//! A token that is not a stream id changes nothing.
+//!
+//! # Restart recovery
+//!
+//! Entries a consumer was handed stay in the group's pending list under
+//! its name until they are settled. A tern process killed mid-work
+//! leaves them there, and another consumer may take them only after
+//! [`RECLAIM_AFTER_MS`] (300 s). So the first take (connector queue or
+//! delivery queue) by a consumer name in a [`RedisStore`] starts with
+//! XREADGROUP from id `0`: that name's own pending entries, oldest first,
+//! `max` at a time (later takes continue after the last one handed out
+//! until a read finds fewer than `max`). A take that recovers entries
+//! answers with those alone, at once, so nothing read after them can fail
+//! and lose them from the answer. A restarted process that uses
+//! the same consumer names therefore resends its in-flight work at once.
+//! Recovery happens once per (stream, consumer name) per [`RedisStore`]:
+//! a name that two live processes share would take each other's work
+//! (names must be unique to one process's worker, and stable across its
+//! restarts).
 //!
 //! # Atomicity
 //!
@@ -86,6 +180,15 @@
 //!   Redis: either the cancel deletes the entry first (the take never
 //!   sees it) or the take has it (the cancel answers TooLate). The `taken`
 //!   mark on the hash is written after the read and is advisory.
+//! - [`Store::sent`] and [`Store::receipt`] are one script each (above),
+//!   so a receipt is counted once whichever comes first. `receipt` costs
+//!   three round trips (GET the mapping, HGET the user, the script): the
+//!   user's stream must be named in `KEYS`.
+//! - [`Store::receipt`] and [`Store::deliver`] are not idempotent (an
+//!   intermediate receipt or an MO would be queued twice); like every
+//!   request, they are sent again only when they failed on a pooled
+//!   connection found dead, which Redis most likely never ran. Delivery
+//!   to the user is at least once in any case.
 //!
 //! # Redis Cluster
 //!
@@ -94,12 +197,14 @@
 //! backend talks to one Redis (a single-node connection pool) and does
 //! not support Cluster yet: the submit script touches three slots
 //! (`{c:<connector>}` for the queue, `{u:<user>}` for credit and TAT,
-//! `{m:<id>}` for the message hash), cancel and fail touch the same
-//! three and sent two (`{c:…}` and `{m:…}`), which a Cluster refuses
-//! with CROSSSLOT. (Taking and retrying stay in the connector's slot:
-//! the retry set keeps its own copy of each message for that reason.) Correct atomic submit on one
-//! Redis was chosen over a Cluster-ready design that weakens it. To
-//! support Cluster, the plan is:
+//! `{m:<id>}` for the message hash); cancel, fail, sent and receipt
+//! touch the same three (sent and receipt: `{c:…}` for the mapping and
+//! held keys, `{m:…}`, and `{u:…}` for the delivery stream), which a
+//! Cluster refuses with CROSSSLOT. (Taking and retrying stay in the
+//! connector's slot: the retry set keeps its own copy of each message for
+//! that reason; the delivery queue scripts stay in the user's.) Correct
+//! atomic submit on one Redis was chosen over a Cluster-ready design that
+//! weakens it. To support Cluster, the plan is:
 //!
 //! 1. Move the message hash into the user's slot
 //!    (`tern:{u:<user>}:m:<id>`); `status(id)` then needs the user
@@ -131,12 +236,13 @@
 //! `deadpool` with this module's manager rather than `deadpool-redis`,
 //! whose manager PINGs on every checkout and cannot set timeouts.)
 //!
-//! Blocking reads ([`Store::take`] with a `block`) use dedicated
-//! connections, never the pool's, with a response timeout longer than the
+//! Blocking reads ([`Store::take`] and [`Store::take_deliveries`] with a
+//! `block`) use dedicated connections, never the pool's, with a response timeout longer than the
 //! BLOCK time. The Redis URL may carry a password: it is never logged, and
 //! errors never repeat the URL.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -149,10 +255,11 @@ use bytes::Bytes;
 use deadpool::managed::{self, Metrics, Object, Pool, QueueMode, RecycleError, RecycleResult};
 use smpp::MessageState;
 
+use super::delivery::{decode_mo, encode_mo};
 use super::{
     CancelOutcome, Delivery, DeliveryItem, MessageStatus, PartReceipt, RECLAIM_AFTER_MS,
     ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoreError, StoredMessage, Submission,
-    Taken,
+    Taken, UserReceipt,
 };
 
 /// The consumer group every tern process reads a connector's queue with.
@@ -190,6 +297,17 @@ pub fn requeued_key(connector: &str) -> String {
 /// The message id an upstream message id of `connector` belongs to.
 pub fn upstream_key(connector: &str, upstream_id: &str) -> String {
     format!("tern:{{c:{connector}}}:up:{upstream_id}")
+}
+
+/// A receipt for an upstream message id of `connector` that came before
+/// its [`Store::sent`] (held until `sent` applies it).
+pub fn held_key(connector: &str, upstream_id: &str) -> String {
+    format!("tern:{{c:{connector}}}:held:{upstream_id}")
+}
+
+/// A user's delivery queue (a stream): receipts and MO messages.
+pub fn delivery_key(user: &str) -> String {
+    format!("tern:{{u:{user}}}:dlv")
 }
 
 /// A user's credit in millionths.
@@ -240,10 +358,14 @@ struct Inner {
     options: RedisOptions,
     /// Idle dedicated connections for blocking reads.
     blocking: Mutex<Vec<MultiplexedConnection>>,
-    /// Connectors whose consumer group is known to exist.
+    /// Streams (by key) whose consumer group is known to exist.
     groups: Mutex<HashSet<String>>,
-    /// Per connector: where the next XAUTOCLAIM of a take starts.
+    /// Per stream key: where the next XAUTOCLAIM of a take starts.
     reclaim_cursor: Mutex<HashMap<String, String>>,
+    /// Per (stream key, consumer): how far the first takes have read the
+    /// consumer's own pending entries (restart recovery); `None` once
+    /// they are all handed out. Absent: not started.
+    recovery: Mutex<HashMap<(String, String), Option<String>>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -343,7 +465,8 @@ const CANCELLED: i64 = 2;
 /// KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash, 5 retry set.
 /// ARGV: 1 queue limit, 2 rate ('' = unlimited), 3 burst, 4 parts,
 /// 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
-/// 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE.
+/// 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE,
+/// 14 registered_delivery.
 static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -383,7 +506,8 @@ if xlen == 0 and redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[7], 'm', ARGV[6])
 redis.call('HSET', KEYS[4], 'm', ARGV[6], 'user', ARGV[8], 'conn', ARGV[9], 'sid', sid,
-  'state', ARGV[13], 'accepted_ms', ARGV[10], 'charge', charge, 'error_code', '0')
+  'state', ARGV[13], 'accepted_ms', ARGV[10], 'charge', charge, 'error_code', '0',
+  'rd', ARGV[14])
 redis.call('PEXPIRE', KEYS[4], ARGV[11])
 return 0
 "#,
@@ -472,26 +596,43 @@ return d
     )
 });
 
-/// Sent upstream: maps the upstream ids, marks the hash, settles.
-/// KEYS: 1 queue stream, 2 message hash, 3 requeued, 4.. upstream keys.
-/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms.
+/// Sent upstream: maps the upstream ids, marks the hash, settles; the
+/// first time, records the parts for receipts and applies the receipts
+/// held for these ids.
+/// KEYS: 1 queue stream, 2 message hash, 3 requeued, 4 the user's
+/// delivery stream, then per upstream id its mapping key and its held key.
+/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5.. the
+/// upstream ids.
 static SENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{RECEIPT_LUA}{}",
         r#"
-for i = 4, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4])
+local n = #ARGV - 4
+for i = 1, n do
+  redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  local t = redis.call('TIME')
-  redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms',
-    string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+  redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
+  if n > 0 and redis.call('HSETNX', KEYS[2], 'pn', fmt(n)) == 1 then
+    for i = 1, n do
+      local held = redis.call('GET', KEYS[4 + 2 * i])
+      if held then
+        redis.call('DEL', KEYS[4 + 2 * i])
+        local st, err, done = string.match(held, '^(%d+):(%d+):(%-?%d+)$')
+        if st then
+          apply(KEYS[2], KEYS[4], ARGV[3], ARGV[4 + i], tonumber(st), tonumber(err),
+            tonumber(done), tonumber(ARGV[4]))
+        end
+      end
+    end
+  end
 end
-local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[3])
-return n
-"#,
-    )
+return acked
+"#
+    ))
 });
 
 /// A temporary failure: settles the entry and puts the message in the
@@ -514,25 +655,188 @@ return 1
     )
 });
 
-/// A permanent failure: final state, refund, settled; nothing when the
-/// entry was not pending (settled already).
-/// KEYS: 1 queue stream, 2 message hash, 3 credit, 4 requeued.
-/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 state, 5 error code.
+/// A permanent failure: final state, refund, settled, and the user's
+/// final receipt queued when wanted; nothing when the entry was not
+/// pending (settled already).
+/// KEYS: 1 queue stream, 2 message hash, 3 credit, 4 requeued, 5 the
+/// user's delivery stream.
+/// ARGV: 1 group, 2 stream entry id, 3 message id, 4 state, 5 error code,
+/// 6 registered_delivery, 7 parts, 8 ttl ms, 9 encoded message.
 static FAIL: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{RECEIPT_LUA}{}",
         r#"
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[3])
+local now = now_ms()
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  local t = redis.call('TIME')
   local charge = redis.call('HGET', KEYS[2], 'charge')
   redis.call('HSET', KEYS[2], 'state', ARGV[4], 'error_code', ARGV[5], 'charge', '0',
-    'final_ms', string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+    'final_ms', fmt(now))
   if (tonumber(charge) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
     redis.call('INCRBY', KEYS[3], charge)
   end
 end
+local st = tonumber(ARGV[4])
+if wants(tonumber(ARGV[6]), st) then
+  queue_receipt(KEYS[5], ARGV[3], ARGV[9], st, tonumber(ARGV[5]), tonumber(ARGV[7]), 0, now,
+    tonumber(ARGV[8]))
+end
+return 1
+"#
+    ))
+});
+
+/// Lua shared by the scripts that count receipts and queue them for
+/// users: the rules of [`super::delivery`], [`delivery::wants_receipt`]
+/// included, written once more.
+///
+/// `apply(hash, stream, id, upstream id, state, err, done, ttl)` applies
+/// one part's receipt to the message hash and answers `{outcome, queued,
+/// state}` (outcomes: the `R_*` constants).
+///
+/// [`delivery::wants_receipt`]: super::delivery::wants_receipt
+const RECEIPT_LUA: &str = r#"
+local function fmt(n) return string.format('%d', n) end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function is_final(st) return st >= 2 and st <= 8 end
+local function wants(rd, st)
+  if is_final(st) then
+    local r = rd % 4
+    return r == 1 or (r == 2 and st ~= 2)
+  end
+  return math.floor(rd / 16) % 2 == 1
+end
+local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
+  local now = now_ms()
+  redis.call('XADD', sk, '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
+    'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
+    'exp', fmt(now + ttl), 'm', m)
+end
+local function apply(hk, sk, id, upid, st, err, done, ttl)
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl')
+  if not h[1] then return {1, 0, 0} end
+  local rd = tonumber(h[2]) or 0
+  -- A message sent before parts were recorded counts as one part.
+  local pn = math.max(tonumber(h[3]) or 0, 1)
+  local pd = tonumber(h[4]) or 0
+  local pdl = tonumber(h[5]) or 0
+  if done <= 0 then done = now_ms() end
+  if not is_final(st) then
+    if wants(rd, st) then
+      queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl)
+      return {2, 1, st}
+    end
+    return {2, 0, st}
+  end
+  if pd >= pn then return {1, 0, 0} end
+  if redis.call('HSETNX', hk, 'd:' .. upid, fmt(st)) == 0 then return {1, 0, 0} end
+  pd = pd + 1
+  if st == 2 then
+    pdl = pdl + 1
+  else
+    redis.call('HSET', hk, 'fst', fmt(st), 'ferr', fmt(err))
+  end
+  redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl))
+  if pd < pn then return {3, 0, 0} end
+  local fst, ferr = 2, 0
+  if pdl < pd then
+    local f = redis.call('HMGET', hk, 'fst', 'ferr')
+    fst = tonumber(f[1]) or st
+    ferr = tonumber(f[2]) or 0
+  end
+  redis.call('HSET', hk, 'state', fmt(fst), 'final_ms', fmt(done),
+    'error_code', fmt(math.min(ferr, 255)))
+  if wants(rd, fst) then
+    queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl)
+    return {4, 1, fst}
+  end
+  return {4, 0, fst}
+end
+"#;
+
+// Receipt outcomes (RECEIPT_LUA, RECEIPT).
+const R_RACED: i64 = -1;
+const R_HELD: i64 = 0;
+const R_DUPLICATE: i64 = 1;
+const R_INTERMEDIATE: i64 = 2;
+const R_PARTIAL: i64 = 3;
+const R_FINAL: i64 = 4;
+
+/// One part's receipt: held when its upstream id has no mapping yet,
+/// else applied. Answers `{outcome, queued, state}`; [`R_RACED`] when the
+/// mapping or the message's user is not what the caller read (it reads
+/// them again and retries), before any write.
+/// KEYS: 1 mapping, 2 held; when the caller found a mapping: 3 message
+/// hash, 4 the user's delivery stream.
+/// ARGV: 1 upstream id, 2 state, 3 error code, 4 done ms, 5 ttl ms,
+/// 6 message id the caller found ('' none), 7 its user ('' none).
+static RECEIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{RECEIPT_LUA}{}",
+        r#"
+local id = redis.call('GET', KEYS[1])
+if not id then
+  if ARGV[6] ~= '' then return {-1, 0, 0} end
+  redis.call('SET', KEYS[2], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], 'PX', ARGV[5])
+  return {0, 0, 0}
+end
+if id ~= ARGV[6] then return {-1, 0, 0} end
+local user = redis.call('HGET', KEYS[3], 'user')
+if not user then return {1, 0, 0} end
+if user ~= ARGV[7] then return {-1, 0, 0} end
+return apply(KEYS[3], KEYS[4], id, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]))
+"#
+    ))
+});
+
+/// Queues an item for a user, stamped with Redis' clock.
+/// KEYS: 1 the user's delivery stream. ARGV: 1 ttl ms, 2.. field, value.
+static DELIVER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local args = {KEYS[1], '*'}
+for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
+args[#args + 1] = 'q'
+args[#args + 1] = string.format('%d', now)
+args[#args + 1] = 'exp'
+args[#args + 1] = string.format('%d', now + tonumber(ARGV[1]))
+return redis.call('XADD', unpack(args))
+"#,
+    )
+});
+
+/// A delivered (or dropped) item leaves the queue, if it was pending.
+/// KEYS: 1 delivery stream. ARGV: 1 group, 2 stream entry id.
+static DELIVERED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// A pending item goes back to the queue's tail, with the same fields.
+/// KEYS: 1 delivery stream. ARGV: 1 group, 2 stream entry id.
+static REDELIVER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local r = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+if #r == 0 then return 0 end
+local args = {KEYS[1], '*'}
+for _, v in ipairs(r[1][2]) do args[#args + 1] = v end
+redis.call('XADD', unpack(args))
 return 1
 "#,
     )
@@ -576,6 +880,7 @@ impl RedisStore {
                 blocking: Mutex::new(Vec::new()),
                 groups: Mutex::new(HashSet::new()),
                 reclaim_cursor: Mutex::new(HashMap::new()),
+                recovery: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -627,15 +932,15 @@ impl RedisStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Create the connector's consumer group (and stream) unless it is
+    /// Create a stream's consumer group (and the stream) unless it is
     /// known to exist.
-    async fn ensure_group(&self, connector: &str) -> Result<(), StoreError> {
-        if self.groups().contains(connector) {
+    async fn ensure_group(&self, key: &str) -> Result<(), StoreError> {
+        if self.groups().contains(key) {
             return Ok(());
         }
         let mut cmd = ::redis::cmd("XGROUP");
         cmd.arg("CREATE")
-            .arg(queue_key(connector))
+            .arg(key)
             .arg(GROUP)
             .arg("0")
             .arg("MKSTREAM");
@@ -644,17 +949,36 @@ impl RedisStore {
             Err(e) if e.0.contains("BUSYGROUP") => {}
             Err(e) => return Err(e),
         }
-        self.groups().insert(connector.to_string());
+        self.groups().insert(key.to_string());
         Ok(())
     }
 
+    /// Run a group command on `key`; when Redis lost the group (it
+    /// restarted without its data), make it again and run once more.
+    async fn with_group<F, Fut>(&self, key: &str, f: F) -> Result<Value, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Value, StoreError>>,
+    {
+        match f().await {
+            Err(e) if e.0.contains("NOGROUP") => {
+                self.groups().remove(key);
+                self.ensure_group(key).await?;
+                f().await
+            }
+            r => r,
+        }
+    }
+
     /// [`Store::take`] with a reclaim time of `reclaim_after_ms` instead
-    /// of [`RECLAIM_AFTER_MS`] (tests use a short one): due retries are
-    /// moved to the stream, entries idle longer than `reclaim_after_ms`
-    /// (a dead consumer's) are claimed for `consumer` and handed out
-    /// first, then new entries are read; with nothing found, waits up to
-    /// `block` (on a dedicated connection) for a submit or for a retry
-    /// to fall due. An entry that does not decode is logged and
+    /// of [`RECLAIM_AFTER_MS`] (tests use a short one): at the first take
+    /// by `consumer` in this store, what it had taken and not settled
+    /// before (a previous run of this process) comes first; then due
+    /// retries are moved to the stream, entries idle longer than
+    /// `reclaim_after_ms` (a dead consumer's) are claimed for `consumer`
+    /// and handed out, then new entries are read; with nothing found,
+    /// waits up to `block` (on a dedicated connection) for a submit or for
+    /// a retry to fall due. An entry that does not decode is logged and
     /// acknowledged (it can never be sent).
     pub async fn take_with_reclaim(
         &self,
@@ -667,11 +991,20 @@ impl RedisStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        self.ensure_group(connector).await?;
+        let key = queue_key(connector);
+        self.ensure_group(&key).await?;
         let start = tokio::time::Instant::now();
-        let mut out = self
-            .reclaim_some(connector, consumer, reclaim_after_ms, max)
+        // Recovered work is handed out alone: nothing after its read can
+        // fail and lose it from this answer.
+        let recovered = self.recover(&key, consumer, max).await?;
+        let recovered = self.decode_entries(connector, recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
+        }
+        let claimed = self
+            .reclaim_some(&key, consumer, reclaim_after_ms, max)
             .await?;
+        let mut out = self.decode_entries(connector, claimed).await;
         loop {
             let next_due = self.promote(connector, max).await?;
             if out.len() >= max {
@@ -697,6 +1030,93 @@ impl RedisStore {
         }
     }
 
+    /// [`Store::take_deliveries`] with a reclaim time of
+    /// `reclaim_after_ms` instead of [`RECLAIM_AFTER_MS`] (tests use a
+    /// short one): at the first take by `consumer` in this store, what it
+    /// had taken and not settled before comes first; then items idle
+    /// longer than `reclaim_after_ms` (a dead consumer's) are claimed for
+    /// `consumer`, then new items are read; with nothing found, waits up
+    /// to `block` (on a dedicated connection). An item that does not
+    /// decode is logged and dropped (acknowledged and deleted).
+    pub async fn take_deliveries_with_reclaim(
+        &self,
+        user: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let key = delivery_key(user);
+        self.ensure_group(&key).await?;
+        let start = tokio::time::Instant::now();
+        // Recovered items are handed out alone, as in `take_with_reclaim`.
+        let recovered = self.recover(&key, consumer, max).await?;
+        let recovered = self.decode_deliveries(user, recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
+        }
+        let claimed = self
+            .reclaim_some(&key, consumer, reclaim_after_ms, max)
+            .await?;
+        let mut out = self.decode_deliveries(user, claimed).await;
+        loop {
+            if out.len() >= max {
+                return Ok(out);
+            }
+            let block_ms = if out.is_empty() {
+                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
+            } else {
+                0
+            };
+            let got = self
+                .read_entries(&key, consumer, max - out.len(), block_ms, ">")
+                .await?;
+            out.extend(self.decode_deliveries(user, got).await);
+            if !out.is_empty() || start.elapsed() >= block {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Restart recovery: at the first takes by `consumer` from the stream
+    /// `key` in this store, up to `max` of the entries that `consumer`
+    /// was handed before and has not acknowledged (XREADGROUP from `0`:
+    /// its own pending list, which a previous run of this process left
+    /// behind when it was killed). Over once a read finds fewer than
+    /// `max`; then nothing.
+    async fn recover(
+        &self,
+        key: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let name = (key.to_string(), consumer.to_string());
+        let from = match self.recovery().get(&name) {
+            Some(None) => return Ok(Vec::new()),
+            Some(Some(after)) => after.clone(),
+            None => "0".to_string(),
+        };
+        let entries = self.read_entries(key, consumer, max, 0, &from).await?;
+        let next = if entries.len() < max {
+            None
+        } else {
+            entries.last().map(|e| e.id.clone())
+        };
+        if !entries.is_empty() {
+            tracing::info!(
+                stream = key,
+                consumer,
+                count = entries.len(),
+                "handing out again what this consumer took before a restart"
+            );
+        }
+        self.recovery().insert(name, next);
+        Ok(entries)
+    }
+
     /// Move up to `limit` due retries to the stream's tail; the ms until
     /// the next one is due, if any.
     async fn promote(&self, connector: &str, limit: usize) -> Result<Option<u64>, StoreError> {
@@ -710,8 +1130,8 @@ impl RedisStore {
         Ok(u64::try_from(next).ok())
     }
 
-    /// XREADGROUP `>`: up to `max` new entries for `consumer`, waiting up
-    /// to `block_ms` when there are none.
+    /// XREADGROUP `>` on a connector's queue: up to `max` new entries for
+    /// `consumer`, waiting up to `block_ms` when there are none.
     async fn read_new(
         &self,
         connector: &str,
@@ -719,33 +1139,9 @@ impl RedisStore {
         max: usize,
         block_ms: u64,
     ) -> Result<Vec<Taken>, StoreError> {
-        let key = queue_key(connector);
-        let mut cmd = ::redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(max);
-        if block_ms > 0 {
-            cmd.arg("BLOCK").arg(block_ms);
-        }
-        cmd.arg("STREAMS").arg(&key).arg(">");
-        let reply = match self.read_group(&cmd, block_ms).await {
-            // Redis lost the group (restarted without its data): make it
-            // again and read once more.
-            Err(e) if e.0.contains("NOGROUP") => {
-                self.groups().remove(connector);
-                self.ensure_group(connector).await?;
-                self.read_group(&cmd, block_ms).await?
-            }
-            r => r?,
-        };
-        let mut entries = Vec::new();
-        for (_, list) in pairs(reply) {
-            for e in array(list).unwrap_or_default() {
-                entries.extend(entry(e));
-            }
-        }
+        let entries = self
+            .read_entries(&queue_key(connector), consumer, max, block_ms, ">")
+            .await?;
         let taken = self.decode_entries(connector, entries).await;
         if !taken.is_empty() {
             let mut p = ::redis::pipe();
@@ -763,6 +1159,40 @@ impl RedisStore {
             }
         }
         Ok(taken)
+    }
+
+    /// XREADGROUP on the stream `key` for `consumer`, up to `max` entries
+    /// after `from` (`>`: new entries, waiting up to `block_ms` when there
+    /// are none; a stream id: the consumer's own pending entries after
+    /// it).
+    async fn read_entries(
+        &self,
+        key: &str,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+        from: &str,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut cmd = ::redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max);
+        if block_ms > 0 {
+            cmd.arg("BLOCK").arg(block_ms);
+        }
+        cmd.arg("STREAMS").arg(key).arg(from);
+        let reply = self
+            .with_group(key, || self.read_group(&cmd, block_ms))
+            .await?;
+        let mut entries = Vec::new();
+        for (_, list) in pairs(reply) {
+            for e in array(list).unwrap_or_default() {
+                entries.extend(entry(e));
+            }
+        }
+        Ok(entries)
     }
 
     /// XREADGROUP: on the pool when it does not block, else on a
@@ -822,38 +1252,62 @@ impl RedisStore {
         }
     }
 
-    /// Decode stream entries; acknowledge (and log) those that are not
+    /// Decode queue entries; acknowledge (and log) those that are not
     /// stored messages.
-    async fn decode_entries(
-        &self,
-        connector: &str,
-        entries: Vec<(String, Option<Vec<u8>>)>,
-    ) -> Vec<Taken> {
+    async fn decode_entries(&self, connector: &str, entries: Vec<Entry>) -> Vec<Taken> {
         let mut out = Vec::with_capacity(entries.len());
         let mut corrupt = Vec::new();
-        for (stream_id, m) in entries {
-            match m.map(|b| StoredMessage::decode(Bytes::from(b))) {
+        for mut e in entries {
+            match e.take(b"m").map(|b| StoredMessage::decode(Bytes::from(b))) {
                 Some(Ok(message)) => out.push(Taken {
-                    token: stream_id,
+                    token: e.id,
                     message,
                 }),
-                Some(Err(e)) => {
-                    tracing::error!(connector, stream_id, error = %e, "dropping a corrupt queued message");
-                    corrupt.push(stream_id);
+                Some(Err(err)) => {
+                    tracing::error!(connector, stream_id = e.id, error = %err, "dropping a corrupt queued message");
+                    corrupt.push(e.id);
                 }
                 None => {
                     tracing::error!(
                         connector,
-                        stream_id,
+                        stream_id = e.id,
                         "dropping a queue entry without a message"
                     );
-                    corrupt.push(stream_id);
+                    corrupt.push(e.id);
                 }
             }
         }
         if !corrupt.is_empty() {
-            if let Err(e) = self.ack(connector, &corrupt).await {
+            if let Err(e) = self.ack_entries(&queue_key(connector), &corrupt).await {
                 tracing::warn!(connector, error = %e, "could not drop corrupt queue entries");
+            }
+        }
+        out
+    }
+
+    /// Decode delivery queue entries; drop (acknowledge, delete and log)
+    /// those that do not decode, so they cannot wedge the queue.
+    async fn decode_deliveries(&self, user: &str, entries: Vec<Entry>) -> Vec<Delivery> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut corrupt = Vec::new();
+        for e in entries {
+            let id = e.id.clone();
+            match delivery_of(e) {
+                Ok(d) => out.push(d),
+                Err(field) => {
+                    tracing::warn!(
+                        user,
+                        stream_id = id,
+                        field,
+                        "dropping a corrupt delivery queue entry"
+                    );
+                    corrupt.push(id);
+                }
+            }
+        }
+        if !corrupt.is_empty() {
+            if let Err(e) = self.ack_entries(&delivery_key(user), &corrupt).await {
+                tracing::warn!(user, error = %e, "could not drop corrupt delivery queue entries");
             }
         }
         out
@@ -864,18 +1318,22 @@ impl RedisStore {
     /// [`Store::retry`] or [`Store::fail`]; this drops corrupt entries).
     /// Returns how many were pending.
     pub async fn ack(&self, connector: &str, stream_ids: &[String]) -> Result<u64, StoreError> {
+        self.ack_entries(&queue_key(connector), stream_ids).await
+    }
+
+    /// XACK + XDEL on the stream `key`; how many were pending.
+    async fn ack_entries(&self, key: &str, stream_ids: &[String]) -> Result<u64, StoreError> {
         if stream_ids.is_empty() {
             return Ok(0);
         }
-        let key = queue_key(connector);
         let mut p = ::redis::pipe();
         p.atomic()
             .cmd("XACK")
-            .arg(&key)
+            .arg(key)
             .arg(GROUP)
             .arg(stream_ids)
             .cmd("XDEL")
-            .arg(&key)
+            .arg(key)
             .arg(stream_ids)
             .ignore();
         let (acked,): (u64,) = self.run(Req::Pipe(&p)).await?;
@@ -895,7 +1353,8 @@ impl RedisStore {
         if max == 0 {
             return Ok(Vec::new());
         }
-        self.ensure_group(connector).await?;
+        let key = queue_key(connector);
+        self.ensure_group(&key).await?;
         let mut cursor = "0-0".to_string();
         let mut entries = Vec::new();
         // Each call scans a bounded part of the pending list; a few
@@ -903,7 +1362,7 @@ impl RedisStore {
         for _ in 0..16 {
             let next = self
                 .autoclaim(
-                    connector,
+                    &key,
                     consumer,
                     min_idle_ms,
                     max - entries.len(),
@@ -919,57 +1378,50 @@ impl RedisStore {
         Ok(self.decode_entries(connector, entries).await)
     }
 
-    /// One XAUTOCLAIM per take, from where the previous one of this
-    /// process stopped, so a large pending list costs each take one
-    /// bounded call and is covered over several.
+    /// One XAUTOCLAIM on the stream `key` per take, from where the
+    /// previous one of this process stopped, so a large pending list
+    /// costs each take one bounded call and is covered over several.
     async fn reclaim_some(
         &self,
-        connector: &str,
+        key: &str,
         consumer: &str,
         min_idle_ms: u64,
         max: usize,
-    ) -> Result<Vec<Taken>, StoreError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let cursor = self
             .reclaim_cursor()
-            .get(connector)
+            .get(key)
             .cloned()
             .unwrap_or_else(|| "0-0".to_string());
         let mut entries = Vec::new();
         let next = self
-            .autoclaim(connector, consumer, min_idle_ms, max, &cursor, &mut entries)
+            .autoclaim(key, consumer, min_idle_ms, max, &cursor, &mut entries)
             .await?;
-        self.reclaim_cursor().insert(connector.to_string(), next);
-        Ok(self.decode_entries(connector, entries).await)
+        self.reclaim_cursor().insert(key.to_string(), next);
+        Ok(entries)
     }
 
-    /// XAUTOCLAIM from `cursor`: the claimed entries appended to
-    /// `entries`; the next cursor ("0-0" once the scan is complete).
+    /// XAUTOCLAIM on the stream `key` from `cursor`: the claimed entries
+    /// appended to `entries`; the next cursor ("0-0" once the scan is
+    /// complete).
     async fn autoclaim(
         &self,
-        connector: &str,
+        key: &str,
         consumer: &str,
         min_idle_ms: u64,
         count: usize,
         cursor: &str,
-        entries: &mut Vec<(String, Option<Vec<u8>>)>,
+        entries: &mut Vec<Entry>,
     ) -> Result<String, StoreError> {
         let mut cmd = ::redis::cmd("XAUTOCLAIM");
-        cmd.arg(queue_key(connector))
+        cmd.arg(key)
             .arg(GROUP)
             .arg(consumer)
             .arg(min_idle_ms)
             .arg(cursor)
             .arg("COUNT")
             .arg(count);
-        let reply: Value = match self.run(Req::Cmd(&cmd)).await {
-            // Redis lost the group (restarted without its data).
-            Err(e) if e.0.contains("NOGROUP") => {
-                self.groups().remove(connector);
-                self.ensure_group(connector).await?;
-                self.run(Req::Cmd(&cmd)).await?
-            }
-            r => r?,
-        };
+        let reply = self.with_group(key, || self.run(Req::Cmd(&cmd))).await?;
         let mut parts = array(reply).unwrap_or_default().into_iter();
         let next = parts.next().and_then(bulk).unwrap_or_default();
         for e in parts.next().and_then(array).unwrap_or_default() {
@@ -984,6 +1436,13 @@ impl RedisStore {
     fn reclaim_cursor(&self) -> MutexGuard<'_, HashMap<String, String>> {
         self.inner
             .reclaim_cursor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn recovery(&self) -> MutexGuard<'_, HashMap<(String, String), Option<String>>> {
+        self.inner
+            .recovery
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -1028,12 +1487,35 @@ fn pairs(v: Value) -> Vec<(Value, Value)> {
     }
 }
 
-/// A stream entry `[id, [field, value, ...]]`: its id and its `m` field.
-/// A deleted entry (nil) is skipped.
-fn entry(v: Value) -> Option<(String, Option<Vec<u8>>)> {
+/// A stream entry as read: its id and its fields.
+struct Entry {
+    id: String,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Entry {
+    /// The value of the field `name`, taken out.
+    fn take(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        Some(self.fields.swap_remove(i).1)
+    }
+
+    /// The value of the field `name` as a decimal number.
+    fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<T, &'static str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+            .ok_or(name)
+    }
+}
+
+/// A stream entry `[id, [field, value, ...]]`. An entry deleted from the
+/// stream while pending (nil) has no fields.
+fn entry(v: Value) -> Option<Entry> {
     let mut it = array(v)?.into_iter();
     let id = String::from_utf8(bulk(it.next()?)?).ok()?;
-    let fields = match it.next() {
+    let raw = match it.next() {
         Some(Value::Map(m)) => m,
         Some(v) => {
             let mut flat = array(v).unwrap_or_default().into_iter();
@@ -1045,12 +1527,80 @@ fn entry(v: Value) -> Option<(String, Option<Vec<u8>>)> {
         }
         None => Vec::new(),
     };
-    let m = fields.into_iter().find_map(|(k, v)| {
-        (bulk(k).as_deref() == Some(b"m"))
-            .then(|| bulk(v))
-            .flatten()
-    });
-    Some((id, m))
+    let fields = raw
+        .into_iter()
+        .filter_map(|(k, v)| Some((bulk(k)?, bulk(v)?)))
+        .collect();
+    Some(Entry { id, fields })
+}
+
+/// A delivery queue entry as a [`Delivery`]; the field at fault when it
+/// does not decode.
+fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
+    let queued_ms = e.number("q")?;
+    let expires_ms = e.number("exp")?;
+    let item = match e.take(b"k").as_deref() {
+        Some(b"r") => {
+            let receipt = UserReceipt {
+                state: MessageState::from_u8(e.number("st")?),
+                error_code: e.number("err")?,
+                sub: e.number("sub")?,
+                dlvrd: e.number("dlvrd")?,
+                done_ms: e.number("done")?,
+                message: e
+                    .take(b"m")
+                    .and_then(|m| StoredMessage::decode(Bytes::from(m)).ok())
+                    .ok_or("m")?,
+            };
+            DeliveryItem::Receipt(Box::new(receipt))
+        }
+        Some(b"mo") => DeliveryItem::Mo(e.take(b"p").and_then(|p| decode_mo(&p).ok()).ok_or("p")?),
+        _ => return Err("k"),
+    };
+    Ok(Delivery {
+        token: e.id,
+        item,
+        queued_ms,
+        expires_ms,
+    })
+}
+
+/// The fields a queued item is stored with (`q` and `exp` are added by
+/// the script, by Redis' clock).
+fn delivery_fields(item: &DeliveryItem) -> Vec<(&'static str, Vec<u8>)> {
+    match item {
+        DeliveryItem::Receipt(r) => vec![
+            ("k", b"r".to_vec()),
+            ("id", r.message.id.as_bytes().to_vec()),
+            ("st", r.state.as_u8().to_string().into_bytes()),
+            ("err", r.error_code.to_string().into_bytes()),
+            ("sub", r.sub.to_string().into_bytes()),
+            ("dlvrd", r.dlvrd.to_string().into_bytes()),
+            ("done", r.done_ms.to_string().into_bytes()),
+            ("m", r.message.encode().to_vec()),
+        ],
+        DeliveryItem::Mo(d) => vec![("k", b"mo".to_vec()), ("p", encode_mo(d).to_vec())],
+    }
+}
+
+/// Whether `token` has the shape of a stream entry id (`<ms>-<seq>`):
+/// anything else was never handed out, and Redis would refuse it.
+fn is_stream_id(token: &str) -> bool {
+    token.split_once('-').is_some_and(|(ms, seq)| {
+        !ms.is_empty()
+            && !seq.is_empty()
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && seq.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// A ttl in whole milliseconds for PX and expiry stamps: at least 1 (PX
+/// refuses 0), at most ten years (an absurd ttl is not an error).
+fn ttl_ms(ttl: Duration) -> u64 {
+    const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(MAX_MS)
+        .clamp(1, MAX_MS)
 }
 
 /// `HMGET user state accepted_ms final_ms error_code`.
@@ -1089,7 +1639,8 @@ impl Store for RedisStore {
             .arg(m.accepted_ms)
             .arg(STATUS_RETENTION_MS)
             .arg(GROUP)
-            .arg(MessageState::Enroute.as_u8());
+            .arg(MessageState::Enroute.as_u8())
+            .arg(m.submit.registered_delivery.0);
         // Safe to repeat: the script is idempotent on the message id.
         let code: i64 = self
             .run(Req::Script(&inv))
@@ -1207,17 +1758,21 @@ impl Store for RedisStore {
         let mut inv = SENT.prepare_invoke();
         inv.key(queue_key(connector))
             .key(message_key(&taken.message.id))
-            .key(requeued_key(connector));
+            .key(requeued_key(connector))
+            .key(delivery_key(&taken.message.user));
         for u in upstream_ids {
-            inv.key(upstream_key(connector, u));
+            inv.key(upstream_key(connector, u))
+                .key(held_key(connector, u));
         }
-        // PX needs at least 1.
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         inv.arg(GROUP)
             .arg(&taken.token)
             .arg(&taken.message.id)
-            .arg(ttl_ms);
-        // Safe to repeat: the same keys and values again.
+            .arg(ttl_ms(ttl));
+        for u in upstream_ids {
+            inv.arg(u);
+        }
+        // Safe to repeat: the same mappings again; the parts and held
+        // receipts only the first time.
         self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
     }
 
@@ -1247,18 +1802,24 @@ impl Store for RedisStore {
         taken: &Taken,
         state: MessageState,
         error_code: u8,
-        _ttl: Duration,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
+        let m = &taken.message;
         let mut inv = FAIL.prepare_invoke();
         inv.key(queue_key(connector))
-            .key(message_key(&taken.message.id))
-            .key(credit_key(&taken.message.user))
+            .key(message_key(&m.id))
+            .key(credit_key(&m.user))
             .key(requeued_key(connector))
+            .key(delivery_key(&m.user))
             .arg(GROUP)
             .arg(&taken.token)
-            .arg(&taken.message.id)
+            .arg(&m.id)
             .arg(state.as_u8())
-            .arg(error_code);
+            .arg(error_code)
+            .arg(m.submit.registered_delivery.0)
+            .arg(m.parts)
+            .arg(ttl_ms(ttl))
+            .arg(&m.encode()[..]);
         // Safe to repeat: a second run finds the entry settled.
         self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
     }
@@ -1272,44 +1833,122 @@ impl Store for RedisStore {
         cmd.arg(upstream_key(connector, upstream_id));
         self.run(Req::Cmd(&cmd)).await
     }
+
     async fn receipt(
         &self,
-        _connector: &str,
-        _upstream_id: &str,
-        _receipt: PartReceipt,
-        _ttl: Duration,
+        connector: &str,
+        upstream_id: &str,
+        receipt: PartReceipt,
+        ttl: Duration,
     ) -> Result<ReceiptOutcome, StoreError> {
-        Err(StoreError("not built yet".into()))
+        let mapping = upstream_key(connector, upstream_id);
+        let held = held_key(connector, upstream_id);
+        // The script needs the message's keys in KEYS, and they come from
+        // the mapping and the message hash: read them, then let the
+        // script check they are still so (a `sent` may run in between).
+        for _ in 0..4 {
+            let mut get = ::redis::cmd("GET");
+            get.arg(&mapping);
+            let id: Option<String> = self.run(Req::Cmd(&get)).await?;
+            let mut inv = RECEIPT.prepare_invoke();
+            inv.key(&mapping).key(&held);
+            let (id, user) = match id {
+                None => (String::new(), String::new()),
+                Some(id) => {
+                    let mut hget = ::redis::cmd("HGET");
+                    hget.arg(message_key(&id)).arg("user");
+                    let Some(user) = self.run::<Option<String>>(Req::Cmd(&hget)).await? else {
+                        // The message is gone (past its retention).
+                        return Ok(ReceiptOutcome::Duplicate);
+                    };
+                    inv.key(message_key(&id)).key(delivery_key(&user));
+                    (id, user)
+                }
+            };
+            inv.arg(upstream_id)
+                .arg(receipt.state.as_u8())
+                .arg(receipt.error_code)
+                .arg(receipt.done_ms)
+                .arg(ttl_ms(ttl))
+                .arg(id)
+                .arg(user);
+            // Not idempotent (an intermediate receipt is queued again):
+            // `run` repeats only a request that failed on a connection
+            // found dead, which Redis most likely never ran.
+            let reply: Vec<i64> = self.run(Req::Script(&inv)).await?;
+            let code = reply.first().copied().unwrap_or(i64::MIN);
+            let queued = reply.get(1).is_some_and(|q| *q == 1);
+            let state = reply
+                .get(2)
+                .and_then(|s| u8::try_from(*s).ok())
+                .map(MessageState::from_u8);
+            return match (code, state) {
+                (R_RACED, _) => continue,
+                (R_HELD, _) => Ok(ReceiptOutcome::Held),
+                (R_DUPLICATE, _) => Ok(ReceiptOutcome::Duplicate),
+                (R_INTERMEDIATE, _) => Ok(ReceiptOutcome::Intermediate { queued }),
+                (R_PARTIAL, _) => Ok(ReceiptOutcome::Partial),
+                (R_FINAL, Some(state)) => Ok(ReceiptOutcome::Final { state, queued }),
+                _ => Err(StoreError(format!(
+                    "redis: unexpected receipt answer {reply:?}"
+                ))),
+            };
+        }
+        Err(StoreError(
+            "redis: the receipt's upstream id kept changing".into(),
+        ))
     }
 
     async fn deliver(
         &self,
-        _user: &str,
-        _item: &DeliveryItem,
-        _ttl: Duration,
+        user: &str,
+        item: &DeliveryItem,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+        let mut inv = DELIVER.prepare_invoke();
+        inv.key(delivery_key(user)).arg(ttl_ms(ttl));
+        for (field, value) in delivery_fields(item) {
+            inv.arg(field).arg(value);
+        }
+        // Not idempotent (it would queue twice), like `receipt`; delivery
+        // to the user is at least once anyway.
+        self.run::<String>(Req::Script(&inv)).await.map(|_| ())
     }
 
     async fn take_deliveries(
         &self,
-        _user: &str,
-        _consumer: &str,
-        _max: usize,
-        _block: Duration,
+        user: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
-        Err(StoreError("not built yet".into()))
+        self.take_deliveries_with_reclaim(user, consumer, max, block, RECLAIM_AFTER_MS)
+            .await
     }
 
-    async fn delivered(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn delivered(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        if !is_stream_id(token) {
+            return Ok(());
+        }
+        let mut inv = DELIVERED.prepare_invoke();
+        inv.key(delivery_key(user)).arg(GROUP).arg(token);
+        // Safe to repeat: a second run finds it settled.
+        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
     }
 
-    async fn redeliver(&self, _user: &str, _token: &str) -> Result<(), StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn redeliver(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        if !is_stream_id(token) {
+            return Ok(());
+        }
+        let mut inv = REDELIVER.prepare_invoke();
+        inv.key(delivery_key(user)).arg(GROUP).arg(token);
+        // Safe to repeat: a second run finds it settled.
+        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
     }
 
-    async fn delivery_depth(&self, _user: &str) -> Result<u64, StoreError> {
-        Err(StoreError("not built yet".into()))
+    async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
+        let mut cmd = ::redis::cmd("XLEN");
+        cmd.arg(delivery_key(user));
+        self.run(Req::Cmd(&cmd)).await
     }
 }
