@@ -765,6 +765,15 @@ impl Store for MemoryStore {
         match id {
             Some(id) => Ok(inner.apply_receipt(&id, upstream_id, receipt, now_ms, ttl)),
             None => {
+                // A final receipt held is not replaced by a non-final one.
+                if !receipt.state.is_final()
+                    && inner
+                        .held_receipts
+                        .get(&k)
+                        .is_some_and(|(r, exp)| r.state.is_final() && *exp > now_ms)
+                {
+                    return Ok(ReceiptOutcome::Held);
+                }
                 let expires = now_ms.saturating_add(ms(ttl));
                 let seq = inner.next_seq();
                 inner.held_expiry.insert((expires, seq), k.clone());

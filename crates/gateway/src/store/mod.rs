@@ -215,8 +215,10 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// - no mapping for the id yet (its `sent` has not run): the receipt
     ///   is held for `ttl` (a later held receipt for the same id replaces
-    ///   it) and `sent` applies it → [`ReceiptOutcome::Held`];
-    /// - a non-final state (ENROUTE, ACCEPTED, …): an intermediate receipt
+    ///   it, except that a non-final one never replaces a final one) and
+    ///   `sent` applies it → [`ReceiptOutcome::Held`];
+    /// - a non-final state (ENROUTE, or a value outside the 3.4 table; see
+    ///   [`MessageState::is_final`]): an intermediate receipt
     ///   is queued for the user when the message asked for intermediate
     ///   notification; the message's state is unchanged;
     /// - a final state for a part already final: nothing changes

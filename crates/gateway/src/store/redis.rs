@@ -98,7 +98,8 @@
 //! answers "raced" before writing anything, and the caller reads again)
 //! and:
 //!
-//! - no mapping: SET the held key with PX ttl (a later one replaces it)
+//! - no mapping: SET the held key with PX ttl (a later one replaces it,
+//!   except that a non-final receipt never replaces a final one)
 //!   → Held;
 //! - a mapping but no message hash (past its retention) → Duplicate;
 //! - a non-final state: an intermediate receipt (sub = `pn`, dlvrd =
@@ -782,6 +783,13 @@ static RECEIPT: LazyLock<Script> = LazyLock::new(|| {
 local id = redis.call('GET', KEYS[1])
 if not id then
   if ARGV[6] ~= '' then return {-1, 0, 0} end
+  -- A final receipt held is not replaced by a non-final one.
+  local st = tonumber(ARGV[2])
+  if st < 2 or st > 8 then
+    local old = redis.call('GET', KEYS[2])
+    local ost = old and tonumber(string.match(old, '^(%d+):'))
+    if ost and ost >= 2 and ost <= 8 then return {0, 0, 0} end
+  end
   redis.call('SET', KEYS[2], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], 'PX', ARGV[5])
   return {0, 0, 0}
 end
