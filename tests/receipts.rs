@@ -588,7 +588,7 @@ async fn receipts_per_registered_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn receipts_per_registered_delivery_redis() {
     bounded(receipts_per_registered_delivery_on(Backend::redis())).await;
 }
@@ -689,7 +689,7 @@ async fn store_and_forward_across_a_late_bind() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn store_and_forward_across_a_late_bind_redis() {
     bounded(store_and_forward_across_a_late_bind_on(Backend::redis())).await;
 }
@@ -762,7 +762,7 @@ async fn long_message_gets_one_receipt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn long_message_gets_one_receipt_redis() {
     bounded(long_message_gets_one_receipt_on(Backend::redis())).await;
 }
@@ -1068,6 +1068,71 @@ async fn decimal_receipts_for_hex_answers() {
     .await;
 }
 
+/// Many SMSCs send receipts as text only (no TLVs): the user's receipt
+/// still has its TLVs, state and error from the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_only_receipts() {
+    bounded(async {
+        let fake = Fake::start(
+            hex_id,
+            Arc::new(|s, seq, _sm, id| {
+                Box::pin(async move {
+                    answer_submit(&s, seq, &id).await;
+                    let n = u64::from_str_radix(&id, 16).unwrap();
+                    let (stat, err) = if n % 2 == 0 {
+                        ("UNDELIV", "034")
+                    } else {
+                        ("DELIVRD", "000")
+                    };
+                    let text = format!(
+                        "id:{id} sub:001 dlvrd:00{} submit date:2601011200 done date:2601011201 stat:{stat} err:{err} text:hello",
+                        n % 2
+                    );
+                    let body = Body::DeliverSm(DeliverSm {
+                        source: addr(Ton::INTERNATIONAL, Npi::ISDN, "447700900123"),
+                        destination: addr(Ton::ALPHANUMERIC, Npi::UNKNOWN, "Tern"),
+                        esm_class: EsmClass(EsmClass::TYPE_DELIVERY_RECEIPT),
+                        short_message: Bytes::from(text),
+                        ..Default::default()
+                    });
+                    deliver_ok(&s, body).await;
+                })
+            }),
+        )
+        .await;
+        let t = Tern::start(&config(
+            &Backend::memory(),
+            &format!(
+                "{}{}{}",
+                user("acme", ""),
+                connector("up", fake.port, "tern", "window = 1"),
+                default_route("up")
+            ),
+        ));
+        let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
+        let mut ids = HashSet::new();
+        for i in 0..4 {
+            let id = submit(&esme.session, sms("447700900123", &format!("t{i}"), 1)).await;
+            ids.insert(id);
+        }
+        let got: Vec<Got> = esme.take(4).await.iter().map(final_receipt).collect();
+        assert_eq!(one_each(&got), ids);
+        let mut states: Vec<(MessageState, u16)> = got.iter().map(|g| (g.state, g.error)).collect();
+        states.sort_by_key(|(s, _)| s.as_u8());
+        assert_eq!(
+            states,
+            [
+                (MessageState::Delivered, 0),
+                (MessageState::Delivered, 0),
+                (MessageState::Undeliverable, 34),
+                (MessageState::Undeliverable, 34)
+            ]
+        );
+        esme.quiet().await;
+    })
+    .await;
+}
+
 /// The receipt comes on the same session before the submit_sm_resp that
 /// gives its id: held, then matched, delivered once.
 async fn receipt_before_its_mapping_on(backend: Backend) {
@@ -1116,7 +1181,7 @@ async fn receipt_before_its_mapping() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn receipt_before_its_mapping_redis() {
     bounded(receipt_before_its_mapping_on(Backend::redis())).await;
 }
@@ -1201,7 +1266,7 @@ async fn intermediate_receipts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn intermediate_receipts_redis() {
     bounded(intermediate_receipts_on(Backend::redis())).await;
 }
@@ -1241,7 +1306,6 @@ async fn intermediate_receipts_are_marked_intermediate() {
 /// intermediate one for the same id that comes after it (out of order, as
 /// over two sessions or a resend).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: store/memory.rs receipt: a held receipt is replaced by any later one for the same id, so a held DELIVRD followed by ENROUTE leaves only ENROUTE: the message never becomes final and its final receipt is never sent"]
 async fn a_held_final_receipt_survives_a_later_intermediate() {
     bounded(async {
         let fake = Fake::start(
@@ -1489,7 +1553,7 @@ async fn mo_routing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn mo_routing_redis() {
     bounded(mo_routing_on(Backend::redis())).await;
 }
@@ -1624,7 +1688,7 @@ async fn dropped_connection_mid_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "redis receipts not merged yet"]
+
 async fn dropped_connection_mid_window_redis() {
     bounded(dropped_connection_mid_window_on(Backend::redis())).await;
 }

@@ -28,7 +28,7 @@
 //! | `tern:{u:<user>}:credit` | string | credit in millionths; absent = not tracked (unlimited) |
 //! | `tern:{u:<user>}:tat` | string | the GCRA state (theoretical arrival time, Unix µs by Redis' clock); expires once it is in the past, when absent and present-but-past mean the same |
 //! | `tern:{u:<user>}:dlv` | stream | the user's delivery queue (entries below); consumer group [`GROUP`] |
-//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set once a connector took it), `sent_ms` (accepted upstream), `rd` (registered_delivery), and for receipts: `pn` (parts = upstream ids, set by the first `sent`), `pd` / `pdl` (parts final / delivered), `d:<upstream id>` (that part's final state: counted), `fst` / `ferr` (state and error code of the last part not delivered); expires [`STATUS_RETENTION_MS`] after acceptance |
+//! | `tern:{m:<id>}` | hash | `m` (encoded message), `user`, `conn` (its queue's connector), `sid` (stream entry id at submit), `state` (SMPP message_state), `accepted_ms`, `final_ms`, `error_code`, `charge` (millionths actually charged and not yet refunded), `taken` (set when it is settled by a connector), `sent_ms` (accepted upstream), `rd` (registered_delivery), and for receipts: `pn` (parts = upstream ids, set by the first `sent`), `pd` / `pdl` (parts final / delivered), `d:<upstream id>` (that part's final state: counted), `fst` / `ferr` (state and error code of the last part not delivered); expires [`STATUS_RETENTION_MS`] after acceptance |
 //!
 //! A delivery queue entry has `k` (`r` receipt, `mo` MO message), `q`
 //! (queued) and `exp` (dropped undelivered after; Unix ms by Redis'
@@ -179,12 +179,12 @@
 //! - [`Store::take`] uses XREADGROUP, which moves entries into the
 //!   pending list atomically, so a cancel racing a take is decided by
 //!   Redis: either the cancel deletes the entry first (the take never
-//!   sees it) or the take has it (the cancel answers TooLate). The `taken`
-//!   mark on the hash is written after the read and is advisory.
+//!   sees it) or the take has it (the cancel answers TooLate).
 //! - [`Store::sent`] and [`Store::receipt`] are one script each (above),
-//!   so a receipt is counted once whichever comes first. `receipt` costs
-//!   three round trips (GET the mapping, HGET the user, the script): the
-//!   user's stream must be named in `KEYS`.
+//!   so a receipt is counted once whichever comes first. `receipt` is one
+//!   round trip: its script names the message hash and the user's stream
+//!   from what it reads (the one exception to "every key in KEYS", fine
+//!   on one Redis).
 //! - [`Store::receipt`] and [`Store::deliver`] are not idempotent (an
 //!   intermediate receipt or an MO would be queued twice); like every
 //!   request, they are sent again only when they failed on a pooled
@@ -194,7 +194,8 @@
 //! # Redis Cluster
 //!
 //! Every key a script touches is passed in `KEYS` (never built inside
-//! Lua) and is hash-tagged, so the layout is Cluster-shaped, but this
+//! Lua, except by the receipt script, which names the message hash and
+//! the user's delivery stream from what it reads) and is hash-tagged, so the layout is Cluster-shaped, but this
 //! backend talks to one Redis (a single-node connection pool) and does
 //! not support Cluster yet: the submit script touches three slots
 //! (`{c:<connector>}` for the queue, `{u:<user>}` for credit and TAT,
@@ -761,7 +762,6 @@ end
 "#;
 
 // Receipt outcomes (RECEIPT_LUA, RECEIPT).
-const R_RACED: i64 = -1;
 const R_HELD: i64 = 0;
 const R_DUPLICATE: i64 = 1;
 const R_INTERMEDIATE: i64 = 2;
@@ -769,20 +769,20 @@ const R_PARTIAL: i64 = 3;
 const R_FINAL: i64 = 4;
 
 /// One part's receipt: held when its upstream id has no mapping yet,
-/// else applied. Answers `{outcome, queued, state}`; [`R_RACED`] when the
-/// mapping or the message's user is not what the caller read (it reads
-/// them again and retries), before any write.
-/// KEYS: 1 mapping, 2 held; when the caller found a mapping: 3 message
-/// hash, 4 the user's delivery stream.
+/// else applied. Answers `{outcome, queued, state}`.
+/// KEYS: 1 mapping, 2 held. The message hash and the user's delivery
+/// stream are named inside the script from what it reads, from the
+/// prefixes and suffixes in ARGV (one round trip instead of three; this
+/// is the one script that names keys it was not given, which a single
+/// Redis allows and a Cluster would not — see "Redis Cluster").
 /// ARGV: 1 upstream id, 2 state, 3 error code, 4 done ms, 5 ttl ms,
-/// 6 message id the caller found ('' none), 7 its user ('' none).
+/// 6/7 message key prefix/suffix, 8/9 delivery key prefix/suffix.
 static RECEIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{RECEIPT_LUA}{}",
         r#"
 local id = redis.call('GET', KEYS[1])
 if not id then
-  if ARGV[6] ~= '' then return {-1, 0, 0} end
   -- A final receipt held is not replaced by a non-final one.
   local st = tonumber(ARGV[2])
   if st < 2 or st > 8 then
@@ -793,12 +793,12 @@ if not id then
   redis.call('SET', KEYS[2], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4], 'PX', ARGV[5])
   return {0, 0, 0}
 end
-if id ~= ARGV[6] then return {-1, 0, 0} end
-local user = redis.call('HGET', KEYS[3], 'user')
+-- Keys named by what was read (single Redis only: see "Redis Cluster").
+local mkey = ARGV[6] .. id .. ARGV[7]
+local user = redis.call('HGET', mkey, 'user')
 if not user then return {1, 0, 0} end
-if user ~= ARGV[7] then return {-1, 0, 0} end
-return apply(KEYS[3], KEYS[4], id, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4]), tonumber(ARGV[5]))
+return apply(mkey, ARGV[8] .. user .. ARGV[9], id, ARGV[1], tonumber(ARGV[2]),
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 "#
     ))
 });
@@ -849,10 +849,6 @@ return 1
 "#,
     )
 });
-
-/// Sets `taken` on a message hash that still exists (EVAL, so it needs
-/// no script cache). KEYS: 1 message hash.
-const MARK_TAKEN: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'taken', '1') end return 0";
 
 impl RedisStore {
     /// A store on the Redis at `url` (`redis://[user:password@]host:port/db`).
@@ -1150,23 +1146,7 @@ impl RedisStore {
         let entries = self
             .read_entries(&queue_key(connector), consumer, max, block_ms, ">")
             .await?;
-        let taken = self.decode_entries(connector, entries).await;
-        if !taken.is_empty() {
-            let mut p = ::redis::pipe();
-            for t in &taken {
-                p.cmd("EVAL")
-                    .arg(MARK_TAKEN)
-                    .arg(1)
-                    .arg(message_key(&t.message.id))
-                    .ignore();
-            }
-            // Advisory (cancel checks the pending list): a failure here
-            // must not lose what was taken.
-            if let Err(e) = self.run::<()>(Req::Pipe(&p)).await {
-                tracing::warn!(connector, error = %e, "could not mark taken messages");
-            }
-        }
-        Ok(taken)
+        Ok(self.decode_entries(connector, entries).await)
     }
 
     /// XREADGROUP on the stream `key` for `consumer`, up to `max` entries
@@ -1458,6 +1438,12 @@ impl RedisStore {
 
 /// A duration in whole milliseconds, rounded up (a BLOCK of 0 would wait
 /// for ever).
+/// The parts of `key` around a `\0` placeholder, for a script that
+/// names a key from what it reads.
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('\0').unwrap_or((key, ""))
+}
+
 fn ceil_ms(d: Duration) -> u64 {
     u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
 }
@@ -1849,62 +1835,41 @@ impl Store for RedisStore {
         receipt: PartReceipt,
         ttl: Duration,
     ) -> Result<ReceiptOutcome, StoreError> {
-        let mapping = upstream_key(connector, upstream_id);
-        let held = held_key(connector, upstream_id);
-        // The script needs the message's keys in KEYS, and they come from
-        // the mapping and the message hash: read them, then let the
-        // script check they are still so (a `sent` may run in between).
-        for _ in 0..4 {
-            let mut get = ::redis::cmd("GET");
-            get.arg(&mapping);
-            let id: Option<String> = self.run(Req::Cmd(&get)).await?;
-            let mut inv = RECEIPT.prepare_invoke();
-            inv.key(&mapping).key(&held);
-            let (id, user) = match id {
-                None => (String::new(), String::new()),
-                Some(id) => {
-                    let mut hget = ::redis::cmd("HGET");
-                    hget.arg(message_key(&id)).arg("user");
-                    let Some(user) = self.run::<Option<String>>(Req::Cmd(&hget)).await? else {
-                        // The message is gone (past its retention).
-                        return Ok(ReceiptOutcome::Duplicate);
-                    };
-                    inv.key(message_key(&id)).key(delivery_key(&user));
-                    (id, user)
-                }
-            };
-            inv.arg(upstream_id)
-                .arg(receipt.state.as_u8())
-                .arg(receipt.error_code)
-                .arg(receipt.done_ms)
-                .arg(ttl_ms(ttl))
-                .arg(id)
-                .arg(user);
-            // Not idempotent (an intermediate receipt is queued again):
-            // `run` repeats only a request that failed on a connection
-            // found dead, which Redis most likely never ran.
-            let reply: Vec<i64> = self.run(Req::Script(&inv)).await?;
-            let code = reply.first().copied().unwrap_or(i64::MIN);
-            let queued = reply.get(1).is_some_and(|q| *q == 1);
-            let state = reply
-                .get(2)
-                .and_then(|s| u8::try_from(*s).ok())
-                .map(MessageState::from_u8);
-            return match (code, state) {
-                (R_RACED, _) => continue,
-                (R_HELD, _) => Ok(ReceiptOutcome::Held),
-                (R_DUPLICATE, _) => Ok(ReceiptOutcome::Duplicate),
-                (R_INTERMEDIATE, _) => Ok(ReceiptOutcome::Intermediate { queued }),
-                (R_PARTIAL, _) => Ok(ReceiptOutcome::Partial),
-                (R_FINAL, Some(state)) => Ok(ReceiptOutcome::Final { state, queued }),
-                _ => Err(StoreError(format!(
-                    "redis: unexpected receipt answer {reply:?}"
-                ))),
-            };
+        let mut inv = RECEIPT.prepare_invoke();
+        let (m_key, d_key) = (message_key("\0"), delivery_key("\0"));
+        let (m_prefix, m_suffix) = split_key(&m_key);
+        let (d_prefix, d_suffix) = split_key(&d_key);
+        inv.key(upstream_key(connector, upstream_id))
+            .key(held_key(connector, upstream_id))
+            .arg(upstream_id)
+            .arg(receipt.state.as_u8())
+            .arg(receipt.error_code)
+            .arg(receipt.done_ms)
+            .arg(ttl_ms(ttl))
+            .arg(m_prefix)
+            .arg(m_suffix)
+            .arg(d_prefix)
+            .arg(d_suffix);
+        // Not idempotent (an intermediate receipt is queued again): `run`
+        // repeats only a request that failed on a connection found dead,
+        // which Redis most likely never ran.
+        let reply: Vec<i64> = self.run(Req::Script(&inv)).await?;
+        let code = reply.first().copied().unwrap_or(i64::MIN);
+        let queued = reply.get(1).is_some_and(|q| *q == 1);
+        let state = reply
+            .get(2)
+            .and_then(|s| u8::try_from(*s).ok())
+            .map(MessageState::from_u8);
+        match (code, state) {
+            (R_HELD, _) => Ok(ReceiptOutcome::Held),
+            (R_DUPLICATE, _) => Ok(ReceiptOutcome::Duplicate),
+            (R_INTERMEDIATE, _) => Ok(ReceiptOutcome::Intermediate { queued }),
+            (R_PARTIAL, _) => Ok(ReceiptOutcome::Partial),
+            (R_FINAL, Some(state)) => Ok(ReceiptOutcome::Final { state, queued }),
+            _ => Err(StoreError(format!(
+                "redis: unexpected receipt answer {reply:?}"
+            ))),
         }
-        Err(StoreError(
-            "redis: the receipt's upstream id kept changing".into(),
-        ))
     }
 
     async fn deliver(
