@@ -205,8 +205,8 @@ async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> bool {
     }
 }
 
-/// The deliver_sm of a user's receipt (DESIGN.md: esm_class 0x04, the
-/// standard text, receipted_message_id, message_state and
+/// The deliver_sm of a user's receipt (DESIGN.md: esm_class 0x04 — 0x20
+/// for an intermediate one, as SMPP 3.4 §5.2.12 says — the standard text, receipted_message_id, message_state and
 /// network_error_code TLVs). It comes from the handset: source and
 /// destination are the message's, swapped.
 pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
@@ -260,7 +260,13 @@ pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
         service_type: s.service_type.clone(),
         source: s.destination.clone(),
         destination: s.source.clone(),
-        esm_class: EsmClass(EsmClass::TYPE_DELIVERY_RECEIPT),
+        // SMPP 3.4 §5.2.12: a non-final state is an intermediate
+        // notification.
+        esm_class: EsmClass(if r.state.is_final() {
+            EsmClass::TYPE_DELIVERY_RECEIPT
+        } else {
+            EsmClass::TYPE_INTERMEDIATE_NOTIFICATION
+        }),
         short_message: Bytes::from(short_message),
         tlvs: tlvs.build(),
         ..Default::default()

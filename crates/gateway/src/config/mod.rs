@@ -233,7 +233,10 @@ pub struct Connector {
     pub response_timeout: Duration,
     /// Doubles up to 60 s on repeated failure.
     pub reconnect_delay: Duration,
+    /// How the upstream writes message ids in receipts.
     pub id_format: IdFormat,
+    /// How it writes them in submit_sm_resp (defaults to `id_format`).
+    pub submit_id_format: IdFormat,
     pub split: Method,
     pub dlr_expiry: Duration,
 }

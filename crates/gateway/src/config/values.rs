@@ -341,6 +341,7 @@ const CONNECTOR_KEYS: &[&str] = &[
     "response_timeout",
     "reconnect_delay",
     "id_format",
+    "submit_id_format",
     "split",
     "dlr_expiry",
 ];
@@ -620,17 +621,10 @@ pub(super) fn build(
                         enquire_link: c.secs("enquire_link", 30),
                         response_timeout: c.secs("response_timeout", 60),
                         reconnect_delay: c.secs("reconnect_delay", 5),
-                        id_format: c
-                            .parse("id_format", |v| {
-                                choice(
-                                    v,
-                                    &[
-                                        ("auto", IdFormat::Auto),
-                                        ("hex", IdFormat::Hex),
-                                        ("dec", IdFormat::Dec),
-                                    ],
-                                )
-                            })
+                        id_format: c.parse("id_format", id_format).unwrap_or(IdFormat::Auto),
+                        submit_id_format: c
+                            .parse("submit_id_format", id_format)
+                            .or(c.parse("id_format", id_format))
                             .unwrap_or(IdFormat::Auto),
                         split: c
                             .parse("split", |v| {
@@ -959,6 +953,17 @@ fn check_filters(
 }
 
 /// The regex that matches every source address.
+fn id_format(v: &str) -> Result<IdFormat, String> {
+    choice(
+        v,
+        &[
+            ("auto", IdFormat::Auto),
+            ("hex", IdFormat::Hex),
+            ("dec", IdFormat::Dec),
+        ],
+    )
+}
+
 fn yes_no(v: &str) -> Result<bool, String> {
     match v.trim().to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Ok(true),

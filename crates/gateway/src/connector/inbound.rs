@@ -9,9 +9,13 @@
 //!   answered ESME_ROK and logged (sending it again cannot help);
 //! - an MO goes through the mo-routes to a user's delivery queue; a user
 //!   with `mo_reassemble` gets the parts of a concatenated MO joined into
-//!   one deliver_sm (parts answered once the whole is stored; parts still
-//!   incomplete after [`REASSEMBLY_TIMEOUT`] go as they came); an MO no
-//!   route takes is answered ESME_RX_R_APPN and logged.
+//!   one deliver_sm (parts are joined across the connector's sessions and
+//!   answered, each on its own session, once the whole is stored; parts
+//!   still incomplete after [`REASSEMBLY_TIMEOUT`] go as they came; an
+//!   SMSC that waits for each answer before sending the next part —
+//!   window 1 — therefore gets its parts through only after that
+//!   timeout); an MO no route takes is answered ESME_RX_R_APPN and
+//!   logged.
 //!
 //! A store that cannot be reached gets ESME_RX_T_APPN (temporary: the
 //! SMSC retries).
@@ -26,7 +30,7 @@ use futures_util::stream::FuturesUnordered;
 use smpp::CommandStatus;
 use smpp::pdu::{Body, DeliverSm, DeliverSmResp, Pdu};
 use smpp::reassembly::{Config as ReassemblyConfig, Outcome, Reassembler};
-use smpp::receipt::{Receipt, normalize_id};
+use smpp::receipt::Receipt;
 use smpp::text::Encoding;
 use smpp::tlv::{TlvTag, TlvsBuilder};
 use smpp::udh::Udh;
@@ -48,11 +52,30 @@ pub const REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// reference).
 type Key = (String, Bytes, Bytes, u16);
 
-/// One session's reassembly state: the joiner and the parts' PDUs (to
-/// answer, or to pass through when the message never completes).
+/// A connector's reassembly state, shared by its sessions (an SMSC
+/// spreads the parts of one MO over its binds): the joiner and the held
+/// parts' PDUs with the session each came on (to answer there, or to pass
+/// through when the message never completes).
+pub struct Joiner(Mutex<Joining>);
+
+/// A part held for reassembly and the session to answer it on.
+type HeldPart = (Session, Pdu<Bytes>);
+
 struct Joining {
     joiner: Reassembler<Key>,
-    pdus: HashMap<Key, Vec<Pdu<Bytes>>>,
+    pdus: HashMap<Key, Vec<HeldPart>>,
+}
+
+impl Default for Joiner {
+    fn default() -> Self {
+        Joiner(Mutex::new(Joining {
+            joiner: Reassembler::new(ReassemblyConfig {
+                timeout: REASSEMBLY_TIMEOUT,
+                max_pending: 10_000,
+            }),
+            pdus: HashMap::new(),
+        }))
+    }
 }
 
 /// Handle what the SMSC sends on `session` until it closes.
@@ -61,15 +84,9 @@ pub(super) fn spawn<S: Store>(
     c: Arc<Connector>,
     session: Session,
     mut events: mpsc::Receiver<Event>,
+    joining: Arc<Joiner>,
 ) {
     tokio::spawn(async move {
-        let joining = Arc::new(Mutex::new(Joining {
-            joiner: Reassembler::new(ReassemblyConfig {
-                timeout: REASSEMBLY_TIMEOUT,
-                max_pending: 10_000,
-            }),
-            pdus: HashMap::new(),
-        }));
         let mut inflight = FuturesUnordered::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -82,9 +99,9 @@ pub(super) fn spawn<S: Store>(
                 _ = tick.tick() => {
                     let expired = expire(&joining, Instant::now());
                     for (user, pdus) in expired {
-                        let (gw, c, session) = (gw.clone(), c.clone(), session.clone());
+                        let (gw, c) = (gw.clone(), c.clone());
                         inflight.push(Box::pin(async move {
-                            pass_through(&gw, &c, &session, &user, pdus).await;
+                            pass_through(&gw, &c, &user, pdus).await;
                         }));
                     }
                 }
@@ -95,8 +112,8 @@ pub(super) fn spawn<S: Store>(
 }
 
 /// The parts of messages that did not complete in time: (user, parts).
-fn expire(joining: &Mutex<Joining>, now: Instant) -> Vec<(String, Vec<Pdu<Bytes>>)> {
-    let Ok(mut j) = joining.lock() else {
+fn expire(joining: &Joiner, now: Instant) -> Vec<(String, Vec<HeldPart>)> {
+    let Ok(mut j) = joining.0.lock() else {
         return Vec::new();
     };
     let gone = j.joiner.expire(now);
@@ -111,7 +128,7 @@ fn handle<S: Store>(
     gw: Arc<Gateway<S>>,
     c: Arc<Connector>,
     session: Session,
-    joining: Arc<Mutex<Joining>>,
+    joining: Arc<Joiner>,
     pdu: Pdu<Bytes>,
 ) -> Handled {
     Box::pin(async move {
@@ -153,7 +170,7 @@ async fn receipt<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>)
             return CommandStatus::ESME_ROK;
         }
     };
-    let upstream_id = normalize_id(&r.id, c.id_format);
+    let upstream_id = super::upstream_id_key(&r.id, c.id_format);
     let error_code = r
         .network_error
         .map(|n| n.error_code)
@@ -174,7 +191,9 @@ async fn receipt<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>)
             CommandStatus::ESME_ROK
         }
         Err(e) => {
-            warn!(error = %e, "cannot store a receipt; the SMSC will send it again");
+            if store_warning_due() {
+                warn!(error = %e, "cannot store receipts; the SMSC will send them again");
+            }
             CommandStatus::ESME_RX_T_APPN
         }
     }
@@ -185,7 +204,7 @@ enum Step {
     /// Held until the rest comes (answered then).
     Hold,
     /// The last part: the joined payload and the held parts' PDUs.
-    Whole(Vec<u8>, Vec<Pdu<Bytes>>),
+    Whole(Vec<u8>, Vec<HeldPart>),
     /// Not a usable concatenation: it goes as it came.
     Alone,
     /// A part already held: answered, the first copy kept.
@@ -197,7 +216,7 @@ async fn mo<S: Store>(
     gw: &Gateway<S>,
     c: &Connector,
     session: &Session,
-    joining: &Mutex<Joining>,
+    joining: &Joiner,
     d: &DeliverSm<Bytes>,
     pdu: &Pdu<Bytes>,
 ) -> Option<CommandStatus> {
@@ -226,7 +245,7 @@ async fn mo<S: Store>(
         reference,
     );
     let (step, displaced) = {
-        let Ok(mut j) = joining.lock() else {
+        let Ok(mut j) = joining.0.lock() else {
             return Some(CommandStatus::ESME_RX_T_APPN);
         };
         match j
@@ -241,7 +260,10 @@ async fn mo<S: Store>(
                         Step::Whole(payload, j.pdus.remove(&key).unwrap_or_default())
                     }
                     Outcome::Incomplete { .. } => {
-                        j.pdus.entry(key).or_default().push(pdu.clone());
+                        j.pdus
+                            .entry(key)
+                            .or_default()
+                            .push((session.clone(), pdu.clone()));
                         Step::Hold
                     }
                     Outcome::Duplicate => Step::Duplicate,
@@ -252,7 +274,7 @@ async fn mo<S: Store>(
     };
     if let Some(pdus) = displaced {
         // Superseded or evicted: its parts go as they came.
-        pass_through(gw, c, session, &user, pdus).await;
+        pass_through(gw, c, &user, pdus).await;
     }
     match step {
         Step::Hold => None,
@@ -260,8 +282,8 @@ async fn mo<S: Store>(
         Step::Alone => Some(store_mo(gw, c, &user, d.clone()).await),
         Step::Whole(payload, parts) => {
             let status = store_mo(gw, c, &user, joined(d, payload)).await;
-            for p in &parts {
-                answer(session, p, status).await;
+            for (s, p) in &parts {
+                answer(s, p, status).await;
             }
             Some(status)
         }
@@ -353,19 +375,13 @@ fn mo_of(pdu: &Pdu<Bytes>) -> Option<DeliverSm<Bytes>> {
 }
 
 /// Store and answer parts that will not be joined, each as it came.
-async fn pass_through<S: Store>(
-    gw: &Gateway<S>,
-    c: &Connector,
-    session: &Session,
-    user: &str,
-    pdus: Vec<Pdu<Bytes>>,
-) {
-    for p in pdus {
+async fn pass_through<S: Store>(gw: &Gateway<S>, c: &Connector, user: &str, pdus: Vec<HeldPart>) {
+    for (session, p) in pdus {
         let status = match mo_of(&p) {
             Some(d) => store_mo(gw, c, user, d).await,
             None => CommandStatus::ESME_RX_R_APPN,
         };
-        answer(session, &p, status).await;
+        answer(&session, &p, status).await;
     }
 }
 
@@ -384,8 +400,19 @@ async fn store_mo<S: Store>(
     {
         Ok(()) => CommandStatus::ESME_ROK,
         Err(e) => {
-            warn!(error = %e, "cannot store an MO; the SMSC will send it again");
+            if store_warning_due() {
+                warn!(error = %e, "cannot store MO; the SMSC will send them again");
+            }
             CommandStatus::ESME_RX_T_APPN
         }
     }
+}
+
+/// Whether a "store unavailable" warning may be logged now: one a second
+/// at most, however fast the SMSC resends.
+fn store_warning_due() -> bool {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = now_us() / 1_000_000;
+    LAST.swap(now, Ordering::Relaxed) != now
 }

@@ -38,15 +38,50 @@ pub fn spawn_all<S: Store + Clone>(
     let mut tasks = Vec::new();
     for c in config.connectors.values() {
         let pace = Arc::new(Pace::new(c.submit_throughput));
+        let joiner = Arc::new(inbound::Joiner::default());
         for index in 0..c.sessions {
             tasks.push(tokio::spawn(worker::run(
                 gw.clone(),
                 Arc::new(c.clone()),
                 index,
                 pace.clone(),
+                joiner.clone(),
                 shutdown.clone(),
             )));
         }
     }
     tasks
+}
+
+/// The key an upstream message id is mapped under, read per `format`:
+/// with `hex` or `dec` its value (so `00000ABD` in hex and `2749` in
+/// decimal are one key), with `auto` its normalised text (`auto` cannot
+/// tell hex `10` from decimal `10`, so it never compares across bases).
+pub fn upstream_id_key(id: &str, format: smpp::receipt::IdFormat) -> String {
+    use smpp::receipt::{IdFormat, id_value, normalize_id};
+    match format {
+        IdFormat::Auto => normalize_id(id, format),
+        _ => id_value(id, format)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| normalize_id(id, format)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smpp::receipt::IdFormat::*;
+
+    #[test]
+    fn ids_are_keyed_by_value_in_a_known_base() {
+        assert_eq!(
+            upstream_id_key("00000ABD", Hex),
+            upstream_id_key("abd", Hex)
+        );
+        assert_eq!(upstream_id_key("ABD", Hex), upstream_id_key("2749", Dec));
+        assert_eq!(upstream_id_key("0042", Dec), upstream_id_key("42", Dec));
+        assert_eq!(upstream_id_key("00AB", Auto), upstream_id_key("ab", Auto));
+        assert_ne!(upstream_id_key("a", Auto), upstream_id_key("10", Auto));
+        assert_eq!(upstream_id_key("Msg-1", Hex), "msg-1");
+    }
 }

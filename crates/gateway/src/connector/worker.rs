@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use smpp::pdu::{Bind, Body, Limits, SubmitSm};
+use smpp::pdu::{Bind, Body, Limits, RegisteredDelivery, SubmitSm};
 use smpp::split::{Method, split_encoded};
 use smpp::text::Encoding;
 use smpp::{CommandStatus, MessageState};
@@ -39,6 +39,7 @@ pub(super) async fn run<S: Store + Clone>(
     c: Arc<Connector>,
     index: u32,
     pace: Arc<Pace>,
+    joiner: Arc<inbound::Joiner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let span = info_span!("connector", connector = %c.name, session = index);
@@ -52,7 +53,7 @@ pub(super) async fn run<S: Store + Clone>(
             if *shutdown.borrow() {
                 return;
             }
-            match connect(&gw, &c).await {
+            match connect(&gw, &c, &joiner).await {
                 Ok(link) => {
                     info!(addr = %format!("{}:{}", c.host, c.port), "bound");
                     delay = c.reconnect_delay.max(Duration::from_millis(100));
@@ -79,7 +80,11 @@ pub(super) async fn run<S: Store + Clone>(
     .await
 }
 
-async fn connect<S: Store>(gw: &Arc<Gateway<S>>, c: &Arc<Connector>) -> Result<Link, SessionError> {
+async fn connect<S: Store>(
+    gw: &Arc<Gateway<S>>,
+    c: &Arc<Connector>,
+    joiner: &Arc<inbound::Joiner>,
+) -> Result<Link, SessionError> {
     let addr = format!("{}:{}", c.host, c.port);
     let config = SessionConfig {
         session_init_timer: None,
@@ -100,13 +105,13 @@ async fn connect<S: Store>(gw: &Arc<Gateway<S>>, c: &Arc<Connector>) -> Result<L
     match c.bind {
         ConnectorBind::Transceiver => {
             let (tx, events, _) = esme::connect(&addr, BindMode::Transceiver, bind, config).await?;
-            inbound::spawn(gw.clone(), c.clone(), tx.clone(), events);
+            inbound::spawn(gw.clone(), c.clone(), tx.clone(), events, joiner.clone());
             Ok(Link { tx, rx: None })
         }
         ConnectorBind::TransmitterAndReceiver => {
             let (tx, tx_events, _) =
                 esme::connect(&addr, BindMode::Transmitter, bind.clone(), config.clone()).await?;
-            inbound::spawn(gw.clone(), c.clone(), tx.clone(), tx_events);
+            inbound::spawn(gw.clone(), c.clone(), tx.clone(), tx_events, joiner.clone());
             let (rx, rx_events, _) =
                 match esme::connect(&addr, BindMode::Receiver, bind, config).await {
                     Ok(r) => r,
@@ -115,7 +120,7 @@ async fn connect<S: Store>(gw: &Arc<Gateway<S>>, c: &Arc<Connector>) -> Result<L
                         return Err(e);
                     }
                 };
-            inbound::spawn(gw.clone(), c.clone(), rx.clone(), rx_events);
+            inbound::spawn(gw.clone(), c.clone(), rx.clone(), rx_events, joiner.clone());
             Ok(Link { tx, rx: Some(rx) })
         }
     }
@@ -270,7 +275,16 @@ async fn submit<S: Store>(
         return;
     }
     let parts = match parts(&m.submit, c.split, reference(&m.id)) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            // Always ask upstream for the final receipt: the message's
+            // state (query_sm) depends on it; the user gets what its own
+            // registered_delivery asks for (the store decides).
+            let rd = RegisteredDelivery((m.submit.registered_delivery.0 & 0x10) | 0x01);
+            for part in &mut p {
+                part.registered_delivery = rd;
+            }
+            p
+        }
         Err(e) => {
             warn!(message = %m.id, error = %e, "cannot split for this connector");
             settle(
@@ -282,7 +296,7 @@ async fn submit<S: Store>(
             return;
         }
     };
-    let outcome = send_parts(&session, &pace, parts).await;
+    let outcome = send_parts(&session, &pace, parts, c.submit_id_format).await;
     let result = match outcome {
         Outcome::Sent(ids) => store.sent(&c.name, &taken, &ids, c.dlr_expiry).await,
         Outcome::Temporary { throttled, why } => {
@@ -320,7 +334,12 @@ fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
 /// A message is settled as a whole: if a later part fails temporarily
 /// after earlier parts were accepted, the retry sends every part again
 /// (the handset may see a part twice; nothing is lost).
-async fn send_parts(session: &Session, pace: &Pace, parts: Vec<SubmitSm<Bytes>>) -> Outcome {
+async fn send_parts(
+    session: &Session,
+    pace: &Pace,
+    parts: Vec<SubmitSm<Bytes>>,
+    id_format: smpp::receipt::IdFormat,
+) -> Outcome {
     let mut pending = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
         // The first part's turn was waited for before the message was taken.
@@ -343,7 +362,10 @@ async fn send_parts(session: &Session, pace: &Pace, parts: Vec<SubmitSm<Bytes>>)
         match r.await {
             Ok(resp) if resp.command_status.is_ok() => {
                 if let Body::SubmitSmResp(r) = resp.body {
-                    ids.push(String::from_utf8_lossy(&r.message_id).into_owned());
+                    ids.push(super::upstream_id_key(
+                        &String::from_utf8_lossy(&r.message_id),
+                        id_format,
+                    ));
                 }
             }
             Ok(resp) if resp.command_status.is_temporary() => {

@@ -235,6 +235,14 @@ impl Inner {
             return ReceiptOutcome::Duplicate;
         };
         if !r.state.is_final() {
+            // Nothing after the part (or the whole message) is final.
+            let part_final = e
+                .parts
+                .as_ref()
+                .is_some_and(|p| p.done.contains(upstream_id) || p.done.len() as u32 >= p.total);
+            if part_final || e.state.is_final() {
+                return ReceiptOutcome::Duplicate;
+            }
             let queued = self.queue_receipt(id, r.state, r.error_code, r.done_ms, now_ms, ttl);
             return ReceiptOutcome::Intermediate { queued };
         }

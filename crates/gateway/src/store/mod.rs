@@ -221,8 +221,9 @@ pub trait Store: Send + Sync + 'static {
     ///   [`MessageState::is_final`]): an intermediate receipt
     ///   is queued for the user when the message asked for intermediate
     ///   notification; the message's state is unchanged;
-    /// - a final state for a part already final: nothing changes
-    ///   → [`ReceiptOutcome::Duplicate`] (an SMSC that redelivers);
+    /// - any receipt for a part already final (or for a message already
+    ///   final): nothing changes → [`ReceiptOutcome::Duplicate`] (an
+    ///   SMSC that redelivers, or an ENROUTE overtaken by the final);
     /// - a final state: the part is counted (done, delivered); when every
     ///   part is done the message becomes final — DELIVERED when every
     ///   part was, otherwise the last failed part's state and error code,

@@ -729,6 +729,8 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   local pdl = tonumber(h[5]) or 0
   if done <= 0 then done = now_ms() end
   if not is_final(st) then
+    -- Nothing after the part (or the whole message) is final.
+    if pd >= pn or redis.call('HEXISTS', hk, 'd:' .. upid) == 1 then return {1, 0, 0} end
     if wants(rd, st) then
       queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl)
       return {2, 1, st}
