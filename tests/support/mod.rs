@@ -176,8 +176,13 @@ impl Tern {
     /// Start `tern run` on `config`, where `{smpp_port}` and `{http_port}`
     /// are replaced by free ports.
     pub fn start(config: &str) -> Tern {
-        let port = free_port();
-        let http = free_port();
+        Tern::start_on(config, free_port(), free_port())
+    }
+
+    /// Start `tern run` on `config` with `{smpp_port}` and `{http_port}`
+    /// replaced by the ports given: a test that kills a tern and starts it
+    /// again uses the same ports, so its clients find it where it was.
+    pub fn start_on(config: &str, port: u16, http: u16) -> Tern {
         let dir = std::env::temp_dir().join(format!("tern-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tern.ini");
@@ -351,5 +356,58 @@ impl Sim {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// Run any command to completion with a time limit, its stdout and stderr
+/// read as they come (so a chatty child cannot fill a pipe and stall); on
+/// the limit it is killed (by its PID) and the test panics with what it
+/// printed. Panics when it cannot be started at all.
+pub fn run_command_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    use std::io::Read;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    let Some(status) = status else {
+        panic!(
+            "{what} did not finish within {limit:?}; stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
+    Output {
+        status,
+        stdout,
+        stderr,
     }
 }

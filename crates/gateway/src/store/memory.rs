@@ -93,8 +93,9 @@ struct Queued {
     item: DeliveryItem,
     queued_ms: i64,
     expires_ms: i64,
-    /// When it was handed out, if it is taken.
-    taken_ms: Option<i64>,
+    /// When it was handed out (its key in `UserQueue::taken`), if it is
+    /// taken.
+    taken_ms: Option<TimeKey>,
 }
 
 /// A user's delivery queue.
@@ -104,6 +105,8 @@ struct UserQueue {
     items: HashMap<u64, Queued>,
     /// Tokens not taken, oldest first.
     ready: VecDeque<u64>,
+    /// Taken tokens by when they were handed out (for reclaiming).
+    taken: BTreeMap<TimeKey, u64>,
     wake: Arc<Notify>,
 }
 
@@ -827,32 +830,37 @@ impl Store for MemoryStore {
             let mut out = Vec::new();
             {
                 let mut g = self.lock()?;
-                let q = g.deliveries.entry(user.to_string()).or_default();
-                let mut stale: Vec<u64> = q
-                    .items
-                    .iter()
-                    .filter(|(_, i)| {
-                        i.taken_ms
-                            .is_some_and(|t| t.saturating_add(RECLAIM_AFTER_MS as i64) <= now_ms)
-                    })
-                    .map(|(t, _)| *t)
-                    .collect();
-                stale.sort_unstable();
-                let ready: Vec<u64> = {
-                    let n = max.saturating_sub(stale.len().min(max));
-                    let n = n.min(q.ready.len());
-                    q.ready.drain(..n).collect()
-                };
-                for token in stale.into_iter().take(max).chain(ready) {
-                    if let Some(i) = q.items.get_mut(&token) {
-                        i.taken_ms = Some(now_ms);
-                        out.push(Delivery {
-                            token: token.to_string(),
-                            item: i.item.clone(),
-                            queued_ms: i.queued_ms,
-                            expires_ms: i.expires_ms,
-                        });
+                let inner = &mut *g;
+                let q = inner.deliveries.entry(user.to_string()).or_default();
+                // Taken and never settled for the reclaim time first.
+                let mut tokens = Vec::new();
+                while tokens.len() < max {
+                    let Some(first) = q.taken.first_entry() else {
+                        break;
+                    };
+                    if first.key().0.saturating_add(RECLAIM_AFTER_MS as i64) > now_ms {
+                        break;
                     }
+                    tokens.push(first.remove());
+                }
+                while tokens.len() < max {
+                    let Some(t) = q.ready.pop_front() else { break };
+                    tokens.push(t);
+                }
+                for token in tokens {
+                    let Some(i) = q.items.get_mut(&token) else {
+                        continue;
+                    };
+                    inner.seq += 1;
+                    let key = (now_ms, inner.seq);
+                    i.taken_ms = Some(key);
+                    q.taken.insert(key, token);
+                    out.push(Delivery {
+                        token: token.to_string(),
+                        item: i.item.clone(),
+                        queued_ms: i.queued_ms,
+                        expires_ms: i.expires_ms,
+                    });
                 }
             }
             let waited = start.elapsed();
@@ -869,8 +877,9 @@ impl Store for MemoryStore {
         };
         let mut g = self.lock()?;
         if let Some(q) = g.deliveries.get_mut(user) {
-            if q.items.get(&token).is_some_and(|i| i.taken_ms.is_some()) {
+            if let Some(key) = q.items.get(&token).and_then(|i| i.taken_ms) {
                 q.items.remove(&token);
+                q.taken.remove(&key);
             }
         }
         Ok(())
@@ -885,7 +894,11 @@ impl Store for MemoryStore {
         let Some(q) = inner.deliveries.get_mut(user) else {
             return Ok(());
         };
-        let Some(mut i) = q.items.remove(&token).filter(|i| i.taken_ms.is_some()) else {
+        let Some(key) = q.items.get(&token).and_then(|i| i.taken_ms) else {
+            return Ok(());
+        };
+        q.taken.remove(&key);
+        let Some(mut i) = q.items.remove(&token) else {
             return Ok(());
         };
         i.taken_ms = None;

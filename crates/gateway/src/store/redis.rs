@@ -356,6 +356,9 @@ pub struct RedisStore {
 
 struct Inner {
     pool: Pool<Manager>,
+    /// Scripts waiting to go to Redis in the next pipeline (see
+    /// [`RedisStore::script`]); the batching task starts with the first.
+    batch: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Job>>,
     client: Client,
     options: RedisOptions,
     /// Idle dedicated connections for blocking reads.
@@ -440,7 +443,6 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 enum Req<'a> {
     Cmd(&'a ::redis::Cmd),
     Pipe(&'a ::redis::Pipeline),
-    Script(&'a ::redis::ScriptInvocation<'a>),
 }
 
 impl Req<'_> {
@@ -448,7 +450,6 @@ impl Req<'_> {
         match self {
             Req::Cmd(cmd) => cmd.query_async(c).await,
             Req::Pipe(p) => p.query_async(c).await,
-            Req::Script(s) => s.invoke_async(c).await,
         }
     }
 }
@@ -887,8 +888,72 @@ impl RedisStore {
                 groups: Mutex::new(HashSet::new()),
                 reclaim_cursor: Mutex::new(HashMap::new()),
                 recovery: Mutex::new(HashMap::new()),
+                batch: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Run one script invocation. Invocations from every task go to Redis
+    /// together: a batching task sends whatever is waiting as one pipeline
+    /// (up to [`BATCH_MAX`], with up to [`BATCHES_IN_FLIGHT`] pipelines
+    /// out at once), so under load a round trip, a write and a read serve
+    /// many requests — on both sides — while a lone request still goes at
+    /// once. Each script still runs atomically on its own; a pipeline is
+    /// not a transaction. A script Redis does not know (NOSCRIPT: it
+    /// restarted) is loaded and run again on its own.
+    async fn script<T: FromRedisValue>(
+        &self,
+        inv: ::redis::ScriptInvocation<'static>,
+    ) -> Result<T, StoreError> {
+        let tx = self.inner.batch.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(batch_loop(Arc::downgrade(&self.inner), rx));
+            tx
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(Job { inv, reply })
+            .map_err(|_| StoreError("redis: batching stopped".into()))?;
+        let v = answer
+            .await
+            .map_err(|_| StoreError("redis: batching stopped".into()))??;
+        T::from_redis_value(v).map_err(unavailable)
+    }
+
+    /// Run a batch of scripts as one pipeline and answer each.
+    async fn run_batch(&self, mut jobs: Vec<Job>) {
+        let mut pipe = ::redis::pipe();
+        pipe.ignore_errors();
+        for j in &jobs {
+            pipe.invoke_script(&j.inv);
+        }
+        let results: Vec<RedisResult<Value>> = match self.run(Req::Pipe(&pipe)).await {
+            Ok(r) => r,
+            Err(e) => {
+                for j in jobs {
+                    let _ = j.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut results = results.into_iter();
+        for j in jobs.drain(..) {
+            let r = match results.next() {
+                Some(Err(e))
+                    if e.kind()
+                        == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript) =>
+                {
+                    // Loads the script and runs it again.
+                    match self.inner.pool.get().await {
+                        Ok(mut c) => j.inv.invoke_async(&mut c.conn).await.map_err(unavailable),
+                        Err(e) => Err(unavailable(e)),
+                    }
+                }
+                Some(Err(e)) => Err(unavailable(e)),
+                Some(Ok(v)) => Ok(v),
+                None => Err(StoreError("redis: a pipeline answer is missing".into())),
+            };
+            let _ = j.reply.send(r);
+        }
     }
 
     /// Run one request on a pooled connection. A connection that fails is
@@ -1132,7 +1197,7 @@ impl RedisStore {
             .key(queue_key(connector))
             .key(requeued_key(connector))
             .arg(limit);
-        let next: i64 = self.run(Req::Script(&inv)).await?;
+        let next: i64 = self.script(inv).await?;
         Ok(u64::try_from(next).ok())
     }
 
@@ -1440,6 +1505,46 @@ impl RedisStore {
 
 /// A duration in whole milliseconds, rounded up (a BLOCK of 0 would wait
 /// for ever).
+/// Scripts in one pipeline at most.
+const BATCH_MAX: usize = 256;
+/// Pipelines out at once.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// A script invocation waiting for its pipeline, and where its answer goes.
+struct Job {
+    inv: ::redis::ScriptInvocation<'static>,
+    reply: tokio::sync::oneshot::Sender<Result<Value, StoreError>>,
+}
+
+/// Gather waiting scripts into pipelines until the store is dropped.
+async fn batch_loop(
+    inner: std::sync::Weak<Inner>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // While every slot is busy, more jobs gather for the next batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let store = RedisStore { inner };
+        tokio::spawn(async move {
+            store.run_batch(jobs).await;
+            drop(slot);
+        });
+    }
+}
+
 /// The parts of `key` around a `\0` placeholder, for a script that
 /// names a key from what it reads.
 fn split_key(key: &str) -> (&str, &str) {
@@ -1639,7 +1744,7 @@ impl Store for RedisStore {
             .arg(m.submit.registered_delivery.0);
         // Safe to repeat: the script is idempotent on the message id.
         let code: i64 = self
-            .run(Req::Script(&inv))
+            .script(inv)
             .await
             .map_err(|e| Refusal::Unavailable(e.0))?;
         match code {
@@ -1698,7 +1803,7 @@ impl Store for RedisStore {
             .arg(id);
         // Harmless to repeat (a second run finds it DELETED: no second
         // refund), though a retry after a lost reply answers TooLate.
-        match self.run::<i64>(Req::Script(&inv)).await? {
+        match self.script::<i64>(inv).await? {
             NOT_FOUND => Ok(CancelOutcome::NotFound),
             CANCELLED => Ok(CancelOutcome::Cancelled),
             TOO_LATE => Ok(CancelOutcome::TooLate),
@@ -1725,7 +1830,7 @@ impl Store for RedisStore {
         inv.key(queue_key(connector))
             .key(retry_key(connector))
             .arg(GROUP);
-        self.run(Req::Script(&inv)).await
+        self.script(inv).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1769,7 +1874,7 @@ impl Store for RedisStore {
         }
         // Safe to repeat: the same mappings again; the parts and held
         // receipts only the first time.
-        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<i64>(inv).await.map(|_| ())
     }
 
     async fn retry(
@@ -1789,7 +1894,7 @@ impl Store for RedisStore {
             .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
             .arg(&taken.message.encode()[..]);
         // Safe to repeat: a second run finds the entry settled.
-        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<i64>(inv).await.map(|_| ())
     }
 
     async fn fail(
@@ -1817,7 +1922,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl))
             .arg(&m.encode()[..]);
         // Safe to repeat: a second run finds the entry settled.
-        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<i64>(inv).await.map(|_| ())
     }
 
     async fn upstream(
@@ -1855,7 +1960,7 @@ impl Store for RedisStore {
         // Not idempotent (an intermediate receipt is queued again): `run`
         // repeats only a request that failed on a connection found dead,
         // which Redis most likely never ran.
-        let reply: Vec<i64> = self.run(Req::Script(&inv)).await?;
+        let reply: Vec<i64> = self.script(inv).await?;
         let code = reply.first().copied().unwrap_or(i64::MIN);
         let queued = reply.get(1).is_some_and(|q| *q == 1);
         let state = reply
@@ -1887,7 +1992,7 @@ impl Store for RedisStore {
         }
         // Not idempotent (it would queue twice), like `receipt`; delivery
         // to the user is at least once anyway.
-        self.run::<String>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<String>(inv).await.map(|_| ())
     }
 
     async fn take_deliveries(
@@ -1908,7 +2013,7 @@ impl Store for RedisStore {
         let mut inv = DELIVERED.prepare_invoke();
         inv.key(delivery_key(user)).arg(GROUP).arg(token);
         // Safe to repeat: a second run finds it settled.
-        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<i64>(inv).await.map(|_| ())
     }
 
     async fn redeliver(&self, user: &str, token: &str) -> Result<(), StoreError> {
@@ -1918,7 +2023,7 @@ impl Store for RedisStore {
         let mut inv = REDELIVER.prepare_invoke();
         inv.key(delivery_key(user)).arg(GROUP).arg(token);
         // Safe to repeat: a second run finds it settled.
-        self.run::<i64>(Req::Script(&inv)).await.map(|_| ())
+        self.script::<i64>(inv).await.map(|_| ())
     }
 
     async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
