@@ -7,6 +7,7 @@
 //! submits each part within the window and the `submit_throughput` pace,
 //! and settles each message in the store: sent (with its parts' upstream
 //! ids, so receipts can find it), retried later on a temporary error
+//! with a back-off that grows with the message's age, 1 s to 60 s
 //! (ESME_RTHROTTLED also slows the pace), or failed with a refund on a
 //! permanent one.
 //!

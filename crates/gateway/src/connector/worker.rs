@@ -22,8 +22,10 @@ use crate::store::{Store, Taken, now_us};
 /// The validity of a message that did not set validity_period (48 h, as
 /// most SMSCs default).
 const DEFAULT_VALIDITY_MS: i64 = 48 * 3600 * 1000;
-/// How long a temporarily failed message waits before it is tried again.
-const RETRY_DELAY: Duration = Duration::from_secs(5);
+/// The shortest and longest wait before a temporarily failed message is
+/// tried again (see [`retry_delay`]).
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
 /// The longest pause between reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
 
@@ -304,7 +306,9 @@ async fn submit<S: Store>(
                 pace.throttled();
             }
             debug!(message = %m.id, why, "temporary failure; retrying later");
-            store.retry(&c.name, &taken, RETRY_DELAY).await
+            store
+                .retry(&c.name, &taken, retry_delay(m.accepted_ms, now_us() / 1000))
+                .await
         }
         Outcome::Permanent(status) => {
             info!(message = %m.id, %status, "rejected upstream");
@@ -320,6 +324,16 @@ async fn submit<S: Store>(
         }
     };
     settle(result, &taken);
+}
+
+/// The back-off of a temporarily failed message: half its age, between
+/// [`RETRY_MIN`] and [`RETRY_MAX`]. It grows with every failed attempt
+/// (roughly doubling: 1 s, 1 s, 2 s, 3 s, 5 s, … 60 s) without any count
+/// to keep, and a restart does not reset it.
+fn retry_delay(accepted_ms: i64, now_ms: i64) -> Duration {
+    let half_age =
+        Duration::from_millis(u64::try_from(now_ms.saturating_sub(accepted_ms) / 2).unwrap_or(0));
+    half_age.clamp(RETRY_MIN, RETRY_MAX)
 }
 
 fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
@@ -424,6 +438,14 @@ fn parts(
 mod tests {
     use super::*;
     use smpp::tlv::{TlvTag, TlvsBuilder};
+
+    #[test]
+    fn retries_back_off_with_age() {
+        assert_eq!(retry_delay(0, 0), RETRY_MIN);
+        assert_eq!(retry_delay(0, 10_000), Duration::from_secs(5));
+        assert_eq!(retry_delay(0, 3_600_000), RETRY_MAX);
+        assert_eq!(retry_delay(10, 0), RETRY_MIN);
+    }
 
     #[test]
     fn long_payloads_are_split_per_method() {
