@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# smpp-load -> tern -> smsc-sim and back (issue 6): every message asks for
+# a receipt; a run ends when the last receipt reached smpp-load. For the
+# memory and the redis store: messages/s with every receipt delivered,
+# receipt latency (submit -> receipt at the ESME) p50/p99, and CPU time
+# per message of every process (tern, smsc-sim, redis-server, smpp-load),
+# all on this machine. One labelled JSON line per run.
+#   bash bench/receipts.sh [count] [binds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-200000}
+binds=${2:-4}
+cargo build --locked --release -p tern -p smsc-sim -p smpp-load >&2
+tck=$(getconf CLK_TCK)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # label, then the pids to account
+  local label=$1; shift
+  local before=() p
+  for p in "$@"; do before+=("$(ticks "$p")"); done
+  local out
+  out=$( { /usr/bin/time -f 'LOADCPU %U %S' target/release/smpp-load --port 27780 -u bench -p bench \
+      --binds "$binds" --window 64 --count "$count" --dlr --json; } 2>&1 )
+  local after=()
+  for p in "$@"; do after+=("$(ticks "$p")"); done
+  LABEL=$label COUNT=$count TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 - <<'PY'
+import json, os
+out = os.environ["OUT"].splitlines()
+s = json.loads(next(l for l in out if l.startswith("{")))
+u, sy = next(l for l in out if l.startswith("LOADCPU")).split()[1:]
+n = int(os.environ["COUNT"]); tck = int(os.environ["TCK"])
+cpu = {name: (int(a) - int(b)) / tck for name, b, a in zip(
+    os.environ["NAMES"].split(), os.environ["BEFORE"].split(), os.environ["AFTER"].split())}
+cpu["smpp-load"] = float(u) + float(sy)
+print(json.dumps({
+    "run": os.environ["LABEL"], "messages": n, "ok": s["ok"], "receipts": s["dlr_matched"],
+    "lost": s["lost"], "duplicates": s["duplicates"],
+    "messages_per_s_with_receipts": s["dlr_per_s"], "submit_per_s": s["submit_per_s"],
+    "receipt_latency_ms": {k: s["dlr_latency_ms"][k] for k in ("p50", "p99", "max")},
+    "cpu_us_per_message": {k: round(v * 1e6 / n, 1) for k, v in cpu.items()},
+    "cpu_us_per_message_total": round(sum(cpu.values()) * 1e6 / n, 1),
+}))
+PY
+}
+
+target/release/smsc-sim --port 27783 >/dev/null 2>&1 &
+sim=$!; pids+=("$sim")
+sleep 0.5
+
+target/release/tern run -c bench/tern-receipts-memory.ini 2>/dev/null &
+tern=$!; pids+=("$tern")
+sleep 1
+NAMES="tern smsc-sim" run "memory, $binds binds" "$tern" "$sim"
+kill "$tern"; wait "$tern" 2>/dev/null || true
+
+redis-server --port 27782 --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+redis=$!; pids+=("$redis")
+sleep 0.5
+target/release/tern run -c bench/tern-receipts-redis.ini 2>/dev/null &
+tern=$!; pids+=("$tern")
+sleep 1
+NAMES="tern smsc-sim redis-server" run "redis, $binds binds" "$tern" "$sim" "$redis"
