@@ -6,11 +6,12 @@
 # per message of every process (tern, smsc-sim, redis-server, smpp-load),
 # all on this machine. One labelled JSON line per run.
 #   bash bench/receipts.sh [count] [binds]
+# BACKENDS="memory" (or "redis") runs one; NO_BUILD=1 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-200000}
 binds=${2:-4}
-cargo build --locked --release -p tern -p smsc-sim -p smpp-load >&2
+[ -n "${NO_BUILD:-}" ] || cargo build --locked --release -p tern -p smsc-sim -p smpp-load >&2
 tck=$(getconf CLK_TCK)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -51,11 +52,15 @@ target/release/smsc-sim --port 27783 >/dev/null 2>&1 &
 sim=$!; pids+=("$sim")
 sleep 0.5
 
-target/release/tern run -c bench/tern-receipts-memory.ini 2>/dev/null &
-tern=$!; pids+=("$tern")
-sleep 1
-NAMES="tern smsc-sim" run "memory, $binds binds" "$tern" "$sim"
-kill "$tern"; wait "$tern" 2>/dev/null || true
+backends=${BACKENDS:-memory redis}
+if [[ " $backends " == *" memory "* ]]; then
+  target/release/tern run -c bench/tern-receipts-memory.ini 2>/dev/null &
+  tern=$!; pids+=("$tern")
+  sleep 1
+  NAMES="tern smsc-sim" run "memory, $binds binds" "$tern" "$sim"
+  kill "$tern"; wait "$tern" 2>/dev/null || true
+fi
+[[ " $backends " == *" redis "* ]] || exit 0
 
 redis-server --port 27782 --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
 redis=$!; pids+=("$redis")

@@ -68,6 +68,10 @@
 //! `id:`, to the submit_sm_resp message_id (trimmed, case-insensitive), on
 //! whichever bind they arrive, including before their submit_sm_resp.
 
+/// mimalloc, as tern: benchmarks count this process's CPU too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -9,6 +9,10 @@
 //! Counters are printed as one JSON line on stdout on SIGUSR1 and on exit
 //! (SIGINT or SIGTERM, exit 0). Logs go to stderr.
 
+/// mimalloc, as tern: benchmarks count this process's CPU too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod counters;
 mod server;
