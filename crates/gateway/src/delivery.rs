@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn a_user_receipt_reads_back_as_designed() {
         let r = UserReceipt {
-            message: StoredMessage {
+            message: std::sync::Arc::new(StoredMessage {
                 id: "0b9e2c1e-4a35-4a8e-9a53-6d1c8f1f2a10".into(),
                 user: "u".into(),
                 connectors: vec![],
@@ -303,7 +303,7 @@ mod tests {
                 rate_micro: 0,
                 accepted_ms: 1_790_000_000_000,
                 expires_ms: None,
-            },
+            }),
             state: MessageState::Undeliverable,
             error_code: 27,
             sub: 3,

@@ -274,7 +274,7 @@ async fn keys_and_retention() {
     assert_eq!(len, 1);
     let taken = s.take("up", "w1", 10, Duration::ZERO).await.unwrap();
     assert_eq!(taken.len(), 1);
-    assert_eq!(taken[0].message, m);
+    assert_eq!(*taken[0].message, m);
     // A retried submit of an accepted message is not charged twice.
     s.submit(sub(&m, limit, Some(1_000_000))).await.unwrap();
     assert_eq!(s.balance("u").await.unwrap(), Some(4_000_000));
@@ -671,7 +671,7 @@ async fn sent_maps_upstream_ids_until_their_ttl() {
     s.submit(sub(&m, None, None)).await.unwrap();
     let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&taken), vec!["a"]);
-    assert_eq!(taken[0].message, m);
+    assert_eq!(*taken[0].message, m);
     let up = vec!["x1".to_string(), "x2".to_string()];
     s.sent("up", &taken[0], &up, ms(400)).await.unwrap();
     assert_eq!(rs::upstream_key("up", "x1"), "tern:{c:up}:up:x1");
@@ -760,7 +760,7 @@ async fn retry_waits_for_its_delay_and_rejoins_the_queue() {
     tokio::time::sleep(ms(450)).await;
     let again = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&again), vec!["a"]);
-    assert_eq!(again[0].message, a);
+    assert_eq!(*again[0].message, a);
     assert_ne!(again[0].token, taken[0].token);
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
     // The first token was settled by the retry: no second retry.
@@ -1063,7 +1063,7 @@ async fn taken(s: &RedisStore, m: &StoredMessage) -> Taken {
     let mut t = s.take("up", "w", 1, Duration::ZERO).await.unwrap();
     assert_eq!(t.len(), 1);
     let t = t.remove(0);
-    assert_eq!(&t.message, m);
+    assert_eq!(&*t.message, m);
     t
 }
 
@@ -1193,7 +1193,7 @@ async fn a_receipt_after_sent_is_queued_as_registered_delivery_asks() {
     assert_eq!(
         receipt_of(&got[0]),
         &UserReceipt {
-            message: a.clone(),
+            message: a.clone().into(),
             state: MessageState::Delivered,
             error_code: 0,
             sub: 1,
@@ -1238,7 +1238,7 @@ async fn a_receipt_after_sent_is_queued_as_registered_delivery_asks() {
     let got = drain(&s, "u").await;
     assert_eq!(got.len(), 1);
     let rc = receipt_of(&got[0]);
-    assert_eq!(rc.message, d);
+    assert_eq!(*rc.message, d);
     assert_eq!(rc.state, MessageState::Undeliverable);
     assert_eq!(rc.error_code, 0x1ff, "kept whole for the receipt");
     assert_eq!((rc.sub, rc.dlvrd), (1, 0));
@@ -1317,7 +1317,7 @@ async fn a_receipt_before_sent_is_held_and_sent_applies_it() {
     let got = drain(&s, "u").await;
     assert_eq!(got.len(), 1);
     assert_eq!(receipt_of(&got[0]).state, MessageState::Delivered);
-    assert_eq!(receipt_of(&got[0]).message, a);
+    assert_eq!(*receipt_of(&got[0]).message, a);
     assert_stamped(&got[0], ttl);
 
     // Two parts, one held (replaced by a later one for the same id), one
@@ -1441,7 +1441,7 @@ async fn a_multipart_message_is_final_when_every_part_is() {
     // A repeated sent (other ids even) does not change the parts.
     let t = Taken {
         token: "1-1".into(),
-        message: b.clone(),
+        message: b.clone().into(),
     };
     s.sent("up", &t, &["y1".into(), "y2".into()], TTL)
         .await
@@ -1497,7 +1497,7 @@ async fn intermediate_receipts_are_queued_when_asked_for() {
             (MessageState::Delivered, 0, 2, 2),
         ]
     );
-    assert!(got.iter().all(|d| receipt_of(d).message == a));
+    assert!(got.iter().all(|d| *receipt_of(d).message == a));
 
     // Not asked for: nothing queued, nothing changed.
     sent(&s, &with_rd("b", 1, 1), &["y"]).await;
@@ -1543,7 +1543,7 @@ async fn fail_queues_one_final_receipt_when_asked_for() {
     assert_eq!(
         receipt_of(&got[0]),
         &UserReceipt {
-            message: a,
+            message: a.into(),
             state: MessageState::Rejected,
             error_code: 0x45,
             sub: 2,
@@ -1641,7 +1641,7 @@ async fn deliveries_are_taken_settled_and_redelivered_at_the_tail() {
 
     // A receipt queued with deliver round-trips too.
     let receipt = DeliveryItem::Receipt(Box::new(UserReceipt {
-        message: with_rd("m", 2, 1),
+        message: with_rd("m", 2, 1).into(),
         state: MessageState::Expired,
         error_code: 300,
         sub: 2,

@@ -52,8 +52,9 @@ pub enum ReceiptOutcome {
 /// A receipt for the user, as queued: everything the deliver_sm needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserReceipt {
-    /// The message as accepted (its id, addresses, text, submit date).
-    pub message: StoredMessage,
+    /// The message as accepted (its id, addresses, text, submit date);
+    /// shared, not copied.
+    pub message: std::sync::Arc<StoredMessage>,
     pub state: MessageState,
     pub error_code: u16,
     /// The message's parts and how many were delivered.

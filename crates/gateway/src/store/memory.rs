@@ -213,7 +213,7 @@ impl Inner {
             None => (m.parts, 0),
         };
         let receipt = UserReceipt {
-            message: (**m).clone(),
+            message: m.clone(),
             state,
             error_code,
             sub,
@@ -397,7 +397,7 @@ impl MemoryStore {
                     order.insert(key, token.clone());
                     out.push(Taken {
                         token,
-                        message: (*h.message).clone(),
+                        message: h.message.clone(),
                     });
                 }
             }
@@ -433,7 +433,7 @@ impl MemoryStore {
                     .insert(key, token.clone());
                 out.push(Taken {
                     token,
-                    message: (*e.message).clone(),
+                    message: e.message.clone(),
                 });
             }
         }
@@ -1060,7 +1060,7 @@ mod tests {
         s.submit(sub(&m, None, None)).await.unwrap();
         let taken = take(&s, 10).await;
         assert_eq!(ids(&taken), vec!["a"]);
-        assert_eq!(taken[0].message, m);
+        assert_eq!(*taken[0].message, m);
         let up = vec!["x1".to_string(), "x2".to_string()];
         s.sent("up", &taken[0], &up, Duration::from_secs(10))
             .await

@@ -90,7 +90,8 @@ pub enum CancelOutcome {
 pub struct Taken {
     /// The backend's handle on the queue entry (a stream id on redis).
     pub token: String,
-    pub message: StoredMessage,
+    /// Shared, not copied: the store keeps it too.
+    pub message: std::sync::Arc<StoredMessage>,
 }
 
 /// A taken message not settled within this time belongs to a consumer

@@ -1316,7 +1316,7 @@ impl RedisStore {
             match e.take(b"m").map(|b| StoredMessage::decode(Bytes::from(b))) {
                 Some(Ok(message)) => out.push(Taken {
                     token: e.id,
-                    message,
+                    message: message.into(),
                 }),
                 Some(Err(err)) => {
                     tracing::error!(connector, stream_id = e.id, error = %err, "dropping a corrupt queued message");
@@ -1651,7 +1651,8 @@ fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
                 message: e
                     .take(b"m")
                     .and_then(|m| StoredMessage::decode(Bytes::from(m)).ok())
-                    .ok_or("m")?,
+                    .ok_or("m")?
+                    .into(),
             };
             DeliveryItem::Receipt(Box::new(receipt))
         }
