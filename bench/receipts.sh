@@ -4,7 +4,9 @@
 # memory and the redis store: messages/s with every receipt delivered,
 # receipt latency (submit -> receipt at the ESME) p50/p99, and CPU time
 # per message of every process (tern, smsc-sim, redis-server, smpp-load),
-# all on this machine. One labelled JSON line per run.
+# all on this machine; then the same at a fixed rate below saturation
+# (10 s; MEMORY_RATE, REDIS_RATE) for the latency of a gateway that keeps
+# up. One labelled JSON line per run.
 #   bash bench/receipts.sh [count] [binds]
 # BACKENDS="memory" (or "redis") runs one; NO_BUILD=1 skips the build.
 set -euo pipefail
@@ -19,16 +21,18 @@ trap cleanup EXIT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run() { # label, then the pids to account
+run() { # label, then the pids to account; $RATE: messages/s (else flat out)
   local label=$1; shift
+  local n=$count pace=()
+  if [ -n "${RATE:-}" ]; then n=$((RATE * 10)); pace=(--rate "$RATE"); fi
   local before=() p
   for p in "$@"; do before+=("$(ticks "$p")"); done
   local out
   out=$( { /usr/bin/time -f 'LOADCPU %U %S' target/release/smpp-load --port 27780 -u bench -p bench \
-      --binds "$binds" --window 64 --count "$count" --dlr --json; } 2>&1 )
+      --binds "$binds" --window 64 --count "$n" "${pace[@]}" --dlr --json; } 2>&1 )
   local after=()
   for p in "$@"; do after+=("$(ticks "$p")"); done
-  LABEL=$label COUNT=$count TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 - <<'PY'
+  LABEL=$label COUNT=$n TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 - <<'PY'
 import json, os
 out = os.environ["OUT"].splitlines()
 s = json.loads(next(l for l in out if l.startswith("{")))
@@ -58,6 +62,7 @@ if [[ " $backends " == *" memory "* ]]; then
   tern=$!; pids+=("$tern")
   sleep 1
   NAMES="tern smsc-sim" run "memory, $binds binds" "$tern" "$sim"
+  NAMES="tern smsc-sim" RATE=${MEMORY_RATE:-15000} run "memory, $binds binds at ${MEMORY_RATE:-15000}/s" "$tern" "$sim"
   kill "$tern"; wait "$tern" 2>/dev/null || true
 fi
 [[ " $backends " == *" redis "* ]] || exit 0
@@ -69,3 +74,4 @@ target/release/tern run -c bench/tern-receipts-redis.ini 2>/dev/null &
 tern=$!; pids+=("$tern")
 sleep 1
 NAMES="tern smsc-sim redis-server" run "redis, $binds binds" "$tern" "$sim" "$redis"
+NAMES="tern smsc-sim redis-server" RATE=${REDIS_RATE:-4000} run "redis, $binds binds at ${REDIS_RATE:-4000}/s" "$tern" "$sim" "$redis"
