@@ -836,6 +836,69 @@ async fn long_message_with_a_failed_part() {
     .await;
 }
 
+/// A long message whose second part is throttled once: that part alone is
+/// sent again (not the whole message), and the user gets one receipt for
+/// the three parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_part_is_sent_again_alone() {
+    bounded(async {
+        let submits = Arc::new(AtomicU64::new(0));
+        let seen = submits.clone();
+        let fake = Fake::start(
+            hex_id,
+            Arc::new(move |s, seq, _sm, id| {
+                let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                Box::pin(async move {
+                    if n == 2 {
+                        let _ = s
+                            .respond(
+                                seq,
+                                S::ESME_RTHROTTLED,
+                                Body::SubmitSmResp(SubmitSmResp::default()),
+                            )
+                            .await;
+                        return;
+                    }
+                    answer_submit(&s, seq, &id).await;
+                    deliver_ok(&s, upstream_receipt(&id, MessageState::Delivered, 0x04)).await;
+                })
+            }),
+        )
+        .await;
+        let t = Tern::start(&config(
+            &Backend::memory(),
+            &format!(
+                "{}{}{}",
+                user("acme", ""),
+                connector("up", fake.port, "tern", ""),
+                default_route("up")
+            ),
+        ));
+        let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
+        let text: String = "0123456789".chars().cycle().take(400).collect();
+        let mut tlvs = TlvsBuilder::new();
+        tlvs.push(TlvTag::MESSAGE_PAYLOAD, text.as_bytes());
+        let sm = SubmitSm {
+            tlvs: tlvs.build(),
+            ..sms("447700900123", "", 1)
+        };
+        let id = submit(&esme.session, sm).await;
+        let g = final_receipt(&esme.next().await);
+        assert_eq!(
+            (g.id.as_str(), g.state),
+            (id.as_str(), MessageState::Delivered)
+        );
+        assert_eq!((g.text.sub, g.text.dlvrd), (Some(3), Some(3)), "{g:?}");
+        esme.quiet().await;
+        assert_eq!(
+            submits.load(Ordering::SeqCst),
+            4,
+            "three parts and the throttled one again, nothing more"
+        );
+    })
+    .await;
+}
+
 /// Rejected upstream (a permanent error): rd 1 and rd 2 get one REJECTD
 /// receipt, rd 0 none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

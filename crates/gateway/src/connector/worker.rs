@@ -345,9 +345,12 @@ fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
 
 /// Submit every part; the upstream ids, or why not.
 ///
-/// A message is settled as a whole: if a later part fails temporarily
-/// after earlier parts were accepted, the retry sends every part again
-/// (the handset may see a part twice; nothing is lost).
+/// A message is settled as a whole, so once a part of a long message was
+/// accepted a part that failed temporarily is sent again here, on its
+/// own, up to [`PART_RETRIES`] times with a growing pause (throttling
+/// clears in a second or two) rather than the whole message later. When
+/// it still fails the whole message is retried later (the handset may
+/// see a part twice; nothing is lost).
 async fn send_parts(
     session: &Session,
     pace: &Pace,
@@ -355,12 +358,12 @@ async fn send_parts(
     id_format: smpp::receipt::IdFormat,
 ) -> Outcome {
     let mut pending = Vec::with_capacity(parts.len());
-    for (i, p) in parts.into_iter().enumerate() {
+    for (i, p) in parts.iter().enumerate() {
         // The first part's turn was waited for before the message was taken.
         if i > 0 {
             pace.wait().await;
         }
-        match session.send_request(Body::SubmitSm(p)).await {
+        match session.send_request(Body::SubmitSm(p.clone())).await {
             Ok(r) => pending.push(r),
             Err(e) => {
                 return Outcome::Temporary {
@@ -370,36 +373,86 @@ async fn send_parts(
             }
         }
     }
-    let mut ids = Vec::with_capacity(pending.len());
+    let mut ids: Vec<Option<String>> = vec![None; parts.len()];
+    let mut again = Vec::new();
     let mut outcome = None;
-    for r in pending {
-        match r.await {
-            Ok(resp) if resp.command_status.is_ok() => {
-                if let Body::SubmitSmResp(r) = resp.body {
-                    ids.push(super::upstream_id_key(
-                        &String::from_utf8_lossy(&r.message_id),
-                        id_format,
-                    ));
+    for (i, r) in pending.into_iter().enumerate() {
+        match part_outcome(r.await, id_format) {
+            Ok(id) => ids[i] = Some(id),
+            Err(o @ Outcome::Temporary { .. }) => {
+                again.push(i);
+                outcome.get_or_insert(o);
+            }
+            Err(o) => outcome = Some(o),
+        }
+    }
+    let some_accepted = ids.iter().any(Option::is_some);
+    if matches!(outcome, Some(Outcome::Temporary { .. })) && some_accepted {
+        outcome = None;
+        for i in again {
+            let mut last = None;
+            for attempt in 1..=PART_RETRIES {
+                if let Some(Outcome::Temporary {
+                    throttled: true, ..
+                }) = last
+                {
+                    pace.throttled();
+                }
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                pace.wait().await;
+                let r = match session.send_request(Body::SubmitSm(parts[i].clone())).await {
+                    Ok(r) => r.await,
+                    Err(e) => Err(e),
+                };
+                match part_outcome(r, id_format) {
+                    Ok(id) => {
+                        ids[i] = Some(id);
+                        last = None;
+                        break;
+                    }
+                    Err(o) => last = Some(o),
                 }
             }
-            Ok(resp) if resp.command_status.is_temporary() => {
-                outcome.get_or_insert(Outcome::Temporary {
-                    throttled: resp.command_status == CommandStatus::ESME_RTHROTTLED,
-                    why: resp.command_status.to_string(),
-                });
-            }
-            Ok(resp) => {
-                outcome = Some(Outcome::Permanent(resp.command_status));
-            }
-            Err(e) => {
-                outcome.get_or_insert(Outcome::Temporary {
-                    throttled: false,
-                    why: e.to_string(),
-                });
+            if let Some(o) = last {
+                outcome = Some(o);
+                break;
             }
         }
     }
-    outcome.unwrap_or(Outcome::Sent(ids))
+    match outcome {
+        Some(o) => o,
+        None => Outcome::Sent(ids.into_iter().flatten().collect()),
+    }
+}
+
+/// Tries of a part of a long message that failed temporarily after
+/// another part was accepted (see [`send_parts`]).
+const PART_RETRIES: u32 = 3;
+
+/// One part's answer: its upstream id (keyed per `id_format`), or the
+/// outcome it makes.
+fn part_outcome(
+    r: Result<smpp::pdu::Pdu<Bytes>, SessionError>,
+    id_format: smpp::receipt::IdFormat,
+) -> Result<String, Outcome> {
+    match r {
+        Ok(resp) if resp.command_status.is_ok() => match resp.body {
+            Body::SubmitSmResp(r) => Ok(super::upstream_id_key(
+                &String::from_utf8_lossy(&r.message_id),
+                id_format,
+            )),
+            _ => Ok(String::new()),
+        },
+        Ok(resp) if resp.command_status.is_temporary() => Err(Outcome::Temporary {
+            throttled: resp.command_status == CommandStatus::ESME_RTHROTTLED,
+            why: resp.command_status.to_string(),
+        }),
+        Ok(resp) => Err(Outcome::Permanent(resp.command_status)),
+        Err(e) => Err(Outcome::Temporary {
+            throttled: false,
+            why: e.to_string(),
+        }),
+    }
 }
 
 /// A concatenation reference from the message id.
