@@ -56,7 +56,9 @@
 //!    consumer's own pending entries (see *Restart recovery*): when there
 //!    are any, the take answers with them alone;
 //! 2. one XAUTOCLAIM, from a cursor kept per stream, of entries idle
-//!    longer than the reclaim time (a dead consumer's);
+//!    longer than the reclaim time (a dead consumer's); a scan from the
+//!    start of the pending list begins at most every quarter of the
+//!    reclaim time (every second at most), not at every take;
 //! 3. one script that moves up to `max` due retries (by Redis `TIME`)
 //!    from the retry set to the *tail* of the stream (XADD, ZREM, HDEL,
 //!    and the new entry id in `requeued`), atomically; it answers when
@@ -367,6 +369,8 @@ struct Inner {
     groups: Mutex<HashSet<String>>,
     /// Per stream key: where the next XAUTOCLAIM of a take starts.
     reclaim_cursor: Mutex<HashMap<String, String>>,
+    /// Per stream key: when the last scan from the start began.
+    reclaim_started: Mutex<HashMap<String, std::time::Instant>>,
     /// Per (stream key, consumer): how far the first takes have read the
     /// consumer's own pending entries (restart recovery); `None` once
     /// they are all handed out. Absent: not started.
@@ -887,6 +891,7 @@ impl RedisStore {
                 blocking: Mutex::new(Vec::new()),
                 groups: Mutex::new(HashSet::new()),
                 reclaim_cursor: Mutex::new(HashMap::new()),
+                reclaim_started: Mutex::new(HashMap::new()),
                 recovery: Mutex::new(HashMap::new()),
                 batch: std::sync::OnceLock::new(),
             }),
@@ -1435,7 +1440,9 @@ impl RedisStore {
 
     /// One XAUTOCLAIM on the stream `key` per take, from where the
     /// previous one of this process stopped, so a large pending list
-    /// costs each take one bounded call and is covered over several.
+    /// costs each take one bounded call and is covered over several; a
+    /// scan from the start waits a quarter of the idle time (1 s at most)
+    /// after the previous one began.
     async fn reclaim_some(
         &self,
         key: &str,
@@ -1448,6 +1455,26 @@ impl RedisStore {
             .get(key)
             .cloned()
             .unwrap_or_else(|| "0-0".to_string());
+        if cursor == "0-0" {
+            // A new scan of the pending list at most every quarter of the
+            // idle time (1 s at most): what it finds has been idle that
+            // long already, and a scan per take costs Redis more than the
+            // take itself.
+            let every = Duration::from_millis(min_idle_ms / 4).min(Duration::from_secs(1));
+            let now = std::time::Instant::now();
+            let mut started = self
+                .inner
+                .reclaim_started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if started
+                .get(key)
+                .is_some_and(|t| now.duration_since(*t) < every)
+            {
+                return Ok(Vec::new());
+            }
+            started.insert(key.to_string(), now);
+        }
         let mut entries = Vec::new();
         let next = self
             .autoclaim(key, consumer, min_idle_ms, max, &cursor, &mut entries)
