@@ -63,7 +63,11 @@ enum Place {
 }
 
 struct Entry {
-    message: Arc<StoredMessage>,
+    user: String,
+    accepted_ms: i64,
+    /// The message, until it is final: a final message keeps only what
+    /// query_sm reports (its receipt, if any, holds its own reference).
+    message: Option<Arc<StoredMessage>>,
     state: MessageState,
     final_ms: Option<i64>,
     error_code: u8,
@@ -204,7 +208,9 @@ impl Inner {
         let Some(e) = self.messages.get(id) else {
             return false;
         };
-        let m = &e.message;
+        let Some(m) = &e.message else {
+            return false;
+        };
         if !delivery::wants_receipt(m.submit.registered_delivery.0, state) {
             return false;
         }
@@ -237,6 +243,10 @@ impl Inner {
         let Some(e) = self.messages.get_mut(id) else {
             return ReceiptOutcome::Duplicate;
         };
+        // Nothing changes a final message.
+        if e.state.is_final() {
+            return ReceiptOutcome::Duplicate;
+        }
         if !r.state.is_final() {
             // Nothing after the part (or the whole message) is final.
             let part_final = e
@@ -266,6 +276,7 @@ impl Inner {
         e.final_ms = Some(r.done_ms);
         e.error_code = (error_code & 0xff) as u8;
         let queued = self.queue_receipt(id, state, error_code, r.done_ms, now_ms, ttl);
+        self.finish(id);
         ReceiptOutcome::Final { state, queued }
     }
 
@@ -297,13 +308,21 @@ impl Inner {
         }
     }
 
+    /// A final message keeps only what query_sm reports.
+    fn finish(&mut self, id: &str) {
+        if let Some(e) = self.messages.get_mut(id) {
+            e.message = None;
+            e.parts = None;
+        }
+    }
+
     fn refund(&mut self, id: &str) {
         let Some(e) = self.messages.get_mut(id) else {
             return;
         };
         let charged = std::mem::take(&mut e.charged);
         if charged != 0 {
-            if let Some(b) = self.credit.get_mut(&e.message.user) {
+            if let Some(b) = self.credit.get_mut(&e.user) {
                 *b += charged;
             }
         }
@@ -415,13 +434,16 @@ impl MemoryStore {
                 if let Some(d) = inner.depth.get_mut(connector) {
                     *d = d.saturating_sub(1);
                 }
+                let Some(message) = e.message.clone() else {
+                    continue;
+                };
                 inner.seq += 1;
                 let token = inner.seq.to_string();
                 let key = (now_ms, inner.seq);
                 inner.held.insert(
                     token.clone(),
                     Held {
-                        message: e.message.clone(),
+                        message: message.clone(),
                         connector: connector.to_string(),
                         key,
                     },
@@ -431,10 +453,7 @@ impl MemoryStore {
                     .entry(connector.to_string())
                     .or_default()
                     .insert(key, token.clone());
-                out.push(Taken {
-                    token,
-                    message: e.message.clone(),
-                });
+                out.push(Taken { token, message });
             }
         }
         let next_retry = inner
@@ -528,7 +547,9 @@ impl Store for MemoryStore {
         inner.messages.insert(
             m.id.clone(),
             Entry {
-                message: Arc::new(m.clone()),
+                user: m.user.clone(),
+                accepted_ms: m.accepted_ms,
+                message: Some(Arc::new(m.clone())),
                 state: MessageState::Enroute,
                 final_ms: None,
                 error_code: 0,
@@ -546,9 +567,9 @@ impl Store for MemoryStore {
         let g = self.lock()?;
         Ok(g.messages.get(id).map(|e| MessageStatus {
             id: id.to_string(),
-            user: e.message.user.clone(),
+            user: e.user.clone(),
             state: e.state,
-            accepted_ms: e.message.accepted_ms,
+            accepted_ms: e.accepted_ms,
             final_ms: e.final_ms,
             error_code: e.error_code,
         }))
@@ -558,11 +579,7 @@ impl Store for MemoryStore {
         let now_ms = self.now_ms();
         let mut g = self.lock()?;
         let inner = &mut *g;
-        let Some(e) = inner
-            .messages
-            .get_mut(id)
-            .filter(|e| e.message.user == user)
-        else {
+        let Some(e) = inner.messages.get_mut(id).filter(|e| e.user == user) else {
             return Ok(CancelOutcome::NotFound);
         };
         match e.place {
@@ -583,6 +600,7 @@ impl Store for MemoryStore {
             *d = d.saturating_sub(1);
         }
         inner.refund(id);
+        inner.finish(id);
         Ok(CancelOutcome::Cancelled)
     }
 
@@ -652,7 +670,7 @@ impl Store for MemoryStore {
         }
         inner.sweep(now_ms);
         let first = match inner.messages.get_mut(&taken.message.id) {
-            Some(e) if e.parts.is_none() => {
+            Some(e) if e.parts.is_none() && !e.state.is_final() => {
                 e.parts = Some(Parts {
                     total: upstream_ids.len() as u32,
                     ..Parts::default()
@@ -742,6 +760,7 @@ impl Store for MemoryStore {
             now_ms,
             ttl,
         );
+        inner.finish(&taken.message.id);
         Ok(())
     }
 
