@@ -10,7 +10,8 @@
 //! - The worker takes up to [`WINDOW`] items at a time, spreads them over
 //!   the user's receivers in turn (each session's own window bounds what
 //!   is outstanding on it), and settles each item: removed on
-//!   deliver_sm_resp ESME_ROK, given back to the queue's tail on an error
+//!   deliver_sm_resp ESME_ROK (many per store call, by a task of the
+//!   worker's that gathers them), given back to the queue's tail on an error
 //!   status, a response timeout or an unbind (the worker then pauses
 //!   [`RETRY_PAUSE`] so a receiver that refuses everything is not
 //!   flooded). An item past its expiry is dropped and counted.
@@ -124,6 +125,8 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
     let consumer = format!("{}-dlv", gw.config.load().smpp_server.id);
     let window = Arc::new(Semaphore::new(WINDOW));
     let failed = Arc::new(AtomicBool::new(false));
+    let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
+    let acker = tokio::spawn(ack(gw.clone(), user.clone(), acked));
     debug!(user, "delivery worker starts");
     loop {
         if gw.receivers.stop_if_idle(&user) {
@@ -157,30 +160,59 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
             if d.expires_ms <= now_ms {
                 gw.receivers.expired.fetch_add(1, Ordering::Relaxed);
                 info!(user, "undelivered past its expiry; dropped");
-                if let Err(e) = gw.store.delivered(&user, &d.token).await {
-                    warn!(user, error = %e, "cannot drop an expired item");
-                }
+                let _ = acks.send((d.token, permit));
                 continue;
             }
-            let (gw, user, failed) = (gw.clone(), user.clone(), failed.clone());
+            let (gw, user, failed, acks) = (gw.clone(), user.clone(), failed.clone(), acks.clone());
             tokio::spawn(async move {
-                let ok = send(&gw, &user, &d).await;
-                let result = if ok {
+                if send(&gw, &user, &d).await {
                     gw.receivers.delivered.fetch_add(1, Ordering::Relaxed);
-                    gw.store.delivered(&user, &d.token).await
+                    let _ = acks.send((d.token, permit));
                 } else {
                     failed.store(true, Ordering::Relaxed);
-                    gw.store.redeliver(&user, &d.token).await
-                };
-                if let Err(e) = result {
-                    // Left taken: handed out again after the reclaim time.
-                    warn!(user, error = %e, "cannot settle a delivery");
+                    if let Err(e) = gw.store.redeliver(&user, &d.token).await {
+                        // Left taken: handed out again after the reclaim time.
+                        warn!(user, error = %e, "cannot give back a delivery");
+                    }
+                    drop(permit);
                 }
-                drop(permit);
             });
         }
     }
+    drop(acks);
+    let _ = acker.await;
     debug!(user, "delivery worker stops");
+}
+
+/// Settle delivered (or dropped) items in the store, many per call: what
+/// arrived while the previous call ran goes in the next. An item's window
+/// place is given back once it is settled.
+async fn ack<S: Store>(
+    gw: Arc<Gateway<S>>,
+    user: String,
+    mut acked: tokio::sync::mpsc::UnboundedReceiver<(String, tokio::sync::OwnedSemaphorePermit)>,
+) {
+    let mut tokens = Vec::new();
+    let mut permits = Vec::new();
+    while let Some((t, p)) = acked.recv().await {
+        tokens.push(t);
+        permits.push(p);
+        while tokens.len() < WINDOW {
+            match acked.try_recv() {
+                Ok((t, p)) => {
+                    tokens.push(t);
+                    permits.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = gw.store.delivered(&user, &tokens).await {
+            // Left taken: handed out again after the reclaim time.
+            warn!(user, error = %e, "cannot settle deliveries");
+        }
+        tokens.clear();
+        permits.clear();
+    }
 }
 
 /// Send one item to one of the user's receivers; whether it was taken.

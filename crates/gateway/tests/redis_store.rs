@@ -1098,7 +1098,9 @@ async fn drain(s: &RedisStore, user: &str) -> Vec<Delivery> {
         .await
         .unwrap();
     for d in &got {
-        s.delivered(user, &d.token).await.unwrap();
+        s.delivered(user, std::slice::from_ref(&d.token))
+            .await
+            .unwrap();
     }
     got
 }
@@ -1204,7 +1206,9 @@ async fn a_receipt_after_sent_is_queued_as_registered_delivery_asks() {
     assert_stamped(&got[0], TTL);
     // Taken, not delivered yet: still counted.
     assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
-    s.delivered("u", &got[0].token).await.unwrap();
+    s.delivered("u", std::slice::from_ref(&got[0].token))
+        .await
+        .unwrap();
     assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
 
     // rd = 0: never.
@@ -1599,13 +1603,19 @@ async fn deliveries_are_taken_settled_and_redelivered_at_the_tail() {
     // "one" could not be delivered now: back to the tail.
     s.redeliver("v", &first[0].token).await.unwrap();
     assert_eq!(s.delivery_depth("v").await.unwrap(), 3);
-    s.delivered("v", &first[1].token).await.unwrap();
+    s.delivered("v", std::slice::from_ref(&first[1].token))
+        .await
+        .unwrap();
     assert_eq!(s.delivery_depth("v").await.unwrap(), 2);
     // Tokens no longer held, or never: nothing changes.
     s.redeliver("v", &first[0].token).await.unwrap();
-    s.delivered("v", &first[1].token).await.unwrap();
+    s.delivered("v", std::slice::from_ref(&first[1].token))
+        .await
+        .unwrap();
     s.redeliver("v", "99999999999999-0").await.unwrap();
-    s.delivered("v", "not a token").await.unwrap();
+    s.delivered("v", &["not a token".to_string()])
+        .await
+        .unwrap();
     s.redeliver("nobody", "1-0").await.unwrap();
     assert_eq!(s.delivery_depth("v").await.unwrap(), 2);
     let rest = s
@@ -1635,7 +1645,10 @@ async fn deliveries_are_taken_settled_and_redelivered_at_the_tail() {
         .unwrap();
     assert_eq!(tokens(&back), tokens(&rest));
     for d in &back {
-        other.delivered("v", &d.token).await.unwrap();
+        other
+            .delivered("v", std::slice::from_ref(&d.token))
+            .await
+            .unwrap();
     }
     assert_eq!(s.delivery_depth("v").await.unwrap(), 0);
 
@@ -1673,7 +1686,9 @@ async fn deliveries_are_taken_settled_and_redelivered_at_the_tail() {
     assert_eq!(got.len(), 1);
     assert_eq!(mo_text(&got[0]), b"late");
     assert!(t0.elapsed() < Duration::from_secs(2));
-    s.delivered("v", &got[0].token).await.unwrap();
+    s.delivered("v", std::slice::from_ref(&got[0].token))
+        .await
+        .unwrap();
 
     // Entries that do not decode are dropped, not a wedge.
     for fields in [
@@ -1780,7 +1795,10 @@ async fn a_restarted_process_resends_its_unsettled_work_at_once() {
             .is_empty()
     );
     for d in got.iter().chain(&new).chain(&d2) {
-        after.delivered("u", &d.token).await.unwrap();
+        after
+            .delivered("u", std::slice::from_ref(&d.token))
+            .await
+            .unwrap();
     }
     assert_eq!(after.delivery_depth("u").await.unwrap(), 0);
 }

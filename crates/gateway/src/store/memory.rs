@@ -890,12 +890,15 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn delivered(&self, user: &str, token: &str) -> Result<(), StoreError> {
-        let Ok(token) = token.parse::<u64>() else {
+    async fn delivered(&self, user: &str, tokens: &[String]) -> Result<(), StoreError> {
+        let mut g = self.lock()?;
+        let Some(q) = g.deliveries.get_mut(user) else {
             return Ok(());
         };
-        let mut g = self.lock()?;
-        if let Some(q) = g.deliveries.get_mut(user) {
+        for token in tokens {
+            let Ok(token) = token.parse::<u64>() else {
+                continue;
+            };
             if let Some(key) = q.items.get(&token).and_then(|i| i.taken_ms) {
                 q.items.remove(&token);
                 q.taken.remove(&key);
@@ -1385,7 +1388,9 @@ mod tests {
             .unwrap();
         let mut out = Vec::new();
         for d in got {
-            s.delivered(user, &d.token).await.unwrap();
+            s.delivered(user, std::slice::from_ref(&d.token))
+                .await
+                .unwrap();
             if let DeliveryItem::Receipt(r) = d.item {
                 out.push(*r);
             }
@@ -1549,7 +1554,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(all.len(), 2);
-        s.delivered("u", &all[0].token).await.unwrap();
+        s.delivered("u", std::slice::from_ref(&all[0].token))
+            .await
+            .unwrap();
         assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
         assert!(all[1].expires_ms > all[1].queued_ms);
         // Taken and never settled: handed out again after the reclaim time.

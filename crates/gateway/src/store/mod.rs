@@ -265,12 +265,13 @@ pub trait Store: Send + Sync + 'static {
         block: std::time::Duration,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
-    /// The item was delivered (deliver_sm_resp OK) or dropped: it leaves
-    /// the queue. A token no longer held changes nothing.
+    /// The items were delivered (deliver_sm_resp OK) or dropped: they
+    /// leave the queue (one call for many: the delivery worker gathers
+    /// them). A token no longer held changes nothing.
     fn delivered(
         &self,
         user: &str,
-        token: &str,
+        tokens: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The item could not be delivered now: it goes back to the tail of

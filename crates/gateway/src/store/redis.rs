@@ -828,14 +828,19 @@ return redis.call('XADD', unpack(args))
     )
 });
 
-/// A delivered (or dropped) item leaves the queue, if it was pending.
-/// KEYS: 1 delivery stream. ARGV: 1 group, 2 stream entry id.
+/// Delivered (or dropped) items leave the queue, those that were pending.
+/// KEYS: 1 delivery stream. ARGV: 1 group, 2.. stream entry ids.
 static DELIVERED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-return 1
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
 "#,
     )
 });
@@ -2034,12 +2039,16 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn delivered(&self, user: &str, token: &str) -> Result<(), StoreError> {
-        if !is_stream_id(token) {
+    async fn delivered(&self, user: &str, tokens: &[String]) -> Result<(), StoreError> {
+        let tokens: Vec<&String> = tokens.iter().filter(|t| is_stream_id(t)).collect();
+        if tokens.is_empty() {
             return Ok(());
         }
         let mut inv = DELIVERED.prepare_invoke();
-        inv.key(delivery_key(user)).arg(GROUP).arg(token);
+        inv.key(delivery_key(user)).arg(GROUP);
+        for t in tokens {
+            inv.arg(t.as_str());
+        }
         // Safe to repeat: a second run finds it settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
