@@ -39,6 +39,8 @@ use crate::store::{Delivery, DeliveryItem, Store, UserReceipt, now_us};
 
 /// Items of one user out at once, over all its receivers.
 pub const WINDOW: usize = 256;
+/// How long settling a delivered item waits for others to settle with.
+pub const ACK_LINGER: Duration = Duration::from_millis(1);
 /// The pause after an item could not be delivered.
 pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -197,6 +199,9 @@ async fn ack<S: Store>(
     while let Some((t, p)) = acked.recv().await {
         tokens.push(t);
         permits.push(p);
+        // A millisecond for more to come: one store call for a batch
+        // costs the store about what one for a single item does.
+        tokio::time::sleep(ACK_LINGER).await;
         while tokens.len() < WINDOW {
             match acked.try_recv() {
                 Ok((t, p)) => {

@@ -109,9 +109,11 @@
 //!   when `rd` asks for intermediate notification; the hash's `state` is
 //!   unchanged → Intermediate;
 //! - a final state for a part that has its `d:<upstream id>` mark (HSETNX
-//!   decides), or for a message whose parts are all final → Duplicate;
+//!   decides; a single-part message needs no mark: `pd` = `pn` says it),
+//!   or for a message whose parts are all final → Duplicate;
 //! - a final state: the mark set, `pd` (and `pdl` when DELIVERED) counted,
-//!   `fst` / `ferr` set when not DELIVERED → Partial while `pd` < `pn`;
+//!   `fst` / `ferr` set when not DELIVERED → Partial while `pd` < `pn`
+//!   (one HSET);
 //!   when `pd` reaches `pn` the hash becomes final: `state` DELIVERED when
 //!   `pdl` = `pd`, else `fst`; `error_code` `ferr` clamped to 255 (query_sm
 //!   has one octet; the receipt keeps the whole code); `final_ms` the
@@ -724,9 +726,12 @@ local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
     'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
     'exp', fmt(now + ttl), 'm', m)
 end
+-- sk: the user's delivery stream, or a function naming it from the user.
+-- A single-part message needs no per-part mark: its part count says it.
 local function apply(hk, sk, id, upid, st, err, done, ttl)
-  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl')
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user')
   if not h[1] then return {1, 0, 0} end
+  if type(sk) == 'function' then sk = sk(h[6]) end
   local rd = tonumber(h[2]) or 0
   -- A message sent before parts were recorded counts as one part.
   local pn = math.max(tonumber(h[3]) or 0, 1)
@@ -735,7 +740,9 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   if done <= 0 then done = now_ms() end
   if not is_final(st) then
     -- Nothing after the part (or the whole message) is final.
-    if pd >= pn or redis.call('HEXISTS', hk, 'd:' .. upid) == 1 then return {1, 0, 0} end
+    if pd >= pn or (pn > 1 and redis.call('HEXISTS', hk, 'd:' .. upid) == 1) then
+      return {1, 0, 0}
+    end
     if wants(rd, st) then
       queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl)
       return {2, 1, st}
@@ -743,23 +750,28 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
     return {2, 0, st}
   end
   if pd >= pn then return {1, 0, 0} end
-  if redis.call('HSETNX', hk, 'd:' .. upid, fmt(st)) == 0 then return {1, 0, 0} end
+  if pn > 1 and redis.call('HSETNX', hk, 'd:' .. upid, fmt(st)) == 0 then return {1, 0, 0} end
   pd = pd + 1
-  if st == 2 then
-    pdl = pdl + 1
-  else
-    redis.call('HSET', hk, 'fst', fmt(st), 'ferr', fmt(err))
+  if st == 2 then pdl = pdl + 1 end
+  if pd < pn then
+    if st == 2 then
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl))
+    else
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'fst', fmt(st), 'ferr', fmt(err))
+    end
+    return {3, 0, 0}
   end
-  redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl))
-  if pd < pn then return {3, 0, 0} end
+  -- The last part: the message is final, failed as the last failed part.
   local fst, ferr = 2, 0
-  if pdl < pd then
+  if st ~= 2 then
+    fst, ferr = st, err
+  elseif pdl < pd then
     local f = redis.call('HMGET', hk, 'fst', 'ferr')
     fst = tonumber(f[1]) or st
     ferr = tonumber(f[2]) or 0
   end
-  redis.call('HSET', hk, 'state', fmt(fst), 'final_ms', fmt(done),
-    'error_code', fmt(math.min(ferr, 255)))
+  redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
+    'final_ms', fmt(done), 'error_code', fmt(math.min(ferr, 255)))
   if wants(rd, fst) then
     queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl)
     return {4, 1, fst}
@@ -802,9 +814,8 @@ if not id then
 end
 -- Keys named by what was read (single Redis only: see "Redis Cluster").
 local mkey = ARGV[6] .. id .. ARGV[7]
-local user = redis.call('HGET', mkey, 'user')
-if not user then return {1, 0, 0} end
-return apply(mkey, ARGV[8] .. user .. ARGV[9], id, ARGV[1], tonumber(ARGV[2]),
+local function stream(user) return ARGV[8] .. (user or '') .. ARGV[9] end
+return apply(mkey, stream, id, ARGV[1], tonumber(ARGV[2]),
   tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 "#
     ))
@@ -833,13 +844,13 @@ return redis.call('XADD', unpack(args))
 static DELIVERED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local n = 0
-for i = 2, #ARGV do
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
-    redis.call('XDEL', KEYS[1], ARGV[i])
-    n = n + 1
-  end
-end
+-- Two calls for the whole batch. An id no longer pending here (settled
+-- already, or reclaimed by another consumer after we delivered it) is
+-- deleted too: it was delivered.
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('XDEL', KEYS[1], unpack(ids))
 return n
 "#,
     )
