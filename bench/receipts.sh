@@ -29,7 +29,7 @@ run() { # label, then the pids to account; $RATE: messages/s (else flat out)
   for p in "$@"; do before+=("$(ticks "$p")"); done
   local out
   out=$( { /usr/bin/time -f 'LOADCPU %U %S' target/release/smpp-load --port 27780 -u bench -p bench \
-      --binds "$binds" --window 64 --count "$n" "${pace[@]}" --dlr --json; } 2>&1 )
+      --binds "$binds" --window 64 --threads 1 --count "$n" "${pace[@]}" --dlr --json; } 2>&1 )
   local after=()
   for p in "$@"; do after+=("$(ticks "$p")"); done
   LABEL=$label COUNT=$n TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 - <<'PY'
@@ -52,7 +52,7 @@ print(json.dumps({
 PY
 }
 
-target/release/smsc-sim --port 27783 >/dev/null 2>&1 &
+target/release/smsc-sim --port 27783 --threads 1 >/dev/null 2>&1 &
 sim=$!; pids+=("$sim")
 sleep 0.5
 
