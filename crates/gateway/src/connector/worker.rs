@@ -268,12 +268,7 @@ async fn submit<S: Store>(
         .expires_ms
         .unwrap_or(m.accepted_ms.saturating_add(DEFAULT_VALIDITY_MS));
     if expires_ms <= now_us() / 1000 {
-        settle(
-            store
-                .fail(&c.name, &taken, MessageState::Expired, 0, c.dlr_expiry)
-                .await,
-            &taken,
-        );
+        settle_with_retries(store, &c, &taken, Settle::Fail(MessageState::Expired, 0)).await;
         return;
     }
     let parts = match parts(&m.submit, c.split, reference(&m.id)) {
@@ -289,41 +284,71 @@ async fn submit<S: Store>(
         }
         Err(e) => {
             warn!(message = %m.id, error = %e, "cannot split for this connector");
-            settle(
-                store
-                    .fail(&c.name, &taken, MessageState::Rejected, 0, c.dlr_expiry)
-                    .await,
-                &taken,
-            );
+            settle_with_retries(store, &c, &taken, Settle::Fail(MessageState::Rejected, 0)).await;
             return;
         }
     };
-    let outcome = send_parts(&session, &pace, parts, c.submit_id_format).await;
-    let result = match outcome {
-        Outcome::Sent(ids) => store.sent(&c.name, &taken, &ids, c.dlr_expiry).await,
+    // Tries of failed parts stop well before another consumer could
+    // reclaim the message (RECLAIM_AFTER_MS).
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(crate::store::RECLAIM_AFTER_MS / 3);
+    let outcome = send_parts(&session, &pace, parts, c.submit_id_format, deadline).await;
+    let action = match outcome {
+        Outcome::Sent(mut ids) => {
+            // One key per part: an SMSC that answers the same id twice,
+            // or none, must not leave the message waiting for a part
+            // that cannot come.
+            ids.retain(|i| !i.is_empty());
+            ids.sort_unstable();
+            ids.dedup();
+            Settle::Sent(ids)
+        }
         Outcome::Temporary { throttled, why } => {
             if throttled {
                 pace.throttled();
             }
             debug!(message = %m.id, why, "temporary failure; retrying later");
-            store
-                .retry(&c.name, &taken, retry_delay(m.accepted_ms, now_us() / 1000))
-                .await
+            Settle::Retry(retry_delay(m.accepted_ms, now_us() / 1000))
         }
         Outcome::Permanent(status) => {
             info!(message = %m.id, %status, "rejected upstream");
-            store
-                .fail(
-                    &c.name,
-                    &taken,
-                    MessageState::Rejected,
-                    (status.0 & 0xff) as u8,
-                    c.dlr_expiry,
-                )
-                .await
+            Settle::Fail(MessageState::Rejected, (status.0 & 0xff) as u8)
         }
     };
-    settle(result, &taken);
+    settle_with_retries(store, &c, &taken, action).await;
+}
+
+/// How a taken message is settled.
+enum Settle {
+    Sent(Vec<String>),
+    Retry(Duration),
+    Fail(MessageState, u8),
+}
+
+/// Settle in the store, trying again for a few seconds when the store
+/// does not answer (every settle is safe to repeat): a message left
+/// taken is only taken again after the reclaim time, and sent twice.
+async fn settle_with_retries<S: Store>(store: &S, c: &Connector, taken: &Taken, action: Settle) {
+    let mut pause = Duration::from_millis(200);
+    for attempt in 1..=5 {
+        let result = match &action {
+            Settle::Sent(ids) => store.sent(&c.name, taken, ids, c.dlr_expiry).await,
+            Settle::Retry(delay) => store.retry(&c.name, taken, *delay).await,
+            Settle::Fail(state, code) => {
+                store
+                    .fail(&c.name, taken, *state, *code, c.dlr_expiry)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => return,
+            Err(e) if attempt == 5 => settle(Err(e), taken),
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
 }
 
 /// The back-off of a temporarily failed message: half its age, between
@@ -356,6 +381,7 @@ async fn send_parts(
     pace: &Pace,
     parts: Vec<SubmitSm<Bytes>>,
     id_format: smpp::receipt::IdFormat,
+    deadline: tokio::time::Instant,
 ) -> Outcome {
     let mut pending = Vec::with_capacity(parts.len());
     for (i, p) in parts.iter().enumerate() {
@@ -392,11 +418,16 @@ async fn send_parts(
         for i in again {
             let mut last = None;
             for attempt in 1..=PART_RETRIES {
-                if let Some(Outcome::Temporary {
-                    throttled: true, ..
-                }) = last
-                {
-                    pace.throttled();
+                match last {
+                    Some(Outcome::Temporary {
+                        throttled: true, ..
+                    }) => pace.throttled(),
+                    // Permanent: no use trying again.
+                    Some(Outcome::Permanent(_)) => break,
+                    _ => {}
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 pace.wait().await;

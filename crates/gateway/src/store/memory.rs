@@ -181,6 +181,19 @@ impl Inner {
     fn queue_delivery(&mut self, user: &str, item: DeliveryItem, now_ms: i64, ttl: Duration) {
         let token = self.next_seq();
         let q = self.deliveries.entry(user.to_string()).or_default();
+        // What waited past its expiry with nobody taking it goes: a queue
+        // no receiver takes from stays bounded (the worker drops and
+        // counts the expired items it takes).
+        while let Some(first) = q.ready.front() {
+            match q.items.get(first) {
+                Some(i) if i.expires_ms > now_ms => break,
+                _ => {
+                    if let Some(t) = q.ready.pop_front() {
+                        q.items.remove(&t);
+                    }
+                }
+            }
+        }
         q.items.insert(
             token,
             Queued {
@@ -274,7 +287,7 @@ impl Inner {
         let (state, error_code) = parts.failed.unwrap_or((MessageState::Delivered, 0));
         e.state = state;
         e.final_ms = Some(r.done_ms);
-        e.error_code = (error_code & 0xff) as u8;
+        e.error_code = error_code.min(255) as u8;
         let queued = self.queue_receipt(id, state, error_code, r.done_ms, now_ms, ttl);
         self.finish(id);
         ReceiptOutcome::Final { state, queued }
@@ -1573,5 +1586,16 @@ mod tests {
             .unwrap();
         assert_eq!(again.len(), 1);
         assert!(again[0].expires_ms <= s.now_ms());
+    }
+
+    #[tokio::test]
+    async fn a_queue_nobody_takes_from_drops_what_expired() {
+        let (s, clock) = clocked();
+        let mo = DeliveryItem::Mo(Default::default());
+        s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
+        s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
+        advance(&clock, 11_000);
+        s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
     }
 }

@@ -620,9 +620,12 @@ local n = #ARGV - 4
 for i = 1, n do
   redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local st = redis.call('HMGET', KEYS[2], 'user', 'state')
+if st[1] then
   redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
-  if n > 0 and redis.call('HSETNX', KEYS[2], 'pn', fmt(n)) == 1 then
+  -- A message already final (another taker failed it) takes no parts.
+  if n > 0 and not is_final(tonumber(st[2]) or 0)
+      and redis.call('HSETNX', KEYS[2], 'pn', fmt(n)) == 1 then
     for i = 1, n do
       local held = redis.call('GET', KEYS[4 + 2 * i])
       if held then
@@ -722,15 +725,21 @@ local function wants(rd, st)
 end
 local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
   local now = now_ms()
-  redis.call('XADD', sk, '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
+  -- MINID: what was queued more than a ttl ago has expired undelivered
+  -- (no receiver bound all that time): trimmed, so a queue nobody takes
+  -- from stays bounded.
+  redis.call('XADD', sk, 'MINID', '~', fmt(now - ttl), '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
     'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
     'exp', fmt(now + ttl), 'm', m)
 end
 -- sk: the user's delivery stream, or a function naming it from the user.
 -- A single-part message needs no per-part mark: its part count says it.
 local function apply(hk, sk, id, upid, st, err, done, ttl)
-  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user')
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state')
   if not h[1] then return {1, 0, 0} end
+  -- Nothing changes a final message (failed, expired, cancelled, or
+  -- every part counted).
+  if is_final(tonumber(h[7]) or 0) then return {1, 0, 0} end
   if type(sk) == 'function' then sk = sk(h[6]) end
   local rd = tonumber(h[2]) or 0
   -- A message sent before parts were recorded counts as one part.
@@ -828,7 +837,8 @@ static DELIVER: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local args = {KEYS[1], '*'}
+-- MINID: items queued more than a ttl ago have expired (see queue_receipt).
+local args = {KEYS[1], 'MINID', '~', string.format('%d', now - tonumber(ARGV[1])), '*'}
 for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
 args[#args + 1] = 'q'
 args[#args + 1] = string.format('%d', now)
