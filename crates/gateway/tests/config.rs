@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use gateway::config::*;
+use smpp::receipt::IdFormat;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -216,4 +217,39 @@ fn filters_of_each_kind() {
         "[filter:c]\ntype = connector\nvalue = up\n[mt-route:2]\ntype = static\nconnectors = up\nfilters = c\n{MINIMAL}"
     ));
     assert!(e[0].contains("does not apply to mt-routes"), "{e:?}");
+}
+
+#[test]
+fn receipt_id_formats_and_mo_reassembly() {
+    let c = parse(&MINIMAL.replace(
+        "password = p\n",
+        "password = p\nid_format = dec\nsubmit_id_format = hex\n",
+    ))
+    .unwrap();
+    let up = &c.connectors["up"];
+    assert_eq!(
+        (up.id_format, up.submit_id_format),
+        (IdFormat::Dec, IdFormat::Hex)
+    );
+    let c = parse(&MINIMAL.replace("password = p\n", "password = p\nid_format = hex\n")).unwrap();
+    assert_eq!(
+        c.connectors["up"].submit_id_format,
+        IdFormat::Hex,
+        "defaults to id_format"
+    );
+    let e = errors(&MINIMAL.replace("password = p\n", "password = p\nsubmit_id_format = hex\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("[connector:up]") && e[0].contains("submit_id_format"),
+        "{e:?}"
+    );
+    let c = parse(&format!(
+        "{MINIMAL}[user:u]\npassword = x\nmo_reassemble = yes\n"
+    ))
+    .unwrap();
+    assert!(c.users["u"].mo_reassemble);
+    let e = errors(&format!(
+        "{MINIMAL}[user:u]\npassword = x\nmo_reassemble = maybe\n"
+    ));
+    assert!(e[0].contains("mo_reassemble"), "{e:?}");
 }

@@ -622,10 +622,25 @@ pub(super) fn build(
                         response_timeout: c.secs("response_timeout", 60),
                         reconnect_delay: c.secs("reconnect_delay", 5),
                         id_format: c.parse("id_format", id_format).unwrap_or(IdFormat::Auto),
-                        submit_id_format: c
-                            .parse("submit_id_format", id_format)
-                            .or(c.parse("id_format", id_format))
-                            .unwrap_or(IdFormat::Auto),
+                        submit_id_format: {
+                            // (read quietly: `id_format` reports its own errors)
+                            let receipts = c.raw("id_format").and_then(|(v, _)| id_format(&v).ok());
+                            let submits = c.parse("submit_id_format", id_format);
+                            // `auto` keys ids by their text, hex/dec by their
+                            // value: the two sides must agree on which.
+                            if let Some(s) = submits {
+                                let r = receipts.unwrap_or(IdFormat::Auto);
+                                if (r == IdFormat::Auto) != (s == IdFormat::Auto) {
+                                    let line = c.raw("submit_id_format").and_then(|(_, l)| l);
+                                    c.err(
+                                        line,
+                                        "submit_id_format",
+                                        "with id_format, either both auto or both hex/dec",
+                                    );
+                                }
+                            }
+                            submits.or(receipts).unwrap_or(IdFormat::Auto)
+                        },
                         split: c
                             .parse("split", |v| {
                                 choice(

@@ -64,7 +64,16 @@ type HeldPart = (Session, Pdu<Bytes>);
 struct Joining {
     joiner: Reassembler<Key>,
     pdus: HashMap<Key, Vec<HeldPart>>,
+    /// Copies of held parts the SMSC sent again (its response timer ran
+    /// out, or the session they came on dropped): answered with the
+    /// message, never stored, so nothing is acknowledged before it is
+    /// stored.
+    echoes: HashMap<Key, Vec<HeldPart>>,
 }
+
+/// The parts of a message that will not be joined: the held ones and the
+/// copies sent again.
+type Unjoined = (Vec<HeldPart>, Vec<HeldPart>);
 
 impl Default for Joiner {
     fn default() -> Self {
@@ -74,6 +83,7 @@ impl Default for Joiner {
                 max_pending: 10_000,
             }),
             pdus: HashMap::new(),
+            echoes: HashMap::new(),
         }))
     }
 }
@@ -112,13 +122,17 @@ pub(super) fn spawn<S: Store>(
 }
 
 /// The parts of messages that did not complete in time: (user, parts).
-fn expire(joining: &Joiner, now: Instant) -> Vec<(String, Vec<HeldPart>)> {
+fn expire(joining: &Joiner, now: Instant) -> Vec<(String, Unjoined)> {
     let Ok(mut j) = joining.0.lock() else {
         return Vec::new();
     };
     let gone = j.joiner.expire(now);
     gone.into_iter()
-        .filter_map(|p| j.pdus.remove(&p.key).map(|pdus| (p.key.0, pdus)))
+        .map(|p| {
+            let parts = j.pdus.remove(&p.key).unwrap_or_default();
+            let echoes = j.echoes.remove(&p.key).unwrap_or_default();
+            (p.key.0, (parts, echoes))
+        })
         .collect()
 }
 
@@ -207,8 +221,6 @@ enum Step {
     Whole(Vec<u8>, Vec<HeldPart>),
     /// Not a usable concatenation: it goes as it came.
     Alone,
-    /// A part already held: answered, the first copy kept.
-    Duplicate,
 }
 
 /// Route an MO and queue it; None when the part is held for reassembly.
@@ -254,10 +266,16 @@ async fn mo<S: Store>(
         {
             Err(_) => (Step::Alone, None),
             Ok(pushed) => {
-                let displaced = pushed.dropped.and_then(|p| j.pdus.remove(&p.key));
+                let displaced = pushed.dropped.map(|p| {
+                    let parts = j.pdus.remove(&p.key).unwrap_or_default();
+                    let echoes = j.echoes.remove(&p.key).unwrap_or_default();
+                    (parts, echoes)
+                });
                 let step = match pushed.outcome {
                     Outcome::Complete(payload) => {
-                        Step::Whole(payload, j.pdus.remove(&key).unwrap_or_default())
+                        let mut parts = j.pdus.remove(&key).unwrap_or_default();
+                        parts.extend(j.echoes.remove(&key).unwrap_or_default());
+                        Step::Whole(payload, parts)
                     }
                     Outcome::Incomplete { .. } => {
                         j.pdus
@@ -266,7 +284,13 @@ async fn mo<S: Store>(
                             .push((session.clone(), pdu.clone()));
                         Step::Hold
                     }
-                    Outcome::Duplicate => Step::Duplicate,
+                    Outcome::Duplicate => {
+                        j.echoes
+                            .entry(key)
+                            .or_default()
+                            .push((session.clone(), pdu.clone()));
+                        Step::Hold
+                    }
                 };
                 (step, displaced)
             }
@@ -278,7 +302,6 @@ async fn mo<S: Store>(
     }
     match step {
         Step::Hold => None,
-        Step::Duplicate => Some(CommandStatus::ESME_ROK),
         Step::Alone => Some(store_mo(gw, c, &user, d.clone()).await),
         Step::Whole(payload, parts) => {
             let status = store_mo(gw, c, &user, joined(d, payload)).await;
@@ -375,13 +398,26 @@ fn mo_of(pdu: &Pdu<Bytes>) -> Option<DeliverSm<Bytes>> {
 }
 
 /// Store and answer parts that will not be joined, each as it came.
-async fn pass_through<S: Store>(gw: &Gateway<S>, c: &Connector, user: &str, pdus: Vec<HeldPart>) {
+async fn pass_through<S: Store>(
+    gw: &Gateway<S>,
+    c: &Connector,
+    user: &str,
+    (pdus, echoes): Unjoined,
+) {
+    let mut all = CommandStatus::ESME_ROK;
     for (session, p) in pdus {
         let status = match mo_of(&p) {
             Some(d) => store_mo(gw, c, user, d).await,
             None => CommandStatus::ESME_RX_R_APPN,
         };
+        if status == CommandStatus::ESME_RX_T_APPN {
+            all = status;
+        }
         answer(&session, &p, status).await;
+    }
+    // The copies: stored with their originals (or to be sent again).
+    for (session, p) in echoes {
+        answer(&session, &p, all).await;
     }
 }
 
