@@ -11,7 +11,9 @@
 //!   the user's receivers in turn (each session's own window bounds what
 //!   is outstanding on it), and settles each item: removed on
 //!   deliver_sm_resp ESME_ROK (many per store call, by a task of the
-//!   worker's that gathers them), given back to the queue's tail on an error
+//!   worker's that gathers them) or dropped and counted on
+//!   ESME_RX_P_APPN / ESME_RX_R_APPN (refused for good), given back to
+//!   the queue's tail on another error
 //!   status, a response timeout or an unbind (the worker then pauses
 //!   [`RETRY_PAUSE`] so a receiver that refuses everything is not
 //!   flooded). An item past its expiry is dropped and counted.
@@ -25,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use smpp::CommandStatus;
 use smpp::pdu::{Body, DeliverSm, EsmClass};
 use smpp::receipt::{NetworkErrorCode, Receipt};
 use smpp::text::Encoding;
@@ -53,6 +56,8 @@ pub struct Receivers {
     pub expired: AtomicU64,
     /// Items delivered, since start.
     pub delivered: AtomicU64,
+    /// Items a receiver refused for good (dropped), since start.
+    pub refused: AtomicU64,
 }
 
 #[derive(Default)]
@@ -167,8 +172,13 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
             }
             let (gw, user, failed, acks) = (gw.clone(), user.clone(), failed.clone(), acks.clone());
             tokio::spawn(async move {
-                if send(&gw, &user, &d).await {
-                    gw.receivers.delivered.fetch_add(1, Ordering::Relaxed);
+                let sent = send(&gw, &user, &d).await;
+                if sent != Sent::Again {
+                    let counter = match sent {
+                        Sent::Taken => &gw.receivers.delivered,
+                        _ => &gw.receivers.refused,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     let _ = acks.send((d.token, permit));
                 } else {
                     failed.store(true, Ordering::Relaxed);
@@ -220,24 +230,45 @@ async fn ack<S: Store>(
     }
 }
 
-/// Send one item to one of the user's receivers; whether it was taken.
-async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> bool {
+/// What became of one item sent to a receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// deliver_sm_resp ESME_ROK.
+    Taken,
+    /// Refused for good (ESME_RX_P_APPN, ESME_RX_R_APPN): dropped and
+    /// counted, as the ESME asked.
+    Refused,
+    /// Any other answer, none, or no receiver: it goes back to the queue.
+    Again,
+}
+
+/// Send one item to one of the user's receivers.
+async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> Sent {
     let Some(session) = gw.receivers.pick(user) else {
-        return false;
+        return Sent::Again;
     };
     let body = match &d.item {
         DeliveryItem::Receipt(r) => receipt_pdu(r),
         DeliveryItem::Mo(m) => m.clone(),
     };
     match session.request(Body::DeliverSm(body)).await {
-        Ok(resp) if resp.command_status.is_ok() => true,
+        Ok(resp) if resp.command_status.is_ok() => Sent::Taken,
+        Ok(resp)
+            if matches!(
+                resp.command_status,
+                CommandStatus::ESME_RX_P_APPN | CommandStatus::ESME_RX_R_APPN
+            ) =>
+        {
+            info!(user, status = %resp.command_status, "deliver_sm refused for good; dropped");
+            Sent::Refused
+        }
         Ok(resp) => {
             debug!(user, status = %resp.command_status, "deliver_sm refused; kept");
-            false
+            Sent::Again
         }
         Err(e) => {
             debug!(user, error = %e, "deliver_sm not answered; kept");
-            false
+            Sent::Again
         }
     }
 }
