@@ -665,6 +665,20 @@ async fn store_and_forward_across_a_late_bind_on(backend: Backend) {
     picky.quiet().await;
     picky.unbind().await;
 
+    // A receiver that refuses for good (ESME_RX_P_APPN): dropped, not sent
+    // again.
+    let id = submit(&ptx, sms("447700900123", "refused one", 1)).await;
+    wait_state(&ptx, &id, MessageState::Delivered).await;
+    let mut refusing =
+        Inbox::bind_answering(t.port, BindMode::Receiver, "picky", vec![S::ESME_RX_P_APPN]).await;
+    let (first, status) = refusing.next_answered().await;
+    assert_eq!(
+        (final_receipt(&first).id, status),
+        (id.clone(), S::ESME_RX_P_APPN)
+    );
+    refusing.quiet().await;
+    refusing.unbind().await;
+
     // A receiver that goes away without answering: the receipt waits for
     // the next one.
     let id = submit(&ptx, sms("447700900123", "picky two", 1)).await;
