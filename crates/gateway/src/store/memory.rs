@@ -34,6 +34,16 @@
 //!   was accepted upstream).
 //! - Upstream id mappings expire after their ttl: a lookup ignores an
 //!   expired one, and each `sent` sweeps those that expired.
+//!
+//! # Receipts and delivery queues
+//!
+//! The rules are store/delivery.rs's. A receipt without a mapping waits
+//! in `held_receipts` (swept by expiry) until `sent` applies it; a sent
+//! message keeps its parts' bookkeeping until it is final, and a final
+//! message lets go of its text (its receipt holds its own reference).
+//! A user's queue keeps every item (taken or not) by token, the untaken
+//! ones in order, the taken ones by when they were handed out (for the
+//! reclaim); a new item first drops untaken ones past their expiry.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
