@@ -40,8 +40,10 @@ use tracing::{debug, info, warn};
 use crate::server::Gateway;
 use crate::store::{Delivery, DeliveryItem, Store, UserReceipt, now_us};
 
-/// Items of one user out at once, over all its receivers.
+/// Items of one user out at once, over all its receivers (and at most a
+/// receiver session's window per receiver).
 pub const WINDOW: usize = 256;
+
 /// How long settling a delivered item waits for others to settle with.
 pub const ACK_LINGER: Duration = Duration::from_millis(1);
 /// The pause after an item could not be delivered.
@@ -69,6 +71,14 @@ struct Bound {
 }
 
 impl Receivers {
+    /// How many receivers `user` has here.
+    fn count(&self, user: &str) -> usize {
+        self.users
+            .lock()
+            .map(|u| u.get(user).map_or(0, |b| b.sessions.len()))
+            .unwrap_or(0)
+    }
+
     /// The next receiver of `user`, in turn.
     fn pick(&self, user: &str) -> Option<Session> {
         let mut users = self.users.lock().ok()?;
@@ -131,6 +141,8 @@ pub fn add_receiver<S: Store>(gw: &Arc<Gateway<S>>, user: &str, session: Session
 async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
     let consumer = format!("{}-dlv", gw.config.load().smpp_server.id);
     let window = Arc::new(Semaphore::new(WINDOW));
+    // The front end's sessions keep smpp-session's default window.
+    let session_window = smpp_session::SessionConfig::default().window.max(1);
     let failed = Arc::new(AtomicBool::new(false));
     let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
     let acker = tokio::spawn(ack(gw.clone(), user.clone(), acked));
@@ -145,9 +157,23 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
         let Ok(first) = window.clone().acquire_owned().await else {
             break;
         };
+        // No more out than the receivers' own windows hold: an item that
+        // waited for a session's window past the reclaim time would be
+        // handed out again while still on its way.
+        let room = session_window * gw.receivers.count(&user).max(1);
+        let out = WINDOW - window.available_permits() - 1;
         let mut permits = vec![first];
-        while let Ok(p) = window.clone().try_acquire_owned() {
-            permits.push(p);
+        while out + permits.len() < room {
+            match window.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        if out >= room {
+            // Full: wait for one to settle (its permit comes back).
+            drop(permits);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
         }
         let taken = match gw
             .store
