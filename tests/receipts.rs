@@ -116,6 +116,18 @@ fn sms(dest: &str, text: &str, rd: u8) -> SubmitSm<Bytes> {
 }
 
 /// Submit; the message id of an ESME_ROK.
+/// A long GSM message of `len` digits in message_payload, rd 1, for tern
+/// to split.
+fn long_sms(len: usize) -> SubmitSm<Bytes> {
+    let text: String = "0123456789".chars().cycle().take(len).collect();
+    let mut tlvs = TlvsBuilder::new();
+    tlvs.push(TlvTag::MESSAGE_PAYLOAD, text.as_bytes());
+    SubmitSm {
+        tlvs: tlvs.build(),
+        ..sms("447700900123", "", 1)
+    }
+}
+
 async fn submit(s: &Session, sm: SubmitSm<Bytes>) -> String {
     let r = s.request(Body::SubmitSm(sm)).await.unwrap();
     assert_eq!(r.command_status, S::ESME_ROK, "submit_sm refused");
@@ -825,14 +837,7 @@ async fn long_message_with_a_failed_part() {
             ),
         ));
         let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
-        let text: String = "0123456789".chars().cycle().take(400).collect();
-        let mut tlvs = TlvsBuilder::new();
-        tlvs.push(TlvTag::MESSAGE_PAYLOAD, text.as_bytes());
-        let sm = SubmitSm {
-            tlvs: tlvs.build(),
-            ..sms("447700900123", "", 1)
-        };
-        let id = submit(&esme.session, sm).await;
+        let id = submit(&esme.session, long_sms(400)).await;
         let g = final_receipt(&esme.next().await);
         assert_eq!(
             (g.id.as_str(), g.state),
@@ -889,14 +894,7 @@ async fn a_throttled_part_is_sent_again_alone() {
             ),
         ));
         let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
-        let text: String = "0123456789".chars().cycle().take(400).collect();
-        let mut tlvs = TlvsBuilder::new();
-        tlvs.push(TlvTag::MESSAGE_PAYLOAD, text.as_bytes());
-        let sm = SubmitSm {
-            tlvs: tlvs.build(),
-            ..sms("447700900123", "", 1)
-        };
-        let id = submit(&esme.session, sm).await;
+        let id = submit(&esme.session, long_sms(400)).await;
         let g = final_receipt(&esme.next().await);
         assert_eq!(
             (g.id.as_str(), g.state),
