@@ -277,8 +277,12 @@ pub const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// The longest one XREADGROUP blocks; a longer take blocks again.
 const MAX_BLOCK_MS: u64 = 60_000;
 
-/// Dedicated blocking connections kept for reuse.
-const BLOCKING_KEPT: usize = 64;
+/// Dedicated blocking connections kept for reuse. Every connector
+/// session and every user with a receiver bound here blocks on one of its
+/// own, so this is sized for hundreds of bound users: fewer would make
+/// the rest connect and disconnect at every read (one reader over many
+/// user streams would need none of this; not built).
+const BLOCKING_KEPT: usize = 1024;
 
 /// The connector's queue (a stream).
 pub fn queue_key(connector: &str) -> String {
