@@ -380,17 +380,8 @@ pub async fn run_mo(sim: Arc<Sim>, rate: f64) {
 /// The first 20 characters of a submit's text for its receipt: UDH
 /// skipped, decoded per data_coding, control characters left out.
 fn receipt_text(s: &SubmitSm<Bytes>) -> String {
-    let mut sm: &[u8] = &s.short_message;
-    if sm.is_empty() {
-        sm = s.tlvs.message_payload().unwrap_or_default();
-    }
-    if s.esm_class.udhi() {
-        if let Ok(udh) = smpp::udh::Udh::parse(sm) {
-            sm = sm.get(udh.payload_offset()..).unwrap_or_default();
-        }
-    }
     smpp::text::Encoding::from_data_coding(s.data_coding.0)
-        .decode(sm)
+        .decode(s.content())
         .chars()
         .filter(|c| !c.is_control())
         .take(smpp::receipt::RECEIPT_TEXT_CHARS)

@@ -232,7 +232,12 @@ async fn mo<S: Store>(
     d: &DeliverSm<Bytes>,
     pdu: &Pdu<Bytes>,
 ) -> Option<CommandStatus> {
-    let Some(user) = route(gw, c, d) else {
+    let concat = concat_of(d);
+    let text = match &concat {
+        Some((.., text)) => text.as_slice(),
+        None => d.body(),
+    };
+    let Some(user) = route(gw, c, d, text) else {
         info!(
             source = %String::from_utf8_lossy(&d.source.addr),
             destination = %String::from_utf8_lossy(&d.destination.addr),
@@ -246,7 +251,6 @@ async fn mo<S: Store>(
         .users
         .get(&user)
         .is_some_and(|u| u.mo_reassemble);
-    let concat = concat_of(d);
     let (true, Some((reference, total, seq, text))) = (reassemble, concat) else {
         return Some(store_mo(gw, c, &user, d.clone()).await);
     };
@@ -313,13 +317,15 @@ async fn mo<S: Store>(
     }
 }
 
-/// The user the mo-routes give an MO to.
-fn route<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>) -> Option<String> {
-    let encoding = Encoding::from_data_coding(d.data_coding.0);
-    let text = match concat_of(d) {
-        Some((.., text)) => encoding.decode(&text),
-        None => encoding.decode(body_of(d)),
-    };
+/// The user the mo-routes give an MO to; `text` is its text's bytes (a
+/// concatenated part's without its UDH).
+fn route<S: Store>(
+    gw: &Gateway<S>,
+    c: &Connector,
+    d: &DeliverSm<Bytes>,
+    text: &[u8],
+) -> Option<String> {
+    let text = Encoding::from_data_coding(d.data_coding.0).decode(text);
     let source = String::from_utf8_lossy(&d.source.addr);
     let destination = String::from_utf8_lossy(&d.destination.addr);
     gw.router
@@ -335,18 +341,10 @@ fn route<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>) -> Opti
         .map(|u| u.to_string())
 }
 
-fn body_of(d: &DeliverSm<Bytes>) -> &[u8] {
-    if d.short_message.is_empty() {
-        d.tlvs.message_payload().unwrap_or_default()
-    } else {
-        &d.short_message
-    }
-}
-
 /// A concatenated part's (reference, total, seq, text without UDH), from
 /// its UDH or SAR TLVs.
 fn concat_of(d: &DeliverSm<Bytes>) -> Option<(u16, u8, u8, Vec<u8>)> {
-    let body = body_of(d);
+    let body = d.body();
     if d.esm_class.udhi() {
         let udh = Udh::parse(body).ok()?;
         let c = udh.concat()?;
@@ -383,16 +381,7 @@ fn joined(d: &DeliverSm<Bytes>, payload: Vec<u8>) -> DeliverSm<Bytes> {
 fn mo_of(pdu: &Pdu<Bytes>) -> Option<DeliverSm<Bytes>> {
     match &pdu.body {
         Body::DeliverSm(d) => Some(d.clone()),
-        Body::DataSm(d) => Some(DeliverSm {
-            service_type: d.service_type.clone(),
-            source: d.source.clone(),
-            destination: d.destination.clone(),
-            esm_class: d.esm_class,
-            registered_delivery: d.registered_delivery,
-            data_coding: d.data_coding,
-            tlvs: d.tlvs.clone(),
-            ..Default::default()
-        }),
+        Body::DataSm(d) => Some(DeliverSm::from(d.clone())),
         _ => None,
     }
 }

@@ -502,11 +502,7 @@ fn parts(
     if s.esm_class.udhi() {
         return Ok(vec![s.clone()]);
     }
-    let body: &[u8] = if s.short_message.is_empty() {
-        s.tlvs.message_payload().unwrap_or_default()
-    } else {
-        &s.short_message
-    };
+    let body = s.body();
     let encoding = Encoding::from_data_coding(s.data_coding.0);
     let template = SubmitSm {
         short_message: Bytes::new(),

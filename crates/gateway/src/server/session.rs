@@ -167,22 +167,10 @@ async fn request<St: Store>(gw: &Gateway<St>, user: &User, body: Body<Bytes>) ->
             Ok(id) => (S::ESME_ROK, Body::SubmitSmResp(message_id(id))),
             Err(status) => (status, Body::SubmitSmResp(SubmitSmResp::default())),
         },
-        Body::DataSm(d) => {
-            let s = SubmitSm {
-                service_type: d.service_type,
-                source: d.source,
-                destination: d.destination,
-                esm_class: d.esm_class,
-                registered_delivery: d.registered_delivery,
-                data_coding: d.data_coding,
-                tlvs: d.tlvs,
-                ..Default::default()
-            };
-            match submit(gw, user, s).await {
-                Ok(id) => (S::ESME_ROK, Body::DataSmResp(message_id(id))),
-                Err(status) => (status, Body::DataSmResp(SubmitSmResp::default())),
-            }
-        }
+        Body::DataSm(d) => match submit(gw, user, SubmitSm::from(d)).await {
+            Ok(id) => (S::ESME_ROK, Body::DataSmResp(message_id(id))),
+            Err(status) => (status, Body::DataSmResp(SubmitSmResp::default())),
+        },
         Body::QuerySm(q) => {
             let id = String::from_utf8_lossy(&q.message_id);
             match gw.store.status(&id).await {

@@ -79,6 +79,47 @@ pub struct SubmitSm<B> {
 /// deliver_sm: the fields of submit_sm (§4.6.1).
 pub type DeliverSm<B> = SubmitSm<B>;
 
+impl<B: AsRef<[u8]>> SubmitSm<B> {
+    /// The message body: short_message, or the message_payload TLV when
+    /// short_message is empty (UDH included when `esm_class` says so).
+    pub fn body(&self) -> &[u8] {
+        match self.short_message.as_ref() {
+            [] => self.tlvs.message_payload().unwrap_or_default(),
+            sm => sm,
+        }
+    }
+
+    /// The body without its UDH: the text's bytes (the whole body when
+    /// there is no UDH or it does not parse).
+    pub fn content(&self) -> &[u8] {
+        let body = self.body();
+        if !self.esm_class.udhi() {
+            return body;
+        }
+        crate::udh::Udh::parse(body)
+            .ok()
+            .and_then(|u| body.get(u.payload_offset()..))
+            .unwrap_or(body)
+    }
+}
+
+/// A data_sm as the submit_sm (or deliver_sm) with the same fields; its
+/// text is in message_payload.
+impl<B: Default> From<DataSm<B>> for SubmitSm<B> {
+    fn from(d: DataSm<B>) -> Self {
+        SubmitSm {
+            service_type: d.service_type,
+            source: d.source,
+            destination: d.destination,
+            esm_class: d.esm_class,
+            registered_delivery: d.registered_delivery,
+            data_coding: d.data_coding,
+            tlvs: d.tlvs,
+            ..Default::default()
+        }
+    }
+}
+
 /// submit_sm_resp, deliver_sm_resp and data_sm_resp: a message_id and,
 /// from peers that speak later versions, TLVs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -751,5 +792,66 @@ impl<B: AsRef<[u8]>> Body<B> {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tlv::{TlvTag, TlvsBuilder};
+    use bytes::Bytes;
+
+    #[test]
+    fn body_and_content() {
+        let plain = SubmitSm::<Bytes> {
+            short_message: Bytes::from_static(b"hi"),
+            ..Default::default()
+        };
+        assert_eq!((plain.body(), plain.content()), (&b"hi"[..], &b"hi"[..]));
+        let mut t = TlvsBuilder::new();
+        t.push(TlvTag::MESSAGE_PAYLOAD, b"long");
+        let payload = SubmitSm::<Bytes> {
+            tlvs: t.build(),
+            ..Default::default()
+        };
+        assert_eq!(payload.body(), b"long");
+        let udh = SubmitSm::<Bytes> {
+            esm_class: EsmClass(0x40),
+            short_message: Bytes::from_static(b"\x05\x00\x03\x07\x02\x01hi"),
+            ..Default::default()
+        };
+        assert_eq!(udh.body().len(), 8);
+        assert_eq!(udh.content(), b"hi");
+        let bad = SubmitSm::<Bytes> {
+            esm_class: EsmClass(0x40),
+            short_message: Bytes::from_static(b"\x09hi"),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.content(),
+            b"\x09hi",
+            "an unreadable UDH leaves the body whole"
+        );
+    }
+
+    #[test]
+    fn a_data_sm_reads_as_a_submit_sm() {
+        let mut t = TlvsBuilder::new();
+        t.push(TlvTag::MESSAGE_PAYLOAD, b"text");
+        let d = DataSm::<Bytes> {
+            service_type: Bytes::from_static(b"WAP"),
+            registered_delivery: RegisteredDelivery(1),
+            data_coding: DataCoding(8),
+            tlvs: t.build(),
+            ..Default::default()
+        };
+        let s = SubmitSm::from(d.clone());
+        assert_eq!(s.service_type, d.service_type);
+        assert_eq!(
+            (s.registered_delivery, s.data_coding),
+            (d.registered_delivery, d.data_coding)
+        );
+        assert_eq!(s.body(), b"text");
+        assert!(s.short_message.is_empty());
     }
 }
