@@ -62,12 +62,13 @@ pub struct Receivers {
     pub refused: AtomicU64,
 }
 
+/// A user's receivers. The entry exists exactly while the user's worker
+/// runs: the first receiver makes it and starts the worker, the worker
+/// removes it when it stops.
 #[derive(Default)]
 struct Bound {
     sessions: Vec<(u64, Session)>,
     turn: usize,
-    /// Whether the user's worker runs.
-    running: bool,
 }
 
 impl Receivers {
@@ -101,16 +102,15 @@ impl Receivers {
     }
 
     /// Whether the worker of `user` should stop: no receiver left. When
-    /// it says so the worker is marked stopped, under the same lock a new
-    /// receiver would start one with.
+    /// it says so the user's entry is gone, under the same lock a new
+    /// receiver would start a worker with.
     fn stop_if_idle(&self, user: &str) -> bool {
         let Ok(mut users) = self.users.lock() else {
             return true;
         };
         match users.get_mut(user) {
             Some(b) if !b.sessions.is_empty() => false,
-            Some(b) => {
-                b.running = false;
+            Some(_) => {
                 users.remove(user);
                 true
             }
@@ -125,9 +125,10 @@ pub fn add_receiver<S: Store>(gw: &Arc<Gateway<S>>, user: &str, session: Session
     let id = gw.receivers.next_id.fetch_add(1, Ordering::Relaxed);
     let start = match gw.receivers.users.lock() {
         Ok(mut users) => {
+            let start = !users.contains_key(user);
             let b = users.entry(user.to_string()).or_default();
             b.sessions.push((id, session));
-            !std::mem::replace(&mut b.running, true)
+            start
         }
         Err(_) => false,
     };
@@ -300,26 +301,15 @@ async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> Sent {
 }
 
 /// The deliver_sm of a user's receipt (DESIGN.md: esm_class 0x04 — 0x20
-/// for an intermediate one, as SMPP 3.4 §5.2.12 says — the standard text, receipted_message_id, message_state and
-/// network_error_code TLVs). It comes from the handset: source and
+/// for an intermediate one, as SMPP 3.4 §5.2.12 says — the standard
+/// text, receipted_message_id, message_state and network_error_code
+/// TLVs). It comes from the handset: source and
 /// destination are the message's, swapped.
 pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
     let m = &r.message;
     let s = &m.submit;
-    let body: &[u8] = if s.short_message.is_empty() {
-        s.tlvs.message_payload().unwrap_or_default()
-    } else {
-        &s.short_message
-    };
-    let body = if s.esm_class.udhi() {
-        smpp::udh::Udh::parse(body)
-            .map(|u| &body[u.payload_offset()..])
-            .unwrap_or(body)
-    } else {
-        body
-    };
     let text: String = Encoding::from_data_coding(s.data_coding.0)
-        .decode(body)
+        .decode(s.content())
         .chars()
         .take(20)
         .map(|c| {

@@ -271,12 +271,13 @@ impl Inner {
             return ReceiptOutcome::Duplicate;
         }
         if !r.state.is_final() {
-            // Nothing after the part (or the whole message) is final.
+            // Nothing after the part is final (the message's state was
+            // checked above).
             let part_final = e
                 .parts
                 .as_ref()
                 .is_some_and(|p| p.done.contains(upstream_id) || p.done.len() as u32 >= p.total);
-            if part_final || e.state.is_final() {
+            if part_final {
                 return ReceiptOutcome::Duplicate;
             }
             let queued = self.queue_receipt(id, r.state, r.error_code, r.done_ms, now_ms, ttl);
