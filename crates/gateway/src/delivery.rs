@@ -2,11 +2,12 @@
 //! in the store) goes out as deliver_sm over the user's receiver binds
 //! (bind_receiver or bind_transceiver) in this process.
 //!
-//! - [`Receivers`] knows the bound receivers per user. The first receiver
-//!   of a user starts the user's worker; the worker ends when the user's
-//!   last receiver is gone (what it held goes back to the queue), and the
-//!   queue waits in the store — store and forward — until the next bind,
-//!   up to the item's expiry.
+//! - The front end registers each receiver bind in the context's
+//!   [`crate::context::Receivers`]; the first receiver of a user asks
+//!   [`spawn`]'s task for the user's worker; the worker ends when the
+//!   user's last receiver is gone (what it held goes back to the queue),
+//!   and the queue waits in the store — store and forward — until the
+//!   next bind, up to the item's expiry.
 //! - The worker takes up to [`WINDOW`] items at a time, spreads them over
 //!   the user's receivers in turn (each session's own window bounds what
 //!   is outstanding on it), and settles each item: removed on
@@ -21,9 +22,8 @@
 //!   restarts, so a restarted process at once resends what it had taken
 //!   (redis); each tern sharing one Redis needs its own id.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,11 +33,11 @@ use smpp::receipt::{NetworkErrorCode, Receipt};
 use smpp::text::Encoding;
 use smpp::time::ReceiptDate;
 use smpp::tlv::{TlvTag, TlvsBuilder};
-use smpp_session::Session;
 use tokio::sync::Semaphore;
-use tracing::{debug, info, warn};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::server::Gateway;
+use crate::context::Context;
 use crate::store::{Delivery, DeliveryItem, Store, UserReceipt, now_us};
 
 /// Items of one user out at once, over all its receivers (and at most a
@@ -49,107 +49,32 @@ pub const ACK_LINGER: Duration = Duration::from_millis(1);
 /// The pause after an item could not be delivered.
 pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
-/// The receiver binds of every user, in this process.
-#[derive(Default)]
-pub struct Receivers {
-    users: Mutex<HashMap<String, Bound>>,
-    next_id: AtomicU64,
-    /// Items dropped undelivered after their expiry, since start.
-    pub expired: AtomicU64,
-    /// Items delivered, since start.
-    pub delivered: AtomicU64,
-    /// Items a receiver refused for good (dropped), since start.
-    pub refused: AtomicU64,
-}
-
-/// A user's receivers. The entry exists exactly while the user's worker
-/// runs: the first receiver makes it and starts the worker, the worker
-/// removes it when it stops.
-#[derive(Default)]
-struct Bound {
-    sessions: Vec<(u64, Session)>,
-    turn: usize,
-}
-
-impl Receivers {
-    /// How many receivers `user` has here.
-    fn count(&self, user: &str) -> usize {
-        self.users
-            .lock()
-            .map(|u| u.get(user).map_or(0, |b| b.sessions.len()))
-            .unwrap_or(0)
-    }
-
-    /// The next receiver of `user`, in turn.
-    fn pick(&self, user: &str) -> Option<Session> {
-        let mut users = self.users.lock().ok()?;
-        let b = users.get_mut(user)?;
-        if b.sessions.is_empty() {
-            return None;
+/// Start the way back: a worker for each user whose first receiver binds
+/// (the front end registers binds in the context's
+/// [`crate::context::Receivers`]). Returns None when it runs already.
+pub fn spawn<S: Store>(ctx: &Arc<Context<S>>) -> Option<JoinHandle<()>> {
+    let mut requests = ctx.receivers.take_worker_requests()?;
+    let ctx = ctx.clone();
+    Some(tokio::spawn(async move {
+        while let Some(user) = requests.recv().await {
+            let span = info_span!("delivery", user = %user);
+            tokio::spawn(run_user(ctx.clone(), user).instrument(span));
         }
-        b.turn = b.turn.wrapping_add(1);
-        let i = b.turn % b.sessions.len();
-        Some(b.sessions[i].1.clone())
-    }
-
-    /// Forget receiver `id` of `user` (its session ended).
-    pub fn remove(&self, user: &str, id: u64) {
-        if let Ok(mut users) = self.users.lock() {
-            if let Some(b) = users.get_mut(user) {
-                b.sessions.retain(|(i, _)| *i != id);
-            }
-        }
-    }
-
-    /// Whether the worker of `user` should stop: no receiver left. When
-    /// it says so the user's entry is gone, under the same lock a new
-    /// receiver would start a worker with.
-    fn stop_if_idle(&self, user: &str) -> bool {
-        let Ok(mut users) = self.users.lock() else {
-            return true;
-        };
-        match users.get_mut(user) {
-            Some(b) if !b.sessions.is_empty() => false,
-            Some(_) => {
-                users.remove(user);
-                true
-            }
-            None => true,
-        }
-    }
-}
-
-/// Register a receiver bind of `user` and start the user's worker if it
-/// does not run. Returns the id to [`Receivers::remove`] it with.
-pub fn add_receiver<S: Store>(gw: &Arc<Gateway<S>>, user: &str, session: Session) -> u64 {
-    let id = gw.receivers.next_id.fetch_add(1, Ordering::Relaxed);
-    let start = match gw.receivers.users.lock() {
-        Ok(mut users) => {
-            let start = !users.contains_key(user);
-            let b = users.entry(user.to_string()).or_default();
-            b.sessions.push((id, session));
-            start
-        }
-        Err(_) => false,
-    };
-    if start {
-        tokio::spawn(run_user(gw.clone(), user.to_string()));
-    }
-    id
+    }))
 }
 
 /// Deliver `user`'s queue while the user has a receiver here.
-async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
-    let consumer = format!("{}-dlv", gw.config.load().smpp_server.id);
+async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
+    let consumer = format!("{}-dlv", ctx.config.load().smpp_server.id);
     let window = Arc::new(Semaphore::new(WINDOW));
     // The front end's sessions keep smpp-session's default window.
     let session_window = smpp_session::SessionConfig::default().window.max(1);
     let failed = Arc::new(AtomicBool::new(false));
     let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
-    let acker = tokio::spawn(ack(gw.clone(), user.clone(), acked));
+    let acker = tokio::spawn(ack(ctx.clone(), user.clone(), acked).in_current_span());
     debug!(user, "delivery worker starts");
     loop {
-        if gw.receivers.stop_if_idle(&user) {
+        if ctx.receivers.stop_if_idle(&user) {
             break;
         }
         if failed.swap(false, Ordering::Relaxed) {
@@ -161,7 +86,7 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
         // No more out than the receivers' own windows hold: an item that
         // waited for a session's window past the reclaim time would be
         // handed out again while still on its way.
-        let room = session_window * gw.receivers.count(&user).max(1);
+        let room = session_window * ctx.receivers.count(&user).max(1);
         let out = WINDOW - window.available_permits() - 1;
         let mut permits = vec![first];
         while out + permits.len() < room {
@@ -176,7 +101,7 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
-        let taken = match gw
+        let taken = match ctx
             .store
             .take_deliveries(&user, &consumer, permits.len(), Duration::from_millis(500))
             .await
@@ -192,30 +117,34 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
         for d in taken {
             let Some(permit) = permits.pop() else { break };
             if d.expires_ms <= now_ms {
-                gw.receivers.expired.fetch_add(1, Ordering::Relaxed);
+                ctx.receivers.expired.fetch_add(1, Ordering::Relaxed);
                 info!(user, "undelivered past its expiry; dropped");
                 let _ = acks.send((d.token, permit));
                 continue;
             }
-            let (gw, user, failed, acks) = (gw.clone(), user.clone(), failed.clone(), acks.clone());
-            tokio::spawn(async move {
-                let sent = send(&gw, &user, &d).await;
-                if sent != Sent::Again {
-                    let counter = match sent {
-                        Sent::Taken => &gw.receivers.delivered,
-                        _ => &gw.receivers.refused,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    let _ = acks.send((d.token, permit));
-                } else {
-                    failed.store(true, Ordering::Relaxed);
-                    if let Err(e) = gw.store.redeliver(&user, &d.token).await {
-                        // Left taken: handed out again after the reclaim time.
-                        warn!(user, error = %e, "cannot give back a delivery");
+            let (ctx, user, failed, acks) =
+                (ctx.clone(), user.clone(), failed.clone(), acks.clone());
+            tokio::spawn(
+                async move {
+                    let sent = send(&ctx, &user, &d).await;
+                    if sent != Sent::Again {
+                        let counter = match sent {
+                            Sent::Accepted => &ctx.receivers.delivered,
+                            _ => &ctx.receivers.refused,
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        let _ = acks.send((d.token, permit));
+                    } else {
+                        failed.store(true, Ordering::Relaxed);
+                        if let Err(e) = ctx.store.redeliver(&user, &d.token).await {
+                            // Left taken: handed out again after the reclaim time.
+                            warn!(user, error = %e, "cannot give back a delivery");
+                        }
+                        drop(permit);
                     }
-                    drop(permit);
                 }
-            });
+                .in_current_span(),
+            );
         }
     }
     drop(acks);
@@ -227,7 +156,7 @@ async fn run_user<S: Store>(gw: Arc<Gateway<S>>, user: String) {
 /// arrived while the previous call ran goes in the next. An item's window
 /// place is given back once it is settled.
 async fn ack<S: Store>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     user: String,
     mut acked: tokio::sync::mpsc::UnboundedReceiver<(String, tokio::sync::OwnedSemaphorePermit)>,
 ) {
@@ -248,7 +177,7 @@ async fn ack<S: Store>(
                 Err(_) => break,
             }
         }
-        if let Err(e) = gw.store.delivered(&user, &tokens).await {
+        if let Err(e) = ctx.store.delivered(&user, &tokens).await {
             // Left taken: handed out again after the reclaim time.
             warn!(user, error = %e, "cannot settle deliveries");
         }
@@ -261,7 +190,7 @@ async fn ack<S: Store>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sent {
     /// deliver_sm_resp ESME_ROK.
-    Taken,
+    Accepted,
     /// Refused for good (ESME_RX_P_APPN, ESME_RX_R_APPN): dropped and
     /// counted, as the ESME asked.
     Refused,
@@ -270,8 +199,8 @@ enum Sent {
 }
 
 /// Send one item to one of the user's receivers.
-async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> Sent {
-    let Some(session) = gw.receivers.pick(user) else {
+async fn send<S: Store>(ctx: &Context<S>, user: &str, d: &Delivery) -> Sent {
+    let Some(session) = ctx.receivers.pick(user) else {
         return Sent::Again;
     };
     let body = match &d.item {
@@ -279,7 +208,7 @@ async fn send<S: Store>(gw: &Gateway<S>, user: &str, d: &Delivery) -> Sent {
         DeliveryItem::Mo(m) => m.clone(),
     };
     match session.request(Body::DeliverSm(body)).await {
-        Ok(resp) if resp.command_status.is_ok() => Sent::Taken,
+        Ok(resp) if resp.command_status.is_ok() => Sent::Accepted,
         Ok(resp)
             if matches!(
                 resp.command_status,

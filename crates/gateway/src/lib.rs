@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod config;
 pub mod connector;
+pub mod context;
 pub mod delivery;
 pub mod router;
 pub mod server;

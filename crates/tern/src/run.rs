@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use gateway::config::{Config, LogFormat, StoreConfig};
-use gateway::server::{self, Gateway};
+use gateway::context::Context;
+use gateway::server;
 use gateway::store::Store;
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
 use tracing::{info, warn};
 
 pub fn run(config: Config) -> anyhow::Result<()> {
@@ -66,8 +66,8 @@ async fn serve_with<S: Store + Clone>(
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let gateway = loop {
-        match Gateway::new(config.clone(), store.clone()).await {
+    let ctx = loop {
+        match Context::new(config.clone(), store.clone()).await {
             Ok(g) => break g,
             Err(e) => {
                 warn!(error = %e, "initialising credit in the store; retrying");
@@ -75,7 +75,7 @@ async fn serve_with<S: Store + Clone>(
             }
         }
     };
-    let plain = gateway.accounts.plain_text_users();
+    let plain = ctx.accounts.plain_text_users();
     if !plain.is_empty() {
         warn!(users = ?plain, "plain-text passwords in the configuration; store argon2id hashes (tern hash-password)");
     }
@@ -85,26 +85,25 @@ async fn serve_with<S: Store + Clone>(
             config.smpp_server.bind, config.smpp_server.port
         )
     })?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (stop_connectors_tx, stop_connectors_rx) = watch::channel(false);
-    let server = tokio::spawn(server::serve(gateway.clone(), listener, stop_rx));
-    let connectors = gateway::connector::spawn_all(&gateway, stop_connectors_rx);
+    let server = tokio::spawn(server::serve(ctx.clone(), listener));
+    let connectors = gateway::connector::spawn_all(&ctx);
+    let _delivery = gateway::delivery::spawn(&ctx);
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&gateway, &config.file).await,
+            _ = hup.recv() => reload(&ctx, &config.file).await,
         }
     }
-    let _ = stop_tx.send(true);
+    ctx.shutdown.stop_front_end();
     let _ = server.await;
     // Sessions finish their submits and unbind; give them a moment.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while gateway.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {
+    while ctx.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if drain {
-        let left = drain_queues(&gateway).await;
+        let left = drain_queues(&ctx).await;
         if left > 0 {
             warn!(
                 messages = left,
@@ -113,7 +112,7 @@ async fn serve_with<S: Store + Clone>(
         }
     }
     // Connectors settle their in-flight submits, then unbind upstream.
-    let _ = stop_connectors_tx.send(true);
+    ctx.shutdown.stop_connectors();
     for c in connectors {
         let _ = tokio::time::timeout(Duration::from_secs(70), c).await;
     }
@@ -122,10 +121,10 @@ async fn serve_with<S: Store + Clone>(
 }
 
 /// SIGHUP: read the file again; swap it in whole, or keep the old one.
-async fn reload<S: Store>(gateway: &Gateway<S>, file: &str) {
+async fn reload<S: Store>(ctx: &Context<S>, file: &str) {
     info!(file, "SIGHUP: reloading the configuration");
     match Config::load(std::path::Path::new(file)) {
-        Ok(new) => match gateway.reload(Arc::new(new)).await {
+        Ok(new) => match ctx.reload(Arc::new(new)).await {
             Ok(needs_restart) => {
                 for what in needs_restart {
                     warn!(setting = %what, "changed; takes effect at the next start");
@@ -148,13 +147,13 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Wait until every connector's queue is empty or [`DRAIN_LIMIT`] passes;
 /// the messages still queued.
-async fn drain_queues<S: Store>(gateway: &Gateway<S>) -> u64 {
-    let config = gateway.config.load_full();
+async fn drain_queues<S: Store>(ctx: &Context<S>) -> u64 {
+    let config = ctx.config.load_full();
     let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
     loop {
         let mut left = 0;
         for name in config.connectors.keys() {
-            left += gateway.store.queue_depth(name).await.unwrap_or(0);
+            left += ctx.store.queue_depth(name).await.unwrap_or(0);
         }
         if left == 0 || tokio::time::Instant::now() >= deadline {
             return left;

@@ -15,7 +15,7 @@
 //! logs and counts the outcome. Passwords never reach a log or a `Debug`
 //! output from here.
 
-mod limiter;
+mod cooldown;
 mod password;
 
 use std::collections::HashMap;
@@ -30,7 +30,7 @@ use smpp_session::BindMode;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Password, User};
-use limiter::FailLimiter;
+use cooldown::BindCooldown;
 use password::{CacheKey, Check, Digest};
 
 /// Users, their live binds, and failed binds per client; cheap to clone
@@ -43,7 +43,7 @@ pub struct Accounts {
 struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     slots: Arc<Mutex<Slots>>,
-    limiter: Arc<Mutex<FailLimiter>>,
+    cooldown: Arc<Mutex<BindCooldown>>,
     /// Bounds the argon2 verifications running at once.
     verify_permits: Arc<Semaphore>,
     cache_key: Option<CacheKey>,
@@ -200,7 +200,7 @@ enum Verdict {
 /// Where a failed check is counted, from the blocking thread itself so
 /// that it counts even if the bind is abandoned meanwhile.
 struct FailureRecord {
-    limiter: Arc<Mutex<FailLimiter>>,
+    cooldowns: Arc<Mutex<BindCooldown>>,
     peer: IpAddr,
     now: Instant,
     limit: u32,
@@ -209,7 +209,7 @@ struct FailureRecord {
 
 impl FailureRecord {
     fn record(&self) {
-        lock(&self.limiter).record_failure(self.peer, self.now, self.limit, self.cooldown);
+        lock(&self.cooldowns).record_failure(self.peer, self.now, self.limit, self.cooldown);
     }
 }
 
@@ -222,7 +222,7 @@ impl Accounts {
             inner: Arc::new(Inner {
                 snapshot: RwLock::new(Arc::new(Snapshot::build(config, None))),
                 slots: Arc::default(),
-                limiter: Arc::default(),
+                cooldown: Arc::default(),
                 verify_permits: Arc::new(Semaphore::new(permits)),
                 cache_key: CacheKey::random(),
                 verifications: Arc::default(),
@@ -312,7 +312,7 @@ impl Accounts {
     ) -> Result<BindGrant, BindRefusal> {
         let peer = peer.to_canonical();
         let snapshot = self.snapshot();
-        if lock(&self.inner.limiter).cooling_down(peer, now) {
+        if lock(&self.inner.cooldown).cooling_down(peer, now) {
             return Err(RefusalReason::CoolDown.into());
         }
         let account = std::str::from_utf8(system_id)
@@ -320,7 +320,7 @@ impl Accounts {
             .and_then(|s| snapshot.accounts.get(s))
             .cloned();
         let failure = FailureRecord {
-            limiter: self.inner.limiter.clone(),
+            cooldowns: self.inner.cooldown.clone(),
             peer,
             now,
             limit: snapshot.fail_limit,
@@ -445,7 +445,7 @@ impl Accounts {
         };
         // Binds queued behind a burst of failures from the same peer are
         // answered without spending argon2 on them.
-        if lock(&failure.limiter).cooling_down(failure.peer, failure.now) {
+        if lock(&failure.cooldowns).cooling_down(failure.peer, failure.now) {
             return Verdict::CoolDown;
         }
         let password = password.to_vec();

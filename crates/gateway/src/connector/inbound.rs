@@ -36,11 +36,11 @@ use smpp::tlv::{TlvTag, TlvsBuilder};
 use smpp::udh::Udh;
 use smpp_session::{Event, Session};
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::config::Connector;
+use crate::context::Context;
 use crate::router::MoContext;
-use crate::server::Gateway;
 use crate::store::{DeliveryItem, PartReceipt, Store, now_us};
 
 /// Inbound requests of one session handled at once.
@@ -90,7 +90,7 @@ impl Default for Joiner {
 
 /// Handle what the SMSC sends on `session` until it closes.
 pub(super) fn spawn<S: Store>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     c: Arc<Connector>,
     session: Session,
     mut events: mpsc::Receiver<Event>,
@@ -103,22 +103,22 @@ pub(super) fn spawn<S: Store>(
             tokio::select! {
                 ev = events.recv(), if inflight.len() < IN_FLIGHT => {
                     let Some(Event::Request(pdu)) = ev else { break };
-                    inflight.push(handle(gw.clone(), c.clone(), session.clone(), joining.clone(), pdu));
+                    inflight.push(handle(ctx.clone(), c.clone(), session.clone(), joining.clone(), pdu));
                 }
                 Some(()) = inflight.next(), if !inflight.is_empty() => {}
                 _ = tick.tick() => {
                     let expired = expire(&joining, Instant::now());
                     for (user, pdus) in expired {
-                        let (gw, c) = (gw.clone(), c.clone());
+                        let (ctx, c) = (ctx.clone(), c.clone());
                         inflight.push(Box::pin(async move {
-                            pass_through(&gw, &c, &user, pdus).await;
+                            pass_through(&ctx, &c, &user, pdus).await;
                         }));
                     }
                 }
             }
         }
         while inflight.next().await.is_some() {}
-    });
+    }.in_current_span());
 }
 
 /// The parts of messages that did not complete in time: (user, parts).
@@ -139,7 +139,7 @@ fn expire(joining: &Joiner, now: Instant) -> Vec<(String, Unjoined)> {
 type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 fn handle<S: Store>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     c: Arc<Connector>,
     session: Session,
     joining: Arc<Joiner>,
@@ -156,9 +156,9 @@ fn handle<S: Store>(
             }
         };
         let status = if d.esm_class.is_receipt() || d.tlvs.receipted_message_id().is_some() {
-            receipt(&gw, &c, &d).await
+            receipt(&ctx, &c, &d).await
         } else {
-            match mo(&gw, &c, &session, &joining, &d, &pdu).await {
+            match mo(&ctx, &c, &session, &joining, &d, &pdu).await {
                 Some(s) => s,
                 // Held for reassembly: answered with the whole message.
                 None => return,
@@ -176,7 +176,7 @@ async fn answer(session: &Session, pdu: &Pdu<Bytes>, status: CommandStatus) {
     let _ = session.respond(pdu.sequence_number, status, body).await;
 }
 
-async fn receipt<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>) -> CommandStatus {
+async fn receipt<S: Store>(ctx: &Context<S>, c: &Connector, d: &DeliverSm<Bytes>) -> CommandStatus {
     let r = match Receipt::from_tlvs(&d.short_message, &d.tlvs) {
         Ok(r) => r,
         Err(e) => {
@@ -195,7 +195,7 @@ async fn receipt<S: Store>(gw: &Gateway<S>, c: &Connector, d: &DeliverSm<Bytes>)
         error_code,
         done_ms: now_us() / 1000,
     };
-    match gw
+    match ctx
         .store
         .receipt(&c.name, &upstream_id, part, c.dlr_expiry)
         .await
@@ -225,7 +225,7 @@ enum Step {
 
 /// Route an MO and queue it; None when the part is held for reassembly.
 async fn mo<S: Store>(
-    gw: &Gateway<S>,
+    ctx: &Context<S>,
     c: &Connector,
     session: &Session,
     joining: &Joiner,
@@ -237,7 +237,7 @@ async fn mo<S: Store>(
         Some((.., text)) => text.as_slice(),
         None => d.body(),
     };
-    let Some(user) = route(gw, c, d, text) else {
+    let Some(user) = route(ctx, c, d, text) else {
         info!(
             source = %String::from_utf8_lossy(&d.source.addr),
             destination = %String::from_utf8_lossy(&d.destination.addr),
@@ -245,14 +245,14 @@ async fn mo<S: Store>(
         );
         return Some(CommandStatus::ESME_RX_R_APPN);
     };
-    let reassemble = gw
+    let reassemble = ctx
         .config
         .load()
         .users
         .get(&user)
         .is_some_and(|u| u.mo_reassemble);
     let (true, Some((reference, total, seq, text))) = (reassemble, concat) else {
-        return Some(store_mo(gw, c, &user, d.clone()).await);
+        return Some(store_mo(ctx, c, &user, d.clone()).await);
     };
     let key: Key = (
         user.clone(),
@@ -302,13 +302,13 @@ async fn mo<S: Store>(
     };
     if let Some(pdus) = displaced {
         // Superseded or evicted: its parts go as they came.
-        pass_through(gw, c, &user, pdus).await;
+        pass_through(ctx, c, &user, pdus).await;
     }
     match step {
         Step::Hold => None,
-        Step::Alone => Some(store_mo(gw, c, &user, d.clone()).await),
+        Step::Alone => Some(store_mo(ctx, c, &user, d.clone()).await),
         Step::Whole(payload, parts) => {
-            let status = store_mo(gw, c, &user, joined(d, payload)).await;
+            let status = store_mo(ctx, c, &user, joined(d, payload)).await;
             for (s, p) in &parts {
                 answer(s, p, status).await;
             }
@@ -320,7 +320,7 @@ async fn mo<S: Store>(
 /// The user the mo-routes give an MO to; `text` is its text's bytes (a
 /// concatenated part's without its UDH).
 fn route<S: Store>(
-    gw: &Gateway<S>,
+    ctx: &Context<S>,
     c: &Connector,
     d: &DeliverSm<Bytes>,
     text: &[u8],
@@ -328,7 +328,7 @@ fn route<S: Store>(
     let text = Encoding::from_data_coding(d.data_coding.0).decode(text);
     let source = String::from_utf8_lossy(&d.source.addr);
     let destination = String::from_utf8_lossy(&d.destination.addr);
-    gw.router
+    ctx.router
         .load()
         .route_mo(&MoContext {
             connector: &c.name,
@@ -388,7 +388,7 @@ fn mo_of(pdu: &Pdu<Bytes>) -> Option<DeliverSm<Bytes>> {
 
 /// Store and answer parts that will not be joined, each as it came.
 async fn pass_through<S: Store>(
-    gw: &Gateway<S>,
+    ctx: &Context<S>,
     c: &Connector,
     user: &str,
     (pdus, echoes): Unjoined,
@@ -396,7 +396,7 @@ async fn pass_through<S: Store>(
     let mut all = CommandStatus::ESME_ROK;
     for (session, p) in pdus {
         let status = match mo_of(&p) {
-            Some(d) => store_mo(gw, c, user, d).await,
+            Some(d) => store_mo(ctx, c, user, d).await,
             None => CommandStatus::ESME_RX_R_APPN,
         };
         if status == CommandStatus::ESME_RX_T_APPN {
@@ -411,14 +411,14 @@ async fn pass_through<S: Store>(
 }
 
 async fn store_mo<S: Store>(
-    gw: &Gateway<S>,
+    ctx: &Context<S>,
     c: &Connector,
     user: &str,
     mut d: DeliverSm<Bytes>,
 ) -> CommandStatus {
     // An MO asks the user for nothing back.
     d.registered_delivery = Default::default();
-    match gw
+    match ctx
         .store
         .deliver(user, &DeliveryItem::Mo(d), c.dlr_expiry)
         .await

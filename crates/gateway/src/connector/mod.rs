@@ -21,34 +21,35 @@ mod worker;
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::{Instrument, info_span};
 
-use crate::server::Gateway;
+use crate::context::Context;
 use crate::store::Store;
 
 pub use pace::Pace;
 
-/// Start every configured connector's sessions. They stop when
-/// `shutdown` turns true, after settling what they have in flight.
-pub fn spawn_all<S: Store + Clone>(
-    gw: &Arc<Gateway<S>>,
-    shutdown: watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
-    let config = gw.config.load_full();
+/// Start every configured connector's sessions, each in its span. They
+/// stop at the context's connector shutdown, after settling what they
+/// have in flight.
+pub fn spawn_all<S: Store + Clone>(ctx: &Arc<Context<S>>) -> Vec<JoinHandle<()>> {
+    let shutdown = ctx.shutdown.connectors();
+    let config = ctx.config.load_full();
     let mut tasks = Vec::new();
     for c in config.connectors.values() {
         let pace = Arc::new(Pace::new(c.submit_throughput));
         let joiner = Arc::new(inbound::Joiner::default());
         for index in 0..c.sessions {
-            tasks.push(tokio::spawn(worker::run(
-                gw.clone(),
+            let span = info_span!("connector", connector = %c.name, session = index);
+            let session = worker::run(
+                ctx.clone(),
                 Arc::new(c.clone()),
                 index,
                 pace.clone(),
                 joiner.clone(),
                 shutdown.clone(),
-            )));
+            );
+            tasks.push(tokio::spawn(session.instrument(span)));
         }
     }
     tasks

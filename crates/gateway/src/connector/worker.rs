@@ -12,11 +12,11 @@ use smpp::text::Encoding;
 use smpp::{CommandStatus, MessageState};
 use smpp_session::{BindMode, Session, SessionConfig, SessionError, esme};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::{Pace, inbound};
 use crate::config::{Connector, ConnectorBind};
-use crate::server::Gateway;
+use crate::context::Context;
 use crate::store::{Store, Taken, now_us};
 
 /// The validity of a message that did not set validity_period (48 h, as
@@ -37,53 +37,48 @@ struct Link {
 }
 
 pub(super) async fn run<S: Store + Clone>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     c: Arc<Connector>,
     index: u32,
     pace: Arc<Pace>,
     joiner: Arc<inbound::Joiner>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let span = info_span!("connector", connector = %c.name, session = index);
-    async move {
-        // Stable across restarts: a restarted process resends at once
-        // what it had taken (see Store::take); each tern on one Redis
-        // needs its own [smpp-server] id.
-        let consumer = format!("{}-{}", gw.config.load().smpp_server.id, index);
-        let mut delay = c.reconnect_delay.max(Duration::from_millis(100));
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            match connect(&gw, &c, &joiner).await {
-                Ok(link) => {
-                    info!(addr = %format!("{}:{}", c.host, c.port), "bound");
-                    delay = c.reconnect_delay.max(Duration::from_millis(100));
-                    serve(&gw, &c, &link, &pace, &consumer, &mut shutdown).await;
-                    let _ = link.tx.unbind().await;
-                    if let Some(rx) = &link.rx {
-                        let _ = rx.unbind().await;
-                    }
-                    if *shutdown.borrow() {
-                        return;
-                    }
-                    warn!("session lost; reconnecting");
-                }
-                Err(e) => warn!(error = %e, retry_in = ?delay, "bind failed"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => {}
-            }
-            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+    // Stable across restarts: a restarted process resends at once
+    // what it had taken (see Store::take); each tern on one Redis
+    // needs its own [smpp-server] id.
+    let consumer = format!("{}-{}", ctx.config.load().smpp_server.id, index);
+    let mut delay = c.reconnect_delay.max(Duration::from_millis(100));
+    loop {
+        if *shutdown.borrow() {
+            return;
         }
+        match connect(&ctx, &c, &joiner).await {
+            Ok(link) => {
+                info!(addr = %format!("{}:{}", c.host, c.port), "bound");
+                delay = c.reconnect_delay.max(Duration::from_millis(100));
+                serve(&ctx, &c, &link, &pace, &consumer, &mut shutdown).await;
+                let _ = link.tx.unbind().await;
+                if let Some(rx) = &link.rx {
+                    let _ = rx.unbind().await;
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+                warn!("session lost; reconnecting");
+            }
+            Err(e) => warn!(error = %e, retry_in = ?delay, "bind failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => {}
+        }
+        delay = (delay * 2).min(MAX_RECONNECT_DELAY);
     }
-    .instrument(span)
-    .await
 }
 
 async fn connect<S: Store>(
-    gw: &Arc<Gateway<S>>,
+    ctx: &Arc<Context<S>>,
     c: &Arc<Connector>,
     joiner: &Arc<inbound::Joiner>,
 ) -> Result<Link, SessionError> {
@@ -107,13 +102,19 @@ async fn connect<S: Store>(
     match c.bind {
         ConnectorBind::Transceiver => {
             let (tx, events, _) = esme::connect(&addr, BindMode::Transceiver, bind, config).await?;
-            inbound::spawn(gw.clone(), c.clone(), tx.clone(), events, joiner.clone());
+            inbound::spawn(ctx.clone(), c.clone(), tx.clone(), events, joiner.clone());
             Ok(Link { tx, rx: None })
         }
         ConnectorBind::TransmitterAndReceiver => {
             let (tx, tx_events, _) =
                 esme::connect(&addr, BindMode::Transmitter, bind.clone(), config.clone()).await?;
-            inbound::spawn(gw.clone(), c.clone(), tx.clone(), tx_events, joiner.clone());
+            inbound::spawn(
+                ctx.clone(),
+                c.clone(),
+                tx.clone(),
+                tx_events,
+                joiner.clone(),
+            );
             let (rx, rx_events, _) =
                 match esme::connect(&addr, BindMode::Receiver, bind, config).await {
                     Ok(r) => r,
@@ -122,7 +123,13 @@ async fn connect<S: Store>(
                         return Err(e);
                     }
                 };
-            inbound::spawn(gw.clone(), c.clone(), rx.clone(), rx_events, joiner.clone());
+            inbound::spawn(
+                ctx.clone(),
+                c.clone(),
+                rx.clone(),
+                rx_events,
+                joiner.clone(),
+            );
             Ok(Link { tx, rx: Some(rx) })
         }
     }
@@ -130,7 +137,7 @@ async fn connect<S: Store>(
 
 /// A taken message and its place in the window: the permit is released
 /// when the message is settled.
-type Slot = (Taken, OwnedSemaphorePermit);
+type InWindow = (Taken, OwnedSemaphorePermit);
 
 /// Take and submit until the session is lost or tern stops.
 ///
@@ -142,7 +149,7 @@ type Slot = (Taken, OwnedSemaphorePermit);
 /// reclaim it ([`crate::store::RECLAIM_AFTER_MS`]). What was taken and not
 /// submitted when the session ends is given back to the queue.
 async fn serve<S: Store + Clone>(
-    gw: &Arc<Gateway<S>>,
+    ctx: &Arc<Context<S>>,
     c: &Arc<Connector>,
     link: &Link,
     pace: &Arc<Pace>,
@@ -150,15 +157,18 @@ async fn serve<S: Store + Clone>(
     shutdown: &mut watch::Receiver<bool>,
 ) {
     let window = Arc::new(Semaphore::new(c.window.max(1) as usize));
-    let (tx, mut rx) = mpsc::channel::<Slot>(c.window.max(1) as usize);
-    let taker = tokio::spawn(take_into(
-        gw.clone(),
-        c.clone(),
-        consumer.to_string(),
-        pace.clone(),
-        window.clone(),
-        tx,
-    ));
+    let (tx, mut rx) = mpsc::channel::<InWindow>(c.window.max(1) as usize);
+    let taker = tokio::spawn(
+        take_into(
+            ctx.clone(),
+            c.clone(),
+            consumer.to_string(),
+            pace.clone(),
+            window.clone(),
+            tx,
+        )
+        .in_current_span(),
+    );
     let rx_closed = async {
         match &link.rx {
             Some(rx) => {
@@ -179,7 +189,7 @@ async fn serve<S: Store + Clone>(
             _ = &mut rx_closed => break,
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
             t = rx.recv() => match t {
-                Some((t, permit)) => inflight.push(submit(gw.clone(), c.clone(), link.tx.clone(), pace.clone(), t, permit)),
+                Some((t, permit)) => inflight.push(submit(ctx.clone(), c.clone(), link.tx.clone(), pace.clone(), t, permit)),
                 None => break,
             },
         }
@@ -188,7 +198,7 @@ async fn serve<S: Store + Clone>(
     while inflight.next().await.is_some() {}
     rx.close();
     while let Some((t, _permit)) = rx.recv().await {
-        settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
+        settle(ctx.store.retry(&c.name, &t, Duration::ZERO).await, &t);
     }
     window.close();
     let _ = taker.await;
@@ -196,12 +206,12 @@ async fn serve<S: Store + Clone>(
 
 /// Take messages while the window has room; stop when the channel closes.
 async fn take_into<S: Store>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     c: Arc<Connector>,
     consumer: String,
     pace: Arc<Pace>,
     window: Arc<Semaphore>,
-    tx: mpsc::Sender<Slot>,
+    tx: mpsc::Sender<InWindow>,
 ) {
     loop {
         let Ok(first) = window.clone().acquire_owned().await else {
@@ -219,7 +229,7 @@ async fn take_into<S: Store>(
                 permits.push(p);
             }
         }
-        match gw
+        match ctx
             .store
             .take(&c.name, &consumer, permits.len(), Duration::from_secs(1))
             .await
@@ -230,7 +240,7 @@ async fn take_into<S: Store>(
                     if let Err(e) = tx.send((t, permit)).await {
                         // The session ended meanwhile: give it back.
                         let (t, _permit) = e.0;
-                        settle(gw.store.retry(&c.name, &t, Duration::ZERO).await, &t);
+                        settle(ctx.store.retry(&c.name, &t, Duration::ZERO).await, &t);
                     }
                 }
             }
@@ -253,7 +263,7 @@ enum Outcome {
 }
 
 async fn submit<S: Store>(
-    gw: Arc<Gateway<S>>,
+    ctx: Arc<Context<S>>,
     c: Arc<Connector>,
     session: Session,
     pace: Arc<Pace>,
@@ -261,7 +271,7 @@ async fn submit<S: Store>(
     _window: OwnedSemaphorePermit,
 ) {
     let m = &taken.message;
-    let store = &gw.store;
+    let store = &ctx.store;
     // A message without a validity_period expires after the default one,
     // so a message that only ever meets temporary errors ends too.
     let expires_ms = m

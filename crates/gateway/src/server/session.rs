@@ -18,10 +18,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
-use super::Gateway;
 use super::validate::check_submit;
 use crate::accounts::BindGrant;
 use crate::config::{Credit, User};
+use crate::context::Context;
 use crate::router::MtContext;
 use crate::store::{CancelOutcome, Limit, Refusal, Store, StoredMessage, Submission};
 
@@ -29,12 +29,12 @@ use crate::store::{CancelOutcome, Limit, Refusal, Store, StoredMessage, Submissi
 const IN_FLIGHT: usize = 64;
 
 pub async fn run<St: Store>(
-    gw: Arc<Gateway<St>>,
+    ctx: Arc<Context<St>>,
     stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let config = gw.config.load_full();
+    let config = ctx.config.load_full();
     let c = &config.smpp_server;
     let config = SessionConfig {
         session_init_timer: Some(c.session_init_timer).filter(|d| !d.is_zero()),
@@ -57,16 +57,16 @@ pub async fn run<St: Store>(
                 let seq = pdu.sequence_number;
                 match pdu.body {
                     Body::BindTransmitter(b) => {
-                        bind(&gw, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await;
+                        bind(&ctx, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await;
                     }
                     Body::BindReceiver(b) => {
-                        if bind(&gw, &session, &mut grant, peer, seq, BindMode::Receiver, b).await {
-                            receiver = add_receiver(&gw, &session, &grant, receiver);
+                        if bind(&ctx, &session, &mut grant, peer, seq, BindMode::Receiver, b).await {
+                            receiver = add_receiver(&ctx, &session, &grant, receiver);
                         }
                     }
                     Body::BindTransceiver(b) => {
-                        if bind(&gw, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await {
-                            receiver = add_receiver(&gw, &session, &grant, receiver);
+                        if bind(&ctx, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await {
+                            receiver = add_receiver(&ctx, &session, &grant, receiver);
                         }
                     }
                     body => {
@@ -80,10 +80,10 @@ pub async fn run<St: Store>(
                             let _ = session.respond_error(&Pdu::new(seq, body), S::ESME_RINVBNDSTS).await;
                             continue;
                         };
-                        let gw = gw.clone();
+                        let ctx = ctx.clone();
                         let session = session.clone();
                         inflight.push(async move {
-                            let (status, resp) = request(&gw, &g.user, body).await;
+                            let (status, resp) = request(&ctx, &g.user, body).await;
                             let _ = session.respond(seq, status, resp).await;
                         });
                     }
@@ -100,7 +100,7 @@ pub async fn run<St: Store>(
         }
     }
     if let Some((user, id)) = &receiver {
-        gw.receivers.remove(user, *id);
+        ctx.receivers.remove(user, *id);
     }
     while inflight.next().await.is_some() {}
     let reason = session.closed().await;
@@ -109,7 +109,7 @@ pub async fn run<St: Store>(
 
 /// Join the user's receivers once bound as a receiver or transceiver.
 fn add_receiver<St: Store>(
-    gw: &Arc<Gateway<St>>,
+    ctx: &Arc<Context<St>>,
     session: &Session,
     grant: &Option<Arc<BindGrant>>,
     receiver: Option<(String, u64)>,
@@ -118,12 +118,12 @@ fn add_receiver<St: Store>(
         return receiver;
     }
     let user = &grant.as_ref()?.user.system_id;
-    let id = crate::delivery::add_receiver(gw, user, session.clone());
+    let id = ctx.receivers.add(user, session.clone());
     Some((user.clone(), id))
 }
 
 async fn bind<St: Store>(
-    gw: &Gateway<St>,
+    ctx: &Context<St>,
     session: &Session,
     grant: &mut Option<Arc<BindGrant>>,
     peer: SocketAddr,
@@ -132,7 +132,7 @@ async fn bind<St: Store>(
     b: Bind<Bytes>,
 ) -> bool {
     let resp = BindResp {
-        system_id: Bytes::copy_from_slice(gw.config.load().smpp_server.id.as_bytes()),
+        system_id: Bytes::copy_from_slice(ctx.config.load().smpp_server.id.as_bytes()),
         tlvs: Default::default(),
     };
     let body = match mode {
@@ -140,7 +140,7 @@ async fn bind<St: Store>(
         BindMode::Receiver => Body::BindReceiverResp(resp),
         BindMode::Transceiver => Body::BindTransceiverResp(resp),
     };
-    let status = match gw
+    let status = match ctx
         .accounts
         .bind(&b.system_id, &b.password, peer.ip(), mode, Instant::now())
         .await
@@ -161,19 +161,19 @@ async fn bind<St: Store>(
 }
 
 /// Handle one request of a bound ESME: the status and the response body.
-async fn request<St: Store>(gw: &Gateway<St>, user: &User, body: Body<Bytes>) -> (S, Body<Bytes>) {
+async fn request<St: Store>(ctx: &Context<St>, user: &User, body: Body<Bytes>) -> (S, Body<Bytes>) {
     match body {
-        Body::SubmitSm(s) => match submit(gw, user, s).await {
+        Body::SubmitSm(s) => match submit(ctx, user, s).await {
             Ok(id) => (S::ESME_ROK, Body::SubmitSmResp(message_id(id))),
             Err(status) => (status, Body::SubmitSmResp(SubmitSmResp::default())),
         },
-        Body::DataSm(d) => match submit(gw, user, SubmitSm::from(d)).await {
+        Body::DataSm(d) => match submit(ctx, user, SubmitSm::from(d)).await {
             Ok(id) => (S::ESME_ROK, Body::DataSmResp(message_id(id))),
             Err(status) => (status, Body::DataSmResp(SubmitSmResp::default())),
         },
         Body::QuerySm(q) => {
             let id = String::from_utf8_lossy(&q.message_id);
-            match gw.store.status(&id).await {
+            match ctx.store.status(&id).await {
                 Ok(Some(st)) if st.user == user.system_id => {
                     let final_date = st
                         .final_ms
@@ -199,7 +199,7 @@ async fn request<St: Store>(gw: &Gateway<St>, user: &User, body: Body<Bytes>) ->
         }
         Body::CancelSm(c) => {
             let id = String::from_utf8_lossy(&c.message_id);
-            let status = match gw.store.cancel(&id, &user.system_id).await {
+            let status = match ctx.store.cancel(&id, &user.system_id).await {
                 Ok(CancelOutcome::Cancelled) => S::ESME_ROK,
                 Ok(_) => S::ESME_RCANCELFAIL,
                 Err(_) => S::ESME_RSYSERR,
@@ -226,12 +226,16 @@ fn message_id(id: String) -> SubmitSmResp<Bytes> {
 }
 
 /// Validate, route and store one submit; the message id, or the status.
-async fn submit<St: Store>(gw: &Gateway<St>, user: &User, s: SubmitSm<Bytes>) -> Result<String, S> {
+async fn submit<St: Store>(
+    ctx: &Context<St>,
+    user: &User,
+    s: SubmitSm<Bytes>,
+) -> Result<String, S> {
     let now_ms = crate::store::now_us() / 1000;
     let checked = check_submit(&s, &user.source_addr, now_ms / 1000)?;
     let source = String::from_utf8_lossy(&s.source.addr);
     let destination = String::from_utf8_lossy(&s.destination.addr);
-    let decision = gw
+    let decision = ctx
         .router
         .load()
         .route_mt(&MtContext {
@@ -268,9 +272,9 @@ async fn submit<St: Store>(gw: &Gateway<St>, user: &User, s: SubmitSm<Bytes>) ->
             Credit::Unlimited => None,
             Credit::Micro(_) => Some(message.charge_micro()),
         },
-        queue_limit: gw.config.load().queue_limit,
+        queue_limit: ctx.config.load().queue_limit,
     };
-    match gw.store.submit(submission).await {
+    match ctx.store.submit(submission).await {
         Ok(()) => Ok(message.id),
         Err(Refusal::Throttled) => Err(S::ESME_RTHROTTLED),
         Err(Refusal::NoCredit) => Err(S::ESME_RSUBMITFAIL),

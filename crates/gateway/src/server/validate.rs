@@ -60,23 +60,21 @@ pub fn check_submit(s: &SubmitSm<Bytes>, source_addr: &Regex, now_s: i64) -> Res
     if expires_s.is_some_and(|e| e <= now_s || schedule_s.is_some_and(|sch| e <= sch)) {
         return Err(S::ESME_RINVEXPIRY);
     }
-    let payload = s.tlvs.message_payload();
-    let body: &[u8] = match (s.short_message.is_empty(), payload) {
-        (false, Some(_)) => return Err(S::ESME_RINVMSGLEN),
-        (true, Some(p)) => p,
-        (_, None) => &s.short_message,
-    };
+    // The text is in short_message or in message_payload, never both.
+    if !s.short_message.is_empty() && s.tlvs.message_payload().is_some() {
+        return Err(S::ESME_RINVMSGLEN);
+    }
     let encoding = Encoding::from_data_coding(s.data_coding.0);
-    let (content, parts) = if s.esm_class.udhi() {
-        // The ESME split it itself: this is one part, UDH first.
-        let udh = smpp::udh::Udh::parse(body).map_err(|_| S::ESME_RINVESMCLASS)?;
-        let content = body.get(udh.payload_offset()..).unwrap_or_default();
-        (content, 1)
+    let parts = if s.esm_class.udhi() {
+        // The ESME split it itself: this is one part, UDH first, and the
+        // UDH must parse (content() would pass a bad one through whole).
+        smpp::udh::Udh::parse(s.body()).map_err(|_| S::ESME_RINVESMCLASS)?;
+        1
     } else {
-        let parts =
-            count_parts_encoded(body, encoding, Method::Udh8).map_err(|_| S::ESME_RINVMSGLEN)?;
-        (body, parts as u32)
+        count_parts_encoded(s.body(), encoding, Method::Udh8).map_err(|_| S::ESME_RINVMSGLEN)?
+            as u32
     };
+    let content = s.content();
     Ok(Checked {
         parts: parts.max(1),
         text: encoding.decode(content),

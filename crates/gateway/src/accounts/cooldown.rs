@@ -66,11 +66,11 @@ impl Entry {
 
 /// Counts failed binds per client and says when one is cooling down.
 #[derive(Debug, Default)]
-pub struct FailLimiter {
+pub struct BindCooldown {
     clients: HashMap<Client, Entry>,
 }
 
-impl FailLimiter {
+impl BindCooldown {
     /// Whether binds from `ip` are refused at `now`. A cool-down that has
     /// ended is forgotten with its failures: the client starts afresh.
     pub fn cooling_down(&mut self, ip: IpAddr, now: Instant) -> bool {
@@ -90,7 +90,7 @@ impl FailLimiter {
 
     /// Count a failed bind from `ip`. With `limit` failures within
     /// [`WINDOW`], a cool-down of `cooldown` starts. A limit of 0 turns
-    /// the limiter off.
+    /// the cooldown off.
     pub fn record_failure(&mut self, ip: IpAddr, now: Instant, limit: u32, cooldown: Duration) {
         if limit == 0 {
             return;
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn cools_down_at_the_limit_and_ends_after_it() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(30);
         let ip = v4(192, 0, 2, 1);
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn failures_older_than_the_window_do_not_count() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(30);
         let ip = v4(192, 0, 2, 1);
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn limit_zero_is_off() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         for _ in 0..100 {
             l.record_failure(v4(192, 0, 2, 1), t0, 0, Duration::from_secs(60));
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn ipv6_counts_per_slash_64_and_mapped_ipv4_as_ipv4() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(60);
         let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_the_oldest_go_first() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(60);
         // The first client cools down; then many others fail once each,
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn idle_clients_are_dropped_before_active_ones() {
-        let mut l = FailLimiter::default();
+        let mut l = BindCooldown::default();
         let t0 = Instant::now();
         let cd = Duration::from_secs(600);
         let long = v4(10, 0, 0, 1);
