@@ -3,24 +3,15 @@
 //! queue (the user's receipts and MO messages) until one of the user's
 //! receiver binds takes them.
 //!
-//! The receipt rules both backends apply (memory in Rust, redis in Lua)
-//! are written once here in prose and in [`wants_receipt`]:
-//!
-//! - A message's parts for receipts are its upstream ids (what
-//!   [`super::Store::sent`] recorded). A final receipt for a part counts
-//!   once; when every part is final the message is final: DELIVERED when
-//!   every part was delivered, otherwise the state and error code of the
-//!   last part that was not.
-//! - The user gets exactly one final receipt per message that asked for
-//!   one (registered_delivery bits 1-0: 1 = always, 2 = on failure), and
-//!   an intermediate receipt for each non-final part receipt when it
-//!   asked for intermediate notification (bit 4).
+//! The rules for receipts (how parts add up, which receipts a user gets)
+//! are [`super::rules::receipts`]'s; this module only holds the types.
 
 use bytes::{Bytes, BytesMut};
 use smpp::MessageState;
-use smpp::pdu::{Body, DeliverSm, Limits, Pdu, RegisteredDelivery};
+use smpp::pdu::{Body, DeliverSm, Limits, Pdu};
 
 use super::StoredMessage;
+use super::message::CorruptMessage;
 
 /// A receipt for one upstream part, as a connector parsed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,17 +78,6 @@ pub struct Delivery {
     pub expires_ms: i64,
 }
 
-/// Whether a message with `registered_delivery` gets a receipt for this
-/// state: a final one per bits 1-0, an intermediate one per bit 4.
-pub fn wants_receipt(registered_delivery: u8, state: MessageState) -> bool {
-    let rd = RegisteredDelivery(registered_delivery);
-    if state.is_final() {
-        rd.wants_final(state == MessageState::Delivered)
-    } else {
-        rd.intermediate()
-    }
-}
-
 /// A deliver_sm as bytes (a whole PDU with sequence number 0), for a
 /// backend that keeps bytes.
 pub fn encode_mo(d: &DeliverSm<Bytes>) -> Bytes {
@@ -109,30 +89,16 @@ pub fn encode_mo(d: &DeliverSm<Bytes>) -> Bytes {
 }
 
 /// The deliver_sm [`encode_mo`] wrote.
-pub fn decode_mo(b: &[u8]) -> Result<DeliverSm<Bytes>, super::message::CorruptMessage> {
+pub fn decode_mo(b: &[u8]) -> Result<DeliverSm<Bytes>, CorruptMessage> {
     match Pdu::decode(&Bytes::copy_from_slice(b), &Limits::JASMIN).map(|p| p.body) {
         Ok(Body::DeliverSm(d)) => Ok(d),
-        _ => Err(super::message::CorruptMessage("mo pdu")),
+        _ => Err(CorruptMessage("mo pdu")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn receipt_wishes_follow_registered_delivery() {
-        use MessageState::*;
-        assert!(!wants_receipt(0, Delivered));
-        assert!(!wants_receipt(0, Undeliverable));
-        assert!(wants_receipt(1, Delivered));
-        assert!(wants_receipt(1, Expired));
-        assert!(!wants_receipt(2, Delivered));
-        assert!(wants_receipt(2, Rejected));
-        assert!(!wants_receipt(1, Enroute));
-        assert!(wants_receipt(0x11, Enroute));
-        assert!(!wants_receipt(0x10, Delivered));
-    }
 
     #[test]
     fn mo_round_trips() {
