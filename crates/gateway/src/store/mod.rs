@@ -114,7 +114,10 @@ pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
 /// The store's operations. Implementations are cheap to share (`Arc`).
 pub trait Store: Send + Sync + 'static {
     /// Throttle, charge and queue one message, atomically: either all
-    /// three happen or none.
+    /// three happen or none. Idempotent on the message id: a second
+    /// submit of an id already accepted (and not yet forgotten) answers
+    /// `Ok` and changes nothing, so a submit whose answer was lost can be
+    /// repeated.
     fn submit(&self, s: Submission<'_>) -> impl Future<Output = Result<(), Refusal>> + Send;
 
     /// A message's state, if it is this recent.

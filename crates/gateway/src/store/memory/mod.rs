@@ -179,6 +179,8 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
+    /// Idempotent on the message id, as redis: an id already accepted
+    /// (and not yet forgotten) answers `Ok` and changes nothing.
     async fn submit(&self, s: Submission<'_>) -> Result<(), Refusal> {
         let now = (self.clock)();
         let mut g = self.lock().map_err(|e| Refusal::Unavailable(e.0))?;

@@ -134,6 +134,11 @@ impl Inner {
     /// [`Store::submit`] at `now` (µs).
     pub(super) fn submit(&mut self, s: Submission<'_>, now: i64) -> Result<(), Refusal> {
         let m = s.message;
+        // Idempotent on the id, as the redis script (ALREADY_ACCEPTED): a
+        // submit whose answer was lost can be repeated safely.
+        if self.messages.contains_key(&m.id) {
+            return Ok(());
+        }
         let connector = m.connectors.first().cloned().unwrap_or_default();
         if self.mt.depth(&connector) >= s.queue_limit {
             return Err(Refusal::QueueFull);

@@ -1,6 +1,7 @@
 //! The memory backend's own tests, moved unchanged from the single
 //! memory.rs (only the paths of three internal maps follow the split),
-//! plus the test of `sent` recording parts like redis. Longer than one sitting because it is one suite kept whole
+//! plus the tests of the submit idempotence and of `sent` recording parts
+//! like redis. Longer than one sitting because it is one suite kept whole
 //! until the cross-backend contract suite in `tests/` replaces it.
 
 use super::*;
@@ -644,6 +645,43 @@ async fn a_queue_nobody_takes_from_drops_what_expired() {
     advance(&clock, 11_000);
     s.deliver("u", &mo, Duration::from_secs(10)).await.unwrap();
     assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+}
+
+// ---- submit is idempotent on the message id (as the redis script) ----
+
+#[tokio::test]
+async fn a_second_submit_of_an_accepted_id_changes_nothing() {
+    let s = MemoryStore::new();
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let a = message("a", "u", 2, 100_000);
+    let limit = Some(Limit { rate: 1, burst: 2 });
+    s.submit(sub(&a, limit, Some(a.charge_micro())))
+        .await
+        .unwrap();
+    assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
+    // Again, as after a lost answer: Ok, nothing charged, queued,
+    // throttled or refused, even when the queue is full now and the
+    // throttle would refuse.
+    let mut again = sub(&a, limit, Some(a.charge_micro()));
+    again.queue_limit = 0;
+    assert_eq!(s.submit(again).await, Ok(()));
+    let mut other = a.clone();
+    other.connectors = vec!["elsewhere".into()];
+    s.submit(sub(&other, None, Some(other.charge_micro())))
+        .await
+        .unwrap();
+    assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    assert_eq!(s.queue_depth("elsewhere").await.unwrap(), 0);
+    let taken = take(&s, 10).await;
+    assert_eq!(ids(&taken), vec!["a"]);
+    // Taken (or final): still Ok and nothing, not a second message.
+    s.submit(sub(&a, None, Some(a.charge_micro())))
+        .await
+        .unwrap();
+    assert!(take(&s, 10).await.is_empty());
+    assert_eq!(s.balance("u").await.unwrap(), Some(800_000));
+    assert_eq!(state(&s, "a").await, MessageState::Enroute);
 }
 
 /// The parts are recorded by the first `sent` that has upstream ids (as
