@@ -27,7 +27,7 @@ use std::future::Future;
 
 use smpp::MessageState;
 
-pub use message::StoredMessage;
+pub use message::{StoredMessage, UnstorableMessage};
 pub use rules::Limit;
 pub use way_back::{Delivery, DeliveryItem, PartReceipt, ReceiptOutcome, UserReceipt};
 

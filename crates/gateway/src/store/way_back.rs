@@ -11,7 +11,7 @@ use smpp::MessageState;
 use smpp::pdu::{Body, DeliverSm, Limits, Pdu};
 
 use super::StoredMessage;
-use super::message::CorruptMessage;
+use super::message::{CorruptMessage, UnstorableMessage};
 
 /// A receipt for one upstream part, as a connector parsed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +79,13 @@ pub struct Delivery {
 }
 
 /// A deliver_sm as bytes (a whole PDU with sequence number 0), for a
-/// backend that keeps bytes.
-pub fn encode_mo(d: &DeliverSm<Bytes>) -> Bytes {
+/// backend that keeps bytes; an error when it does not encode (the
+/// backend refuses to queue it rather than queue bytes that decode as
+/// nothing).
+pub fn encode_mo(d: &DeliverSm<Bytes>) -> Result<Bytes, UnstorableMessage> {
     let mut b = BytesMut::with_capacity(64 + d.short_message.len());
-    // An MO is built from a PDU that decoded, so it encodes; a failure
-    // leaves bytes that decode_mo reports.
-    let _ = Pdu::new(0, Body::DeliverSm(d.clone())).encode(&mut b);
-    b.freeze()
+    Pdu::new(0, Body::DeliverSm(d.clone())).encode(&mut b)?;
+    Ok(b.freeze())
 }
 
 /// The deliver_sm [`encode_mo`] wrote.
@@ -106,7 +106,12 @@ mod tests {
             short_message: Bytes::from_static(b"hello"),
             ..Default::default()
         };
-        assert_eq!(decode_mo(&encode_mo(&d)).unwrap(), d);
+        assert_eq!(decode_mo(&encode_mo(&d).unwrap()).unwrap(), d);
         assert!(decode_mo(b"\x00\x00").is_err());
+        let long = DeliverSm::<Bytes> {
+            short_message: Bytes::from(vec![b'x'; 300]),
+            ..Default::default()
+        };
+        assert!(encode_mo(&long).is_err());
     }
 }

@@ -8,6 +8,7 @@ use smpp::MessageState;
 
 use super::RedisStore;
 use super::keys::{delivery_key, queue_key};
+use crate::store::message::UnstorableMessage;
 use crate::store::way_back::{decode_mo, encode_mo};
 use crate::store::{Delivery, DeliveryItem, StoredMessage, Taken, UserReceipt};
 
@@ -188,8 +189,10 @@ fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
 
 /// The fields a queued item is stored with (`q` and `exp` are added by
 /// the script, by Redis' clock).
-pub(super) fn delivery_fields(item: &DeliveryItem) -> Vec<(&'static str, Vec<u8>)> {
-    match item {
+pub(super) fn delivery_fields(
+    item: &DeliveryItem,
+) -> Result<Vec<(&'static str, Vec<u8>)>, UnstorableMessage> {
+    Ok(match item {
         DeliveryItem::Receipt(r) => vec![
             ("k", b"r".to_vec()),
             ("id", r.message.id.as_bytes().to_vec()),
@@ -198,10 +201,10 @@ pub(super) fn delivery_fields(item: &DeliveryItem) -> Vec<(&'static str, Vec<u8>
             ("sub", r.sub.to_string().into_bytes()),
             ("dlvrd", r.dlvrd.to_string().into_bytes()),
             ("done", r.done_ms.to_string().into_bytes()),
-            ("m", r.message.encode().to_vec()),
+            ("m", r.message.encode()?.to_vec()),
         ],
-        DeliveryItem::Mo(d) => vec![("k", b"mo".to_vec()), ("p", encode_mo(d).to_vec())],
-    }
+        DeliveryItem::Mo(d) => vec![("k", b"mo".to_vec()), ("p", encode_mo(d)?.to_vec())],
+    })
 }
 
 /// Whether `token` has the shape of a stream entry id (`<ms>-<seq>`):

@@ -10,6 +10,7 @@ use super::decode::{delivery_fields, is_stream_id};
 use super::keys::*;
 use super::pool::Req;
 use super::{RedisStore, scripts};
+use crate::store::message::UnstorableMessage;
 use crate::store::{
     CancelOutcome, Delivery, DeliveryItem, MessageStatus, PartReceipt, RECLAIM_AFTER_MS,
     ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoreError, Submission, Taken,
@@ -30,6 +31,12 @@ fn ttl_ms(ttl: Duration) -> u64 {
         .clamp(1, MAX_MS)
 }
 
+/// A message (or MO) that does not encode: an error of the operation,
+/// never bytes that decode as nothing.
+fn unstorable(e: UnstorableMessage) -> StoreError {
+    StoreError(format!("redis: cannot store: {e}"))
+}
+
 /// `HMGET user state accepted_ms final_ms error_code`.
 type StatusFields = (
     Option<String>,
@@ -48,6 +55,11 @@ impl Store for RedisStore {
             None => (String::new(), String::new()),
         };
         let charge = s.charge_micro.map(|c| c.to_string()).unwrap_or_default();
+        // A message that cannot be stored is refused before it is accepted
+        // (it would be queued as bytes that decode as nothing).
+        let encoded = m.encode().map_err(|e| {
+            Refusal::Unavailable(format!("redis: message {} cannot be stored: {e}", m.id))
+        })?;
         let mut inv = scripts::SUBMIT.prepare_invoke();
         inv.key(queue_key(connector))
             .key(credit_key(&m.user))
@@ -59,7 +71,7 @@ impl Store for RedisStore {
             .arg(burst)
             .arg(m.parts)
             .arg(charge)
-            .arg(&m.encode()[..])
+            .arg(&encoded[..])
             .arg(&m.id)
             .arg(&m.user)
             .arg(connector)
@@ -209,6 +221,7 @@ impl Store for RedisStore {
         taken: &Taken,
         delay: Duration,
     ) -> Result<(), StoreError> {
+        let encoded = taken.message.encode().map_err(unstorable)?;
         let mut inv = scripts::RETRY.prepare_invoke();
         inv.key(queue_key(connector))
             .key(retry_key(connector))
@@ -218,7 +231,7 @@ impl Store for RedisStore {
             .arg(&taken.token)
             .arg(&taken.message.id)
             .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-            .arg(&taken.message.encode()[..]);
+            .arg(&encoded[..]);
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
@@ -232,6 +245,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let m = &taken.message;
+        let encoded = m.encode().map_err(unstorable)?;
         let mut inv = scripts::FAIL.prepare_invoke();
         inv.key(queue_key(connector))
             .key(message_key(&m.id))
@@ -246,7 +260,7 @@ impl Store for RedisStore {
             .arg(m.submit.registered_delivery.0)
             .arg(m.parts)
             .arg(ttl_ms(ttl))
-            .arg(&m.encode()[..]);
+            .arg(&encoded[..]);
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
@@ -313,7 +327,7 @@ impl Store for RedisStore {
     ) -> Result<(), StoreError> {
         let mut inv = scripts::DELIVER.prepare_invoke();
         inv.key(delivery_key(user)).arg(ttl_ms(ttl));
-        for (field, value) in delivery_fields(item) {
+        for (field, value) in delivery_fields(item).map_err(unstorable)? {
             inv.arg(field).arg(value);
         }
         // Not idempotent (it would queue twice), like `receipt`; delivery
