@@ -1,9 +1,15 @@
 //! A message as the store keeps it: the submit_sm as accepted, with what
 //! the gateway decided about it (id, user, connector, parts, price), in a
 //! compact binary form so every backend stores the same bytes.
+//!
+//! Encoding can fail (a field too long for its length prefix, a submit_sm
+//! that does not encode as a PDU): [`StoredMessage::encode`] says so with
+//! [`UnstorableMessage`] rather than writing bytes that would decode as
+//! nothing, so a backend that stores bytes refuses the message before it
+//! is accepted instead of losing it after.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use smpp::pdu::{Body, Limits, Pdu, SubmitSm};
+use smpp::pdu::{Body, EncodeError, Limits, Pdu, SubmitSm};
 
 /// An accepted message, ready for its connector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,17 @@ pub struct StoredMessage {
 #[error("corrupt stored message: {0}")]
 pub struct CorruptMessage(pub &'static str);
 
+/// A message that cannot be written in the stored form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnstorableMessage {
+    /// A string or list longer than its length prefix holds.
+    #[error("{0} is too long to store")]
+    TooLong(&'static str),
+    /// The submit_sm (or an MO deliver_sm) does not encode as a PDU.
+    #[error("the PDU does not encode: {0}")]
+    Pdu(#[from] EncodeError),
+}
+
 const VERSION: u8 = 1;
 
 impl StoredMessage {
@@ -40,26 +57,29 @@ impl StoredMessage {
         self.rate_micro.saturating_mul(i64::from(self.parts))
     }
 
-    pub fn encode(&self) -> Bytes {
+    /// The stored form, or why this message has none.
+    pub fn encode(&self) -> Result<Bytes, UnstorableMessage> {
         let mut b = BytesMut::with_capacity(256 + self.submit.short_message.len());
         b.put_u8(VERSION);
-        put_str(&mut b, &self.id);
-        put_str(&mut b, &self.user);
-        b.put_u16(self.connectors.len() as u16);
+        put_str(&mut b, &self.id, "id")?;
+        put_str(&mut b, &self.user, "user")?;
+        let n = u16::try_from(self.connectors.len())
+            .map_err(|_| UnstorableMessage::TooLong("connectors"))?;
+        b.put_u16(n);
         for c in &self.connectors {
-            put_str(&mut b, c);
+            put_str(&mut b, c, "connector")?;
         }
         b.put_u32(self.parts);
         b.put_i64(self.rate_micro);
         b.put_i64(self.accepted_ms);
         b.put_i64(self.expires_ms.unwrap_or(i64::MIN));
-        let mut pdu = BytesMut::new();
-        // A stored message was accepted, so its fields are within limits;
-        // a failure here leaves an empty PDU that decode reports.
-        let _ = Pdu::new(0, Body::SubmitSm(self.submit.clone())).encode(&mut pdu);
-        b.put_u32(pdu.len() as u32);
-        b.put_slice(&pdu);
-        b.freeze()
+        let len_at = b.len();
+        b.put_u32(0);
+        Pdu::new(0, Body::SubmitSm(self.submit.clone())).encode(&mut b)?;
+        let len = u32::try_from(b.len() - len_at - 4)
+            .map_err(|_| UnstorableMessage::TooLong("submit_sm"))?;
+        b[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(b.freeze())
     }
 
     pub fn decode(mut b: Bytes) -> Result<StoredMessage, CorruptMessage> {
@@ -102,10 +122,11 @@ impl StoredMessage {
     }
 }
 
-fn put_str(b: &mut BytesMut, s: &str) {
-    let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-    b.put_u16(s.len() as u16);
-    b.put_slice(s);
+fn put_str(b: &mut BytesMut, s: &str, field: &'static str) -> Result<(), UnstorableMessage> {
+    let n = u16::try_from(s.len()).map_err(|_| UnstorableMessage::TooLong(field))?;
+    b.put_u16(n);
+    b.put_slice(s.as_bytes());
+    Ok(())
 }
 
 fn get_u16(b: &mut Bytes) -> Result<u16, CorruptMessage> {
@@ -158,15 +179,30 @@ mod tests {
     #[test]
     fn round_trip() {
         let m = sample();
-        assert_eq!(StoredMessage::decode(m.encode()).unwrap(), m);
+        assert_eq!(StoredMessage::decode(m.encode().unwrap()).unwrap(), m);
         let mut e = m.clone();
         e.expires_ms = Some(1_790_000_100_000);
-        assert_eq!(StoredMessage::decode(e.encode()).unwrap(), e);
+        assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_stored_says_so() {
+        // short_message holds 254 octets at most (longer text goes in
+        // message_payload): the PDU does not encode.
+        let mut m = sample();
+        m.submit.short_message = Bytes::from(vec![b'x'; 300]);
+        assert!(matches!(m.encode(), Err(UnstorableMessage::Pdu(_))));
+        let mut m = sample();
+        m.user = "u".repeat(70_000);
+        assert_eq!(m.encode(), Err(UnstorableMessage::TooLong("user")));
+        let mut m = sample();
+        m.connectors = vec![String::new(); 70_000];
+        assert_eq!(m.encode(), Err(UnstorableMessage::TooLong("connectors")));
     }
 
     #[test]
     fn corrupt_input_is_an_error() {
-        let b = sample().encode();
+        let b = sample().encode().unwrap();
         for cut in 0..b.len() {
             assert!(StoredMessage::decode(b.slice(..cut)).is_err());
         }

@@ -1,6 +1,11 @@
 //! The store: the only place that knows where accepted messages, credit
 //! and throttle state live. One trait, two backends: [`memory`] (embedded,
-//! one node, the default) and redis (several tern processes on one Redis).
+//! one node, the default) and [`redis`] (several tern processes on one
+//! Redis), both held to the rules written once in [`rules`] (pure code:
+//! receipt aggregation, which receipts a user gets, refunds, the
+//! throttle). [`message`] is a message as stored, [`way_back`] what waits
+//! for the way back to users (receipts and MO). The design, with the
+//! redis key layout, is docs/store.md.
 //!
 //! Every stage of the pipeline hands work to the next through the store,
 //! so a process can die between two stages and nothing accepted is lost
@@ -9,19 +14,22 @@
 //! connector's queue, its credit charged and its parts counted against the
 //! user's throughput, all in one atomic step.
 
-pub mod delivery;
-pub mod gcra;
 pub mod memory;
 pub mod message;
 pub mod redis;
+pub mod rules;
+pub mod way_back;
+
+/// The throughput limit's module, where it was before [`rules`] held it.
+pub use rules::gcra;
 
 use std::future::Future;
 
 use smpp::MessageState;
 
-pub use delivery::{Delivery, DeliveryItem, PartReceipt, ReceiptOutcome, UserReceipt};
-pub use gcra::Limit;
-pub use message::StoredMessage;
+pub use message::{StoredMessage, UnstorableMessage};
+pub use rules::Limit;
+pub use way_back::{Delivery, DeliveryItem, PartReceipt, ReceiptOutcome, UserReceipt};
 
 /// What the front end asks of the store for one accepted submit.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +114,10 @@ pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
 /// The store's operations. Implementations are cheap to share (`Arc`).
 pub trait Store: Send + Sync + 'static {
     /// Throttle, charge and queue one message, atomically: either all
-    /// three happen or none.
+    /// three happen or none. Idempotent on the message id: a second
+    /// submit of an id already accepted (and not yet forgotten) answers
+    /// `Ok` and changes nothing, so a submit whose answer was lost can be
+    /// repeated.
     fn submit(&self, s: Submission<'_>) -> impl Future<Output = Result<(), Refusal>> + Send;
 
     /// A message's state, if it is this recent.
@@ -190,7 +201,7 @@ pub trait Store: Send + Sync + 'static {
     /// A permanent failure (rejected upstream, or expired while queued):
     /// final `state` and `error_code` for query_sm, the charge refunded,
     /// the entry settled, and — when the message's registered_delivery
-    /// asks for it ([`delivery::wants_receipt`]) — its one final receipt
+    /// asks for it ([`rules::wants_receipt`]) — its one final receipt
     /// (sub = its parts, dlvrd 0) queued for its user, kept there up to
     /// `ttl`. Nothing is queued when the token was settled already.
     fn fail(
@@ -230,7 +241,7 @@ pub trait Store: Send + Sync + 'static {
     ///   part was, otherwise the last failed part's state and error code,
     ///   with `final_ms` — and its one final receipt (sub = parts,
     ///   dlvrd = parts delivered) is queued for the user when
-    ///   [`delivery::wants_receipt`] says so.
+    ///   [`rules::wants_receipt`] says so.
     ///
     /// Everything queued for the user waits there up to `ttl`.
     fn receipt(

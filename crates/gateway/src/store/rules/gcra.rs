@@ -1,6 +1,8 @@
 //! The throughput limit: a GCRA (generic cell rate algorithm) over message
-//! parts, the same arithmetic in every backend (the Redis backend runs it
-//! in Lua so several tern processes share one limit).
+//! parts, the same arithmetic in every backend: the memory backend calls
+//! [`check`]; the redis backend runs it in its submit script
+//! (`store/redis/lua/submit.lua`, marked `-- rules::gcra::check`) so
+//! several tern processes share one limit.
 //!
 //! State is one number per user: the theoretical arrival time (TAT) in
 //! microseconds. With `rate` parts per second and a `burst`, a request of
@@ -68,5 +70,54 @@ mod tests {
             }
         }
         assert!((500..=506).contains(&allowed), "{allowed}");
+    }
+
+    proptest::proptest! {
+        /// Over any window of `w` µs, no more than `burst + w / T` parts
+        /// are allowed (T = [`Limit::interval_us`], 1/rate rounded down),
+        /// whatever the requests.
+        #[test]
+        fn never_more_than_burst_plus_rate_over_any_window(
+            rate in 1u32..2_000,
+            burst in 0u32..50,
+            requests in proptest::collection::vec((0i64..50_000, 1u32..5), 1..200),
+        ) {
+            let l = Limit { rate, burst };
+            let mut tat = None;
+            let mut now = 1_000_000_000i64;
+            let mut allowed = Vec::new();
+            for (gap, parts) in requests {
+                now += gap;
+                if let Some(t) = check(l, tat, now, parts) {
+                    tat = Some(t);
+                    allowed.push((now, parts));
+                }
+            }
+            let t = l.interval_us();
+            let burst = i64::from(burst.max(1));
+            for i in 0..allowed.len() {
+                let mut sum = 0i64;
+                for &(at, parts) in &allowed[i..] {
+                    sum += i64::from(parts);
+                    let window = at - allowed[i].0;
+                    proptest::prop_assert!(
+                        sum <= burst + window / t,
+                        "{sum} parts in {window} µs (burst {burst}, T {t})"
+                    );
+                }
+            }
+        }
+
+        /// An allowed request moves TAT on by its parts from `max(TAT, now)`.
+        #[test]
+        fn an_allowed_request_advances_tat_by_its_parts(
+            rate in 1u32..2_000, burst in 1u32..50, parts in 1u32..5, tat in 0i64..10_000_000,
+        ) {
+            let l = Limit { rate, burst };
+            let now = 5_000_000;
+            if let Some(new) = check(l, Some(tat), now, parts) {
+                proptest::prop_assert_eq!(new, tat.max(now) + l.interval_us() * i64::from(parts));
+            }
+        }
     }
 }

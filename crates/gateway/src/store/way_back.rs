@@ -3,24 +3,15 @@
 //! queue (the user's receipts and MO messages) until one of the user's
 //! receiver binds takes them.
 //!
-//! The receipt rules both backends apply (memory in Rust, redis in Lua)
-//! are written once here in prose and in [`wants_receipt`]:
-//!
-//! - A message's parts for receipts are its upstream ids (what
-//!   [`super::Store::sent`] recorded). A final receipt for a part counts
-//!   once; when every part is final the message is final: DELIVERED when
-//!   every part was delivered, otherwise the state and error code of the
-//!   last part that was not.
-//! - The user gets exactly one final receipt per message that asked for
-//!   one (registered_delivery bits 1-0: 1 = always, 2 = on failure), and
-//!   an intermediate receipt for each non-final part receipt when it
-//!   asked for intermediate notification (bit 4).
+//! The rules for receipts (how parts add up, which receipts a user gets)
+//! are [`super::rules::receipts`]'s; this module only holds the types.
 
 use bytes::{Bytes, BytesMut};
 use smpp::MessageState;
-use smpp::pdu::{Body, DeliverSm, Limits, Pdu, RegisteredDelivery};
+use smpp::pdu::{Body, DeliverSm, Limits, Pdu};
 
 use super::StoredMessage;
+use super::message::{CorruptMessage, UnstorableMessage};
 
 /// A receipt for one upstream part, as a connector parsed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,32 +78,21 @@ pub struct Delivery {
     pub expires_ms: i64,
 }
 
-/// Whether a message with `registered_delivery` gets a receipt for this
-/// state: a final one per bits 1-0, an intermediate one per bit 4.
-pub fn wants_receipt(registered_delivery: u8, state: MessageState) -> bool {
-    let rd = RegisteredDelivery(registered_delivery);
-    if state.is_final() {
-        rd.wants_final(state == MessageState::Delivered)
-    } else {
-        rd.intermediate()
-    }
-}
-
 /// A deliver_sm as bytes (a whole PDU with sequence number 0), for a
-/// backend that keeps bytes.
-pub fn encode_mo(d: &DeliverSm<Bytes>) -> Bytes {
+/// backend that keeps bytes; an error when it does not encode (the
+/// backend refuses to queue it rather than queue bytes that decode as
+/// nothing).
+pub fn encode_mo(d: &DeliverSm<Bytes>) -> Result<Bytes, UnstorableMessage> {
     let mut b = BytesMut::with_capacity(64 + d.short_message.len());
-    // An MO is built from a PDU that decoded, so it encodes; a failure
-    // leaves bytes that decode_mo reports.
-    let _ = Pdu::new(0, Body::DeliverSm(d.clone())).encode(&mut b);
-    b.freeze()
+    Pdu::new(0, Body::DeliverSm(d.clone())).encode(&mut b)?;
+    Ok(b.freeze())
 }
 
 /// The deliver_sm [`encode_mo`] wrote.
-pub fn decode_mo(b: &[u8]) -> Result<DeliverSm<Bytes>, super::message::CorruptMessage> {
+pub fn decode_mo(b: &[u8]) -> Result<DeliverSm<Bytes>, CorruptMessage> {
     match Pdu::decode(&Bytes::copy_from_slice(b), &Limits::JASMIN).map(|p| p.body) {
         Ok(Body::DeliverSm(d)) => Ok(d),
-        _ => Err(super::message::CorruptMessage("mo pdu")),
+        _ => Err(CorruptMessage("mo pdu")),
     }
 }
 
@@ -121,26 +101,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn receipt_wishes_follow_registered_delivery() {
-        use MessageState::*;
-        assert!(!wants_receipt(0, Delivered));
-        assert!(!wants_receipt(0, Undeliverable));
-        assert!(wants_receipt(1, Delivered));
-        assert!(wants_receipt(1, Expired));
-        assert!(!wants_receipt(2, Delivered));
-        assert!(wants_receipt(2, Rejected));
-        assert!(!wants_receipt(1, Enroute));
-        assert!(wants_receipt(0x11, Enroute));
-        assert!(!wants_receipt(0x10, Delivered));
-    }
-
-    #[test]
     fn mo_round_trips() {
         let d = DeliverSm::<Bytes> {
             short_message: Bytes::from_static(b"hello"),
             ..Default::default()
         };
-        assert_eq!(decode_mo(&encode_mo(&d)).unwrap(), d);
+        assert_eq!(decode_mo(&encode_mo(&d).unwrap()).unwrap(), d);
         assert!(decode_mo(b"\x00\x00").is_err());
+        let long = DeliverSm::<Bytes> {
+            short_message: Bytes::from(vec![b'x'; 300]),
+            ..Default::default()
+        };
+        assert!(encode_mo(&long).is_err());
     }
 }

@@ -1,0 +1,338 @@
+//! The embedded store: everything in this process's memory, behind one
+//! mutex held only for map updates (never across an await).
+//!
+//! For a single node and tests. It is as atomic as the redis backend but
+//! not durable across a process restart. The rules it applies (receipt
+//! aggregation, which receipts a user gets, refunds, the throttle) are
+//! [`super::rules`]'s, called, not copied.
+//!
+//! One `Inner` under the mutex, split by concern, each concern a file
+//! owning its maps:
+//!
+//! - `mt`: the connectors' MT queues — submit, take, retry, cancel,
+//!   fail, and what is taken and not settled;
+//! - `receipts`: upstream id mappings, receipts held before their
+//!   mapping, and each sent message's part count;
+//! - `deliveries`: the users' delivery queues (receipts and MO).
+//!
+//! This file holds what they share: the message records (for query_sm
+//! and cancel, forgotten after [`STATUS_RETENTION_MS`]), credit and
+//! throttle state, and the sequence that makes tokens and time keys
+//! unique.
+
+mod deliveries;
+mod mt;
+mod receipts;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use smpp::MessageState;
+use tokio::sync::Notify;
+
+use super::*;
+
+type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A key ordered by time (Unix ms), unique by a sequence number.
+type TimeKey = (i64, u64);
+
+/// The one counter behind every token and [`TimeKey`] of a store.
+#[derive(Default)]
+struct Seq(u64);
+
+impl Seq {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// What the store keeps of one accepted message.
+struct Entry {
+    user: String,
+    accepted_ms: i64,
+    /// The message, until it is final: a final message keeps only what
+    /// query_sm reports (its receipt, if any, holds its own reference).
+    message: Option<Arc<StoredMessage>>,
+    state: MessageState,
+    final_ms: Option<i64>,
+    error_code: u8,
+    /// The connector whose queue or retry set holds it.
+    connector: String,
+    /// Credit actually charged (0 when unlimited), refunded at most once
+    /// ([`rules::take_refund`]).
+    charged: i64,
+    place: mt::Place,
+    /// Receipt bookkeeping, from `sent` on.
+    parts: Option<receipts::Parts>,
+}
+
+#[derive(Default)]
+struct Inner {
+    messages: HashMap<String, Entry>,
+    /// (forget at, id), in acceptance order.
+    retention: VecDeque<(i64, String)>,
+    credit: HashMap<String, i64>,
+    tat: HashMap<String, i64>,
+    mt: mt::MtQueues,
+    receipts: receipts::Receipts,
+    deliveries: deliveries::DeliveryQueues,
+    seq: Seq,
+}
+
+impl Inner {
+    /// A final message keeps only what query_sm reports.
+    fn finish(&mut self, id: &str) {
+        if let Some(e) = self.messages.get_mut(id) {
+            e.message = None;
+            e.parts = None;
+        }
+    }
+
+    /// Give back what is left of `id`'s charge, to a tracked balance.
+    fn refund(&mut self, id: &str) {
+        let Some(e) = self.messages.get_mut(id) else {
+            return;
+        };
+        if let Some(charged) = rules::take_refund(&mut e.charged) {
+            if let Some(b) = self.credit.get_mut(&e.user) {
+                *b += charged;
+            }
+        }
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The memory backend.
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    clock: Clock,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(now_us))
+    }
+
+    /// A store reading time (Unix microseconds) from `clock`, for tests.
+    pub fn with_clock(clock: Clock) -> Self {
+        MemoryStore {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError("memory store poisoned".into()))
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)() / 1000
+    }
+
+    /// A take: what `look` finds now (up to `max` items, and when
+    /// something falls due, Unix ms), else wait up to `block` for `wake`
+    /// or for that time, and look again.
+    async fn take_or_wait<T>(
+        &self,
+        wake: &Notify,
+        max: usize,
+        block: Duration,
+        mut look: impl FnMut(&mut Inner, i64) -> (Vec<T>, Option<i64>),
+    ) -> Result<Vec<T>, StoreError> {
+        let start = tokio::time::Instant::now();
+        loop {
+            // Registered before looking, so a submit in between wakes it.
+            let mut notified = std::pin::pin!(wake.notified());
+            notified.as_mut().enable();
+            let now_ms = self.now_ms();
+            let (out, next_ms) = look(&mut *self.lock()?, now_ms);
+            let waited = start.elapsed();
+            if !out.is_empty() || max == 0 || waited >= block {
+                return Ok(out);
+            }
+            let mut wait = block - waited;
+            if let Some(at) = next_ms {
+                let ms = at.saturating_sub(self.now_ms()).max(1);
+                wait = wait.min(Duration::from_millis(ms as u64));
+            }
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    /// Idempotent on the message id, as redis: an id already accepted
+    /// (and not yet forgotten) answers `Ok` and changes nothing.
+    async fn submit(&self, s: Submission<'_>) -> Result<(), Refusal> {
+        let now = (self.clock)();
+        let mut g = self.lock().map_err(|e| Refusal::Unavailable(e.0))?;
+        g.submit(s, now)
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
+        let g = self.lock()?;
+        Ok(g.messages.get(id).map(|e| MessageStatus {
+            id: id.to_string(),
+            user: e.user.clone(),
+            state: e.state,
+            accepted_ms: e.accepted_ms,
+            final_ms: e.final_ms,
+            error_code: e.error_code,
+        }))
+    }
+
+    async fn cancel(&self, id: &str, user: &str) -> Result<CancelOutcome, StoreError> {
+        let now_ms = self.now_ms();
+        Ok(self.lock()?.cancel(id, user, now_ms))
+    }
+
+    async fn balance(&self, user: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock()?.credit.get(user).copied())
+    }
+
+    async fn init_credit(&self, user: &str, micro: i64) -> Result<(), StoreError> {
+        self.lock()?.credit.entry(user.to_string()).or_insert(micro);
+        Ok(())
+    }
+
+    /// Queued messages and those waiting in the retry set.
+    async fn queue_depth(&self, connector: &str) -> Result<u64, StoreError> {
+        Ok(self.lock()?.mt.depth(connector))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.lock().map(|_| ())
+    }
+
+    /// Reclaimable messages, then the queue (which due retries join at
+    /// the back). `consumer` is not needed in one process. With nothing
+    /// to take, waits up to `block` for a submit or a retry (woken by
+    /// [`tokio::sync::Notify`]) or for the next retry or reclaim to fall
+    /// due.
+    async fn take(
+        &self,
+        connector: &str,
+        _consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Taken>, StoreError> {
+        self.take_waiting(connector, max, block).await
+    }
+
+    async fn sent(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        self.lock()?
+            .sent(connector, taken, upstream_ids, now_ms, ttl);
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        self.lock()?.retry(connector, taken, now_ms, delay);
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        _connector: &str,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        self.lock()?.fail(taken, state, error_code, now_ms, ttl);
+        Ok(())
+    }
+
+    async fn upstream(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let now_ms = self.now_ms();
+        Ok(self.lock()?.receipts.lookup(connector, upstream_id, now_ms))
+    }
+
+    async fn receipt(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+        receipt: PartReceipt,
+        ttl: Duration,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        let now_ms = self.now_ms();
+        Ok(self
+            .lock()?
+            .receipt(connector, upstream_id, receipt, now_ms, ttl))
+    }
+
+    async fn deliver(
+        &self,
+        user: &str,
+        item: &DeliveryItem,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        self.lock()?.queue_delivery(user, item.clone(), now_ms, ttl);
+        Ok(())
+    }
+
+    /// Items taken and not settled for [`RECLAIM_AFTER_MS`] first (a
+    /// worker that died mid-send), then the queue. A restart of this
+    /// process loses the queue, so there is nothing of an earlier run.
+    async fn take_deliveries(
+        &self,
+        user: &str,
+        _consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.take_deliveries_waiting(user, max, block).await
+    }
+
+    async fn delivered(&self, user: &str, tokens: &[String]) -> Result<(), StoreError> {
+        self.lock()?.deliveries.delivered(user, tokens);
+        Ok(())
+    }
+
+    async fn redeliver(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        inner.deliveries.redeliver(&mut inner.seq, user, token);
+        Ok(())
+    }
+
+    async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
+        Ok(self.lock()?.deliveries.depth(user))
+    }
+}

@@ -1,0 +1,397 @@
+//! The connectors' MT queues in memory: submit, take, retry, cancel and
+//! fail, and the records of what is taken and not settled.
+//!
+//! A message is in one place at a time: queued (its connector's queue),
+//! taken (handed to a connector by [`Store::take`], a record kept under
+//! its token until [`Store::sent`], [`Store::retry`] or [`Store::fail`]
+//! settles it), retrying (in its connector's retry set until its due
+//! time), or done.
+//!
+//! - Order: a take first hands out again messages taken and never
+//!   settled for [`RECLAIM_AFTER_MS`] (a worker that panicked or was
+//!   dropped mid-send; same token, at least once, as redis' XAUTOCLAIM),
+//!   then the queue, oldest first. Retries whose time has come join the
+//!   *back* of the queue when a take notices them, exactly as the redis
+//!   backend re-XADDs them to the stream's tail.
+//! - A message waiting in the retry set counts in [`Store::queue_depth`]
+//!   and against the submit's queue limit (it is still waiting for its
+//!   connector), like a queued one; a taken one does not.
+//! - A message in the retry set has not been sent upstream, so cancel
+//!   succeeds for it (it leaves the retry set, DELETED, refunded), and
+//!   for a due retry back in the queue and not taken yet. A taken
+//!   message is too late.
+//! - Refunds (cancel, fail) give back what submit actually charged
+//!   (nothing for an unlimited user), to a tracked balance only, once
+//!   ([`rules::take_refund`]).
+//! - Settling a token that is no longer held (settled already, or handed
+//!   out again and settled by the other taker) does not retry or refund
+//!   twice: [`Store::retry`] and [`Store::fail`] then change nothing;
+//!   [`Store::sent`] still records the upstream ids (the message really
+//!   was accepted upstream).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use smpp::MessageState;
+use tokio::sync::Notify;
+
+use super::{Entry, Inner, MemoryStore, TimeKey, ms};
+use crate::store::{
+    CancelOutcome, RECLAIM_AFTER_MS, Refusal, STATUS_RETENTION_MS, StoreError, Submission, Taken,
+    rules,
+};
+
+#[cfg(doc)]
+use crate::store::Store;
+
+/// Where a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// In its connector's queue, not yet taken.
+    Queued,
+    /// Taken by a connector and not settled.
+    Taken,
+    /// In its connector's retry set under this key (due time first).
+    Retrying(TimeKey),
+    /// Sent upstream, failed or cancelled: nothing waits for it here.
+    Done,
+}
+
+/// A taken message's record until it is settled.
+pub(super) struct Held {
+    message: Arc<crate::store::StoredMessage>,
+    connector: String,
+    /// When it was last handed out, its key in `MtQueues::held_order`.
+    key: TimeKey,
+}
+
+/// The connectors' queues, retry sets and taken records.
+#[derive(Default)]
+pub(super) struct MtQueues {
+    /// Per connector: message ids in arrival order. Cancelled ids stay
+    /// until taken and are skipped then.
+    queues: HashMap<String, VecDeque<String>>,
+    /// Per connector: messages queued (not cancelled) or in its retry set.
+    depth: HashMap<String, u64>,
+    /// Taken and not settled, by token.
+    pub(super) held: HashMap<String, Held>,
+    /// Per connector: the held tokens by when they were handed out.
+    held_order: HashMap<String, BTreeMap<TimeKey, String>>,
+    /// Per connector: message ids waiting for their retry time.
+    retries: HashMap<String, BTreeMap<TimeKey, String>>,
+    /// Per connector: signalled by a submit or a retry, for blocked takes.
+    wake: HashMap<String, Arc<Notify>>,
+}
+
+impl MtQueues {
+    /// Messages waiting for `connector`: queued or in its retry set.
+    pub(super) fn depth(&self, connector: &str) -> u64 {
+        self.depth.get(connector).copied().unwrap_or(0)
+    }
+
+    fn less_depth(&mut self, connector: &str) {
+        if let Some(d) = self.depth.get_mut(connector) {
+            *d = d.saturating_sub(1);
+        }
+    }
+
+    fn wake(&self, connector: &str) {
+        if let Some(n) = self.wake.get(connector) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Forget a token's record; the message it held, if it was held.
+    pub(super) fn settle(&mut self, token: &str) -> Option<Held> {
+        let h = self.held.remove(token)?;
+        if let Some(order) = self.held_order.get_mut(&h.connector) {
+            order.remove(&h.key);
+        }
+        Some(h)
+    }
+
+    /// When the next retry or reclaim of `connector` falls due (ms).
+    fn next_due(&self, connector: &str) -> Option<i64> {
+        let next_retry = self
+            .retries
+            .get(connector)
+            .and_then(|r| r.first_key_value())
+            .map(|(k, _)| k.0);
+        let next_reclaim = self
+            .held_order
+            .get(connector)
+            .and_then(|o| o.first_key_value())
+            .map(|(k, _)| k.0.saturating_add(RECLAIM_AFTER_MS as i64));
+        match (next_retry, next_reclaim) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Inner {
+    /// [`Store::submit`] at `now` (µs).
+    pub(super) fn submit(&mut self, s: Submission<'_>, now: i64) -> Result<(), Refusal> {
+        let m = s.message;
+        // Idempotent on the id, as the redis script (ALREADY_ACCEPTED): a
+        // submit whose answer was lost can be repeated safely.
+        if self.messages.contains_key(&m.id) {
+            return Ok(());
+        }
+        let connector = m.connectors.first().cloned().unwrap_or_default();
+        if self.mt.depth(&connector) >= s.queue_limit {
+            return Err(Refusal::QueueFull);
+        }
+        let new_tat = match s.throttle {
+            Some(limit) => {
+                match rules::gcra::check(limit, self.tat.get(&m.user).copied(), now, m.parts) {
+                    Some(t) => Some(t),
+                    None => return Err(Refusal::Throttled),
+                }
+            }
+            None => None,
+        };
+        if let Some(charge) = s.charge_micro {
+            let balance = self.credit.get(&m.user).copied().unwrap_or(0);
+            if balance < charge {
+                return Err(Refusal::NoCredit);
+            }
+            self.credit.insert(m.user.clone(), balance - charge);
+        }
+        if let Some(t) = new_tat {
+            self.tat.insert(m.user.clone(), t);
+        }
+        let now_ms = now / 1000;
+        self.forget_old(now_ms);
+        self.mt
+            .queues
+            .entry(connector.clone())
+            .or_default()
+            .push_back(m.id.clone());
+        *self.mt.depth.entry(connector.clone()).or_default() += 1;
+        self.retention
+            .push_back((now_ms + STATUS_RETENTION_MS, m.id.clone()));
+        self.messages.insert(
+            m.id.clone(),
+            Entry {
+                user: m.user.clone(),
+                accepted_ms: m.accepted_ms,
+                message: Some(Arc::new(m.clone())),
+                state: MessageState::Enroute,
+                final_ms: None,
+                error_code: 0,
+                connector: connector.clone(),
+                charged: s.charge_micro.unwrap_or(0),
+                place: Place::Queued,
+                parts: None,
+            },
+        );
+        self.mt.wake(&connector);
+        Ok(())
+    }
+
+    /// Forget the states of messages done and past their retention.
+    fn forget_old(&mut self, now_ms: i64) {
+        while let Some((at, _)) = self.retention.front() {
+            if *at > now_ms {
+                break;
+            }
+            let Some((_, id)) = self.retention.pop_front() else {
+                break;
+            };
+            match self.messages.get(&id) {
+                Some(e) if e.place == Place::Done => {
+                    self.messages.remove(&id);
+                }
+                // Still waiting or in flight: looked at again later.
+                Some(_) => self.retention.push_back((now_ms + STATUS_RETENTION_MS, id)),
+                None => {}
+            }
+        }
+    }
+
+    /// [`Store::cancel`] at `now_ms`.
+    pub(super) fn cancel(&mut self, id: &str, user: &str, now_ms: i64) -> CancelOutcome {
+        let Some(e) = self.messages.get_mut(id).filter(|e| e.user == user) else {
+            return CancelOutcome::NotFound;
+        };
+        match e.place {
+            // Its id stays in the queue and is skipped when reached.
+            Place::Queued => {}
+            // Not sent upstream yet: it leaves the retry set.
+            Place::Retrying(key) => {
+                if let Some(r) = self.mt.retries.get_mut(&e.connector) {
+                    r.remove(&key);
+                }
+            }
+            Place::Taken | Place::Done => return CancelOutcome::TooLate,
+        }
+        e.place = Place::Done;
+        e.state = MessageState::Deleted;
+        e.final_ms = Some(now_ms);
+        self.mt.less_depth(&e.connector);
+        self.refund(id);
+        self.finish(id);
+        CancelOutcome::Cancelled
+    }
+
+    /// What a take can have at `now_ms`, without waiting: up to `max`
+    /// messages (unsettled ones due for reclaim, then the queue after due
+    /// retries joined it), and when the next retry or reclaim falls due
+    /// (ms).
+    fn take_now(&mut self, connector: &str, max: usize, now_ms: i64) -> (Vec<Taken>, Option<i64>) {
+        let mt = &mut self.mt;
+        // Due retries join the back of the queue.
+        if let Some(r) = mt.retries.get_mut(connector) {
+            while let Some(due) = r.first_entry() {
+                if due.key().0 > now_ms {
+                    break;
+                }
+                let id = due.remove();
+                if let Some(e) = self.messages.get_mut(&id) {
+                    e.place = Place::Queued;
+                    mt.queues
+                        .entry(connector.to_string())
+                        .or_default()
+                        .push_back(id);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        // Taken and never settled: the taker died. Handed out again.
+        if let Some(order) = mt.held_order.get_mut(connector) {
+            while out.len() < max {
+                let Some(first) = order.first_entry() else {
+                    break;
+                };
+                if first.key().0.saturating_add(RECLAIM_AFTER_MS as i64) > now_ms {
+                    break;
+                }
+                let token = first.remove();
+                let key = (now_ms, self.seq.next());
+                if let Some(h) = mt.held.get_mut(&token) {
+                    h.key = key;
+                    order.insert(key, token.clone());
+                    out.push(Taken {
+                        token,
+                        message: h.message.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(q) = mt.queues.get_mut(connector) {
+            while out.len() < max {
+                let Some(id) = q.pop_front() else { break };
+                let Some(e) = self.messages.get_mut(&id) else {
+                    continue;
+                };
+                if e.place != Place::Queued {
+                    continue;
+                }
+                e.place = Place::Taken;
+                if let Some(d) = mt.depth.get_mut(connector) {
+                    *d = d.saturating_sub(1);
+                }
+                let Some(message) = e.message.clone() else {
+                    continue;
+                };
+                let seq = self.seq.next();
+                let token = seq.to_string();
+                let key = (now_ms, seq);
+                mt.held.insert(
+                    token.clone(),
+                    Held {
+                        message: message.clone(),
+                        connector: connector.to_string(),
+                        key,
+                    },
+                );
+                mt.held_order
+                    .entry(connector.to_string())
+                    .or_default()
+                    .insert(key, token.clone());
+                out.push(Taken { token, message });
+            }
+        }
+        (out, mt.next_due(connector))
+    }
+
+    /// [`Store::retry`] at `now_ms`.
+    pub(super) fn retry(&mut self, connector: &str, taken: &Taken, now_ms: i64, delay: Duration) {
+        if self.mt.settle(&taken.token).is_none() {
+            return;
+        }
+        let key = (now_ms.saturating_add(ms(delay)), self.seq.next());
+        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+            return;
+        };
+        e.place = Place::Retrying(key);
+        e.connector = connector.to_string();
+        self.mt
+            .retries
+            .entry(connector.to_string())
+            .or_default()
+            .insert(key, taken.message.id.clone());
+        *self.mt.depth.entry(connector.to_string()).or_default() += 1;
+        self.mt.wake(connector);
+    }
+
+    /// [`Store::fail`] at `now_ms`.
+    pub(super) fn fail(
+        &mut self,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+        now_ms: i64,
+        ttl: Duration,
+    ) {
+        if self.mt.settle(&taken.token).is_none() {
+            return;
+        }
+        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+            return;
+        };
+        e.place = Place::Done;
+        e.state = state;
+        e.final_ms = Some(now_ms);
+        e.error_code = error_code;
+        self.refund(&taken.message.id);
+        self.queue_receipt(
+            &taken.message.id,
+            state,
+            u16::from(error_code),
+            now_ms,
+            now_ms,
+            ttl,
+        );
+        self.finish(&taken.message.id);
+    }
+}
+
+impl MemoryStore {
+    fn waker(&self, connector: &str) -> Result<Arc<Notify>, StoreError> {
+        Ok(self
+            .lock()?
+            .mt
+            .wake
+            .entry(connector.to_string())
+            .or_default()
+            .clone())
+    }
+
+    /// [`Store::take`]: what there is now, else wait (up to `block`) for
+    /// a submit, a retry, or the next retry or reclaim to fall due.
+    pub(super) async fn take_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Taken>, StoreError> {
+        let wake = self.waker(connector)?;
+        self.take_or_wait(&wake, max, block, |inner, now_ms| {
+            inner.take_now(connector, max, now_ms)
+        })
+        .await
+    }
+}

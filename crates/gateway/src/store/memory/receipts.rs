@@ -1,0 +1,281 @@
+//! Receipts in memory: upstream id mappings, receipts that came before
+//! their mapping, and each sent message's part count, applied by
+//! [`rules::PartCounts`].
+//!
+//! - Upstream id mappings expire after their ttl: a lookup ignores an
+//!   expired one, and each `sent` sweeps those that expired.
+//! - A receipt without a mapping waits in `held_receipts` (swept by
+//!   expiry, replaced per [`rules::held_replaces`]) until `sent` applies
+//!   it, exactly as if it had come after.
+//! - A sent message keeps its parts' bookkeeping until it is final, and a
+//!   final message lets go of its text (its receipt holds its own
+//!   reference).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use smpp::MessageState;
+
+use super::{Inner, Seq, TimeKey, ms};
+use crate::store::rules::{self, PartCounts, PartStep};
+use crate::store::{DeliveryItem, PartReceipt, ReceiptOutcome, Taken, UserReceipt};
+
+#[cfg(doc)]
+use crate::store::Store;
+
+/// (connector, upstream id).
+type UpstreamKey = (String, String);
+
+/// A sent message's parts, for summing their receipts.
+pub(super) struct Parts {
+    counts: PartCounts,
+    /// Upstream ids whose final receipt was counted.
+    done: HashSet<String>,
+}
+
+impl Parts {
+    fn new(total: u32) -> Parts {
+        Parts {
+            counts: PartCounts::new(total),
+            done: HashSet::new(),
+        }
+    }
+}
+
+/// The upstream mappings and the held receipts.
+#[derive(Default)]
+pub(super) struct Receipts {
+    /// (connector, upstream id) → (message id, expires at ms).
+    pub(super) upstream: HashMap<UpstreamKey, (String, i64)>,
+    /// The upstream mappings by expiry, for sweeping.
+    pub(super) upstream_expiry: BTreeMap<TimeKey, UpstreamKey>,
+    /// (connector, upstream id) → a receipt that came before its mapping,
+    /// and when it is forgotten.
+    held_receipts: HashMap<UpstreamKey, (PartReceipt, i64)>,
+    /// The held receipts by expiry, for sweeping.
+    held_expiry: BTreeMap<TimeKey, UpstreamKey>,
+}
+
+impl Receipts {
+    /// The message id `upstream_id` of `connector` belongs to, unless the
+    /// mapping expired by `now_ms`.
+    pub(super) fn lookup(&self, connector: &str, upstream_id: &str, now_ms: i64) -> Option<String> {
+        self.upstream
+            .get(&(connector.to_string(), upstream_id.to_string()))
+            .filter(|(_, exp)| *exp > now_ms)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn map(&mut self, seq: &mut Seq, k: UpstreamKey, id: &str, expires: i64) {
+        self.upstream_expiry
+            .insert((expires, seq.next()), k.clone());
+        self.upstream.insert(k, (id.to_string(), expires));
+    }
+
+    /// Hold `r` for `k` until `expires`, unless the receipt held there
+    /// wins ([`rules::held_replaces`]).
+    fn hold(&mut self, seq: &mut Seq, k: UpstreamKey, r: PartReceipt, now_ms: i64, expires: i64) {
+        let held = self
+            .held_receipts
+            .get(&k)
+            .filter(|(_, exp)| *exp > now_ms)
+            .map(|(r, _)| r.state);
+        if !rules::held_replaces(held, r.state) {
+            return;
+        }
+        self.held_expiry.insert((expires, seq.next()), k.clone());
+        self.held_receipts.insert(k, (r, expires));
+    }
+
+    /// The receipt held for `k`, taken out, unless it expired by `now_ms`.
+    fn take_held(&mut self, k: &UpstreamKey, now_ms: i64) -> Option<PartReceipt> {
+        self.held_receipts
+            .remove(k)
+            .and_then(|(r, exp)| (exp > now_ms).then_some(r))
+    }
+
+    /// Forget held receipts and upstream mappings that expired by `now_ms`.
+    fn sweep(&mut self, now_ms: i64) {
+        sweep(&mut self.upstream_expiry, &mut self.upstream, now_ms, |v| {
+            v.1
+        });
+        sweep(
+            &mut self.held_expiry,
+            &mut self.held_receipts,
+            now_ms,
+            |v| v.1,
+        );
+    }
+}
+
+/// Drop from `map` the keys `by_expiry` lists as expired by `now_ms`,
+/// unless a later write gave them a later expiry (`expiry` of the value).
+fn sweep<V>(
+    by_expiry: &mut BTreeMap<TimeKey, UpstreamKey>,
+    map: &mut HashMap<UpstreamKey, V>,
+    now_ms: i64,
+    expiry: impl Fn(&V) -> i64,
+) {
+    while let Some(first) = by_expiry.first_entry() {
+        if first.key().0 > now_ms {
+            break;
+        }
+        let (at, _) = *first.key();
+        let k = first.remove();
+        if map.get(&k).is_some_and(|v| expiry(v) <= at) {
+            map.remove(&k);
+        }
+    }
+}
+
+impl Inner {
+    /// [`Store::sent`] at `now_ms`.
+    pub(super) fn sent(
+        &mut self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        now_ms: i64,
+        ttl: Duration,
+    ) {
+        let id = &taken.message.id;
+        if self.mt.settle(&taken.token).is_some() {
+            if let Some(e) = self.messages.get_mut(id) {
+                e.place = super::mt::Place::Done;
+            }
+        }
+        self.receipts.sweep(now_ms);
+        // The parts are recorded by the first sent with upstream ids, as
+        // the redis script's `n > 0 and HSETNX pn`; a message already
+        // final (another taker failed it) takes none.
+        let first = match self.messages.get_mut(id) {
+            Some(e) if e.parts.is_none() && !e.state.is_final() && !upstream_ids.is_empty() => {
+                e.parts = Some(Parts::new(upstream_ids.len() as u32));
+                true
+            }
+            _ => false,
+        };
+        let expires = now_ms.saturating_add(ms(ttl));
+        for u in upstream_ids {
+            let k = (connector.to_string(), u.clone());
+            self.receipts.map(&mut self.seq, k, id, expires);
+        }
+        if first {
+            for u in upstream_ids {
+                let k = (connector.to_string(), u.clone());
+                if let Some(r) = self.receipts.take_held(&k, now_ms) {
+                    self.apply_receipt(id, u, r, now_ms, ttl);
+                }
+            }
+        }
+    }
+
+    /// [`Store::receipt`] at `now_ms`.
+    pub(super) fn receipt(
+        &mut self,
+        connector: &str,
+        upstream_id: &str,
+        r: PartReceipt,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> ReceiptOutcome {
+        match self.receipts.lookup(connector, upstream_id, now_ms) {
+            Some(id) => self.apply_receipt(&id, upstream_id, r, now_ms, ttl),
+            None => {
+                let k = (connector.to_string(), upstream_id.to_string());
+                let expires = now_ms.saturating_add(ms(ttl));
+                self.receipts.hold(&mut self.seq, k, r, now_ms, expires);
+                ReceiptOutcome::Held
+            }
+        }
+    }
+
+    /// Apply a part receipt to message `id` (its mapping exists).
+    fn apply_receipt(
+        &mut self,
+        id: &str,
+        upstream_id: &str,
+        r: PartReceipt,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> ReceiptOutcome {
+        let Some(e) = self.messages.get_mut(id) else {
+            return ReceiptOutcome::Duplicate;
+        };
+        let message_final = e.state.is_final();
+        // A final receipt before any part was recorded counts the message
+        // as one part (as redis counts a hash without `pn`).
+        let parts = if r.state.is_final() && !message_final {
+            Some(e.parts.get_or_insert_with(|| Parts::new(0)))
+        } else {
+            e.parts.as_mut()
+        };
+        let step = match parts {
+            Some(p) => {
+                let part_done = p.done.contains(upstream_id);
+                let step = p
+                    .counts
+                    .apply(message_final, part_done, r.state, r.error_code);
+                if matches!(step, PartStep::Partial | PartStep::Final { .. }) {
+                    p.done.insert(upstream_id.to_string());
+                }
+                step
+            }
+            None => PartCounts::new(0).apply(message_final, false, r.state, r.error_code),
+        };
+        match step {
+            PartStep::Duplicate => ReceiptOutcome::Duplicate,
+            PartStep::Partial => ReceiptOutcome::Partial,
+            PartStep::Intermediate => {
+                let queued = self.queue_receipt(id, r.state, r.error_code, r.done_ms, now_ms, ttl);
+                ReceiptOutcome::Intermediate { queued }
+            }
+            PartStep::Final { state, error_code } => {
+                e.state = state;
+                e.final_ms = Some(r.done_ms);
+                e.error_code = rules::error_code_for_status(error_code);
+                let queued = self.queue_receipt(id, state, error_code, r.done_ms, now_ms, ttl);
+                self.finish(id);
+                ReceiptOutcome::Final { state, queued }
+            }
+        }
+    }
+
+    /// Queue `id`'s receipt in `state` for its user when it asked for one
+    /// ([`rules::wants_receipt`]); whether it was queued. Its sub and
+    /// dlvrd are the part count's, or (not sent) the message's parts and 0.
+    pub(super) fn queue_receipt(
+        &mut self,
+        id: &str,
+        state: MessageState,
+        error_code: u16,
+        done_ms: i64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> bool {
+        let Some(e) = self.messages.get(id) else {
+            return false;
+        };
+        let Some(m) = &e.message else {
+            return false;
+        };
+        if !rules::wants_receipt(m.submit.registered_delivery.0, state) {
+            return false;
+        }
+        let (sub, dlvrd) = match &e.parts {
+            Some(p) => (p.counts.total, p.counts.delivered),
+            None => (m.parts, 0),
+        };
+        let receipt = UserReceipt {
+            message: m.clone(),
+            state,
+            error_code,
+            sub,
+            dlvrd,
+            done_ms,
+        };
+        let user = m.user.clone();
+        self.queue_delivery(&user, DeliveryItem::Receipt(Box::new(receipt)), now_ms, ttl);
+        true
+    }
+}

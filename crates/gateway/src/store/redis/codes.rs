@@ -1,0 +1,104 @@
+//! The scripts' answers, defined once: the Rust side of the names the Lua
+//! prelude (`lua/prelude.lua`) gives them. A unit test reads the prelude
+//! and checks every name there has the value here, and every name here is
+//! there, so the two cannot drift.
+
+// submit.lua
+pub(super) const SUBMIT_OK: i64 = 0;
+pub(super) const QUEUE_FULL: i64 = 1;
+pub(super) const THROTTLED: i64 = 2;
+pub(super) const NO_CREDIT: i64 = 3;
+pub(super) const ALREADY_ACCEPTED: i64 = 4;
+
+// cancel.lua
+pub(super) const NOT_FOUND: i64 = 0;
+pub(super) const TOO_LATE: i64 = 1;
+pub(super) const CANCELLED: i64 = 2;
+
+// receipt.lua and the prelude's apply(): the first element of the answer.
+pub(super) const R_HELD: i64 = 0;
+pub(super) const R_DUPLICATE: i64 = 1;
+pub(super) const R_INTERMEDIATE: i64 = 2;
+pub(super) const R_PARTIAL: i64 = 3;
+pub(super) const R_FINAL: i64 = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smpp::MessageState;
+    use std::collections::BTreeMap;
+
+    /// Every name the prelude defines, with the value it must have: the
+    /// codes above, and the message_state values the Lua rules use.
+    fn prelude_names() -> Vec<(&'static str, i64)> {
+        vec![
+            ("SUBMIT_OK", SUBMIT_OK),
+            ("QUEUE_FULL", QUEUE_FULL),
+            ("THROTTLED", THROTTLED),
+            ("NO_CREDIT", NO_CREDIT),
+            ("ALREADY_ACCEPTED", ALREADY_ACCEPTED),
+            ("NOT_FOUND", NOT_FOUND),
+            ("TOO_LATE", TOO_LATE),
+            ("CANCELLED", CANCELLED),
+            ("R_HELD", R_HELD),
+            ("R_DUPLICATE", R_DUPLICATE),
+            ("R_INTERMEDIATE", R_INTERMEDIATE),
+            ("R_PARTIAL", R_PARTIAL),
+            ("R_FINAL", R_FINAL),
+            ("DELIVERED", MessageState::Delivered.as_u8() as i64),
+            ("FINAL_FIRST", FINAL_STATES.0 as i64),
+            ("FINAL_LAST", FINAL_STATES.1 as i64),
+        ]
+    }
+
+    /// The message_state values that are final, first and last: the Lua
+    /// `is_final` is a range check, so [`MessageState::is_final`] must hold
+    /// for exactly these.
+    const FINAL_STATES: (u8, u8) = (2, 8);
+
+    /// `local A, B = 1, 2` lines of the prelude, as name → value.
+    fn prelude_constants() -> BTreeMap<String, i64> {
+        let mut out = BTreeMap::new();
+        for line in include_str!("lua/prelude.lua").lines() {
+            let Some(rest) = line.strip_prefix("local ") else {
+                continue;
+            };
+            let Some((names, values)) = rest.split_once('=') else {
+                continue;
+            };
+            let names: Vec<&str> = names.split(',').map(str::trim).collect();
+            if names.iter().any(|n| n.contains(' ') || n.contains('(')) {
+                continue; // a function, not a constant line
+            }
+            let values: Vec<Result<i64, _>> =
+                values.split(',').map(|v| v.trim().parse::<i64>()).collect();
+            if values.iter().any(Result::is_err) {
+                continue; // not all numbers: not a constant line
+            }
+            assert_eq!(names.len(), values.len(), "{line}");
+            for (n, v) in names.into_iter().zip(values) {
+                let v = v.expect("checked above");
+                assert!(out.insert(n.to_string(), v).is_none(), "{n} twice");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_prelude_names_match_the_rust_codes() {
+        let lua = prelude_constants();
+        let rust: BTreeMap<String, i64> = prelude_names()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        assert_eq!(lua, rust);
+    }
+
+    #[test]
+    fn the_final_states_are_a_range() {
+        for v in 0..=255u8 {
+            let in_range = (FINAL_STATES.0..=FINAL_STATES.1).contains(&v);
+            assert_eq!(MessageState::from_u8(v).is_final(), in_range, "{v}");
+        }
+    }
+}

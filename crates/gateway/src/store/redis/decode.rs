@@ -1,0 +1,219 @@
+//! Replies as values: stream entries, the fields of a delivery queue
+//! item both ways, and the dropping of entries that do not decode (so a
+//! corrupt entry cannot wedge a queue).
+
+use ::redis::Value;
+use bytes::Bytes;
+use smpp::MessageState;
+
+use super::RedisStore;
+use super::keys::{delivery_key, queue_key};
+use crate::store::message::UnstorableMessage;
+use crate::store::way_back::{decode_mo, encode_mo};
+use crate::store::{Delivery, DeliveryItem, StoredMessage, Taken, UserReceipt};
+
+impl RedisStore {
+    /// Decode queue entries; acknowledge (and log) those that are not
+    /// stored messages.
+    pub(super) async fn decode_entries(&self, connector: &str, entries: Vec<Entry>) -> Vec<Taken> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut corrupt = Vec::new();
+        for mut e in entries {
+            match e.take(b"m").map(|b| StoredMessage::decode(Bytes::from(b))) {
+                Some(Ok(message)) => out.push(Taken {
+                    token: e.id,
+                    message: message.into(),
+                }),
+                Some(Err(err)) => {
+                    tracing::error!(connector, stream_id = e.id, error = %err, "dropping a corrupt queued message");
+                    corrupt.push(e.id);
+                }
+                None => {
+                    tracing::error!(
+                        connector,
+                        stream_id = e.id,
+                        "dropping a queue entry without a message"
+                    );
+                    corrupt.push(e.id);
+                }
+            }
+        }
+        if !corrupt.is_empty() {
+            if let Err(e) = self.ack_entries(&queue_key(connector), &corrupt).await {
+                tracing::warn!(connector, error = %e, "could not drop corrupt queue entries");
+            }
+        }
+        out
+    }
+
+    /// Decode delivery queue entries; drop (acknowledge, delete and log)
+    /// those that do not decode, so they cannot wedge the queue.
+    pub(super) async fn decode_deliveries(&self, user: &str, entries: Vec<Entry>) -> Vec<Delivery> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut corrupt = Vec::new();
+        for e in entries {
+            let id = e.id.clone();
+            match delivery_of(e) {
+                Ok(d) => out.push(d),
+                Err(field) => {
+                    tracing::warn!(
+                        user,
+                        stream_id = id,
+                        field,
+                        "dropping a corrupt delivery queue entry"
+                    );
+                    corrupt.push(id);
+                }
+            }
+        }
+        if !corrupt.is_empty() {
+            if let Err(e) = self.ack_entries(&delivery_key(user), &corrupt).await {
+                tracing::warn!(user, error = %e, "could not drop corrupt delivery queue entries");
+            }
+        }
+        out
+    }
+}
+
+/// The elements of an array reply.
+pub(super) fn array(v: Value) -> Option<Vec<Value>> {
+    match v {
+        Value::Array(a) | Value::Set(a) => Some(a),
+        _ => None,
+    }
+}
+
+/// A string reply's bytes.
+pub(super) fn bulk(v: Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Key/value pairs of a map reply (RESP3) or of an array of two-element
+/// arrays (RESP2), as XREADGROUP answers per stream.
+pub(super) fn pairs(v: Value) -> Vec<(Value, Value)> {
+    match v {
+        Value::Map(m) => m,
+        Value::Array(a) => a
+            .into_iter()
+            .filter_map(|kv| {
+                let mut it = array(kv)?.into_iter();
+                Some((it.next()?, it.next()?))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A stream entry as read: its id and its fields.
+pub(super) struct Entry {
+    pub(super) id: String,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Entry {
+    /// The value of the field `name`, taken out.
+    fn take(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        Some(self.fields.swap_remove(i).1)
+    }
+
+    /// The value of the field `name` as a decimal number.
+    fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<T, &'static str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok())
+            .ok_or(name)
+    }
+}
+
+/// A stream entry `[id, [field, value, ...]]`. An entry deleted from the
+/// stream while pending (nil) has no fields.
+pub(super) fn entry(v: Value) -> Option<Entry> {
+    let mut it = array(v)?.into_iter();
+    let id = String::from_utf8(bulk(it.next()?)?).ok()?;
+    let raw = match it.next() {
+        Some(Value::Map(m)) => m,
+        Some(v) => {
+            let mut flat = array(v).unwrap_or_default().into_iter();
+            let mut kv = Vec::new();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                kv.push((k, v));
+            }
+            kv
+        }
+        None => Vec::new(),
+    };
+    let fields = raw
+        .into_iter()
+        .filter_map(|(k, v)| Some((bulk(k)?, bulk(v)?)))
+        .collect();
+    Some(Entry { id, fields })
+}
+
+/// A delivery queue entry as a [`Delivery`]; the field at fault when it
+/// does not decode.
+fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
+    let queued_ms = e.number("q")?;
+    let expires_ms = e.number("exp")?;
+    let item = match e.take(b"k").as_deref() {
+        Some(b"r") => {
+            let receipt = UserReceipt {
+                state: MessageState::from_u8(e.number("st")?),
+                error_code: e.number("err")?,
+                sub: e.number("sub")?,
+                dlvrd: e.number("dlvrd")?,
+                done_ms: e.number("done")?,
+                message: e
+                    .take(b"m")
+                    .and_then(|m| StoredMessage::decode(Bytes::from(m)).ok())
+                    .ok_or("m")?
+                    .into(),
+            };
+            DeliveryItem::Receipt(Box::new(receipt))
+        }
+        Some(b"mo") => DeliveryItem::Mo(e.take(b"p").and_then(|p| decode_mo(&p).ok()).ok_or("p")?),
+        _ => return Err("k"),
+    };
+    Ok(Delivery {
+        token: e.id,
+        item,
+        queued_ms,
+        expires_ms,
+    })
+}
+
+/// The fields a queued item is stored with (`q` and `exp` are added by
+/// the script, by Redis' clock).
+pub(super) fn delivery_fields(
+    item: &DeliveryItem,
+) -> Result<Vec<(&'static str, Vec<u8>)>, UnstorableMessage> {
+    Ok(match item {
+        DeliveryItem::Receipt(r) => vec![
+            ("k", b"r".to_vec()),
+            ("id", r.message.id.as_bytes().to_vec()),
+            ("st", r.state.as_u8().to_string().into_bytes()),
+            ("err", r.error_code.to_string().into_bytes()),
+            ("sub", r.sub.to_string().into_bytes()),
+            ("dlvrd", r.dlvrd.to_string().into_bytes()),
+            ("done", r.done_ms.to_string().into_bytes()),
+            ("m", r.message.encode()?.to_vec()),
+        ],
+        DeliveryItem::Mo(d) => vec![("k", b"mo".to_vec()), ("p", encode_mo(d)?.to_vec())],
+    })
+}
+
+/// Whether `token` has the shape of a stream entry id (`<ms>-<seq>`):
+/// anything else was never handed out, and Redis would refuse it.
+pub(super) fn is_stream_id(token: &str) -> bool {
+    token.split_once('-').is_some_and(|(ms, seq)| {
+        !ms.is_empty()
+            && !seq.is_empty()
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && seq.bytes().all(|b| b.is_ascii_digit())
+    })
+}

@@ -1,0 +1,131 @@
+-- The prelude of every script of the redis backend (store/redis/scripts.rs
+-- puts it in front of each): the scripts' answers by name, and the store's
+-- rules (store/rules/) as Lua. Each rule names the Rust function it
+-- mirrors; a change there comes here too.
+--
+-- The answers below are checked against store/redis/codes.rs by a unit
+-- test that reads this file: one `local NAME, ... = value, ...` line per
+-- group, nothing else on the line.
+
+-- submit.lua
+local SUBMIT_OK, QUEUE_FULL, THROTTLED, NO_CREDIT, ALREADY_ACCEPTED = 0, 1, 2, 3, 4
+-- cancel.lua
+local NOT_FOUND, TOO_LATE, CANCELLED = 0, 1, 2
+-- apply() and receipt.lua: the first element of their answer
+local R_HELD, R_DUPLICATE, R_INTERMEDIATE, R_PARTIAL, R_FINAL = 0, 1, 2, 3, 4
+-- SMPP message_state values (smpp::MessageState): DELIVERED, and the
+-- final states FINAL_FIRST..=FINAL_LAST (MessageState::is_final)
+local DELIVERED, FINAL_FIRST, FINAL_LAST = 2, 2, 8
+
+local function fmt(n) return string.format('%d', n) end
+-- Redis' clock, in ms and in µs: one clock for every tern process.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+-- Entries of the group's pending list (taken and not settled); 0 when
+-- the group or the stream does not exist.
+local function pending_count(stream, group)
+  local p = redis.pcall('XPENDING', stream, group)
+  if type(p) == 'table' and not p.err then return tonumber(p[1]) or 0 end
+  return 0
+end
+-- MessageState::is_final
+local function is_final(st) return st >= FINAL_FIRST and st <= FINAL_LAST end
+-- rules::wants_receipt: a final receipt per registered_delivery bits 1-0
+-- (1 always, 2 on failure), an intermediate one per bit 4.
+local function wants(rd, st)
+  if is_final(st) then
+    local r = rd % 4
+    return r == 1 or (r == 2 and st ~= DELIVERED)
+  end
+  return math.floor(rd / 16) % 2 == 1
+end
+-- rules::held_replaces: a receipt replaces the one held for its upstream
+-- id, except a non-final one over a final one. `held`: the held value
+-- (`<state>:<err>:<done>`) or false.
+local function held_replaces(held, st)
+  if is_final(st) then return true end
+  local ost = held and tonumber(string.match(held, '^(%d+):'))
+  return not (ost and is_final(ost))
+end
+-- rules::error_code_for_status: query_sm's error_code is one octet.
+local function error_code_for_status(err) return math.min(err, 255) end
+local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
+  local now = now_ms()
+  -- MINID: what was queued more than a ttl ago has expired undelivered
+  -- (no receiver bound all that time): trimmed, so a queue nobody takes
+  -- from stays bounded.
+  redis.call('XADD', sk, 'MINID', '~', fmt(now - ttl), '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
+    'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
+    'exp', fmt(now + ttl), 'm', m)
+end
+-- rules::PartCounts::apply on the message hash: `pn` parts (total), `pd`
+-- done, `pdl` delivered, `fst` / `ferr` the last part not delivered,
+-- `d:<upstream id>` a part counted. Answers {outcome, queued, state}.
+-- sk: the user's delivery stream, or a function naming it from the user.
+-- A single-part message needs no per-part mark: its part count says it.
+local function apply(hk, sk, id, upid, st, err, done, ttl)
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state')
+  if not h[1] then return {R_DUPLICATE, 0, 0} end
+  -- Nothing changes a final message (failed, expired, cancelled, or
+  -- every part counted): apply's `message_final`.
+  if is_final(tonumber(h[7]) or 0) then return {R_DUPLICATE, 0, 0} end
+  if type(sk) == 'function' then sk = sk(h[6]) end
+  local rd = tonumber(h[2]) or 0
+  -- PartCounts::new: a message sent before parts were recorded counts as
+  -- one part.
+  local pn = math.max(tonumber(h[3]) or 0, 1)
+  local pd = tonumber(h[4]) or 0
+  local pdl = tonumber(h[5]) or 0
+  if done <= 0 then done = now_ms() end
+  -- The answer, with the user's receipt (sub = pn, dlvrd = pdl as they
+  -- are then) queued when `rd` wants one for `rst`.
+  local function answer(outcome, rst, rerr)
+    if wants(rd, rst) then
+      queue_receipt(sk, id, h[1], rst, rerr, pn, pdl, done, ttl)
+      return {outcome, 1, rst}
+    end
+    return {outcome, 0, rst}
+  end
+  if not is_final(st) then
+    -- Nothing after the part (`part_done`) or the whole message
+    -- (`complete`) is final.
+    if pd >= pn or (pn > 1 and redis.call('HEXISTS', hk, 'd:' .. upid) == 1) then
+      return {R_DUPLICATE, 0, 0}
+    end
+    return answer(R_INTERMEDIATE, st, err)
+  end
+  if pd >= pn then return {R_DUPLICATE, 0, 0} end
+  -- `part_done`, and the mark that it is done, in one HSETNX.
+  if pn > 1 and redis.call('HSETNX', hk, 'd:' .. upid, fmt(st)) == 0 then
+    return {R_DUPLICATE, 0, 0}
+  end
+  pd = pd + 1
+  if st == DELIVERED then pdl = pdl + 1 end
+  if pd < pn then
+    if st == DELIVERED then
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl))
+    else
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'fst', fmt(st), 'ferr', fmt(err))
+    end
+    return {R_PARTIAL, 0, 0}
+  end
+  -- The last part: the message is final, DELIVERED when every part was,
+  -- else the last part that was not.
+  local fst, ferr = DELIVERED, 0
+  if st ~= DELIVERED then
+    fst, ferr = st, err
+  elseif pdl < pd then
+    local f = redis.call('HMGET', hk, 'fst', 'ferr')
+    fst = tonumber(f[1]) or st
+    ferr = tonumber(f[2]) or 0
+  end
+  redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
+    'final_ms', fmt(done), 'error_code', fmt(error_code_for_status(ferr)))
+  return answer(R_FINAL, fst, ferr)
+end

@@ -1,0 +1,378 @@
+//! The [`Store`] operations on Redis: each one command or one script
+//! (see `lua/`), with what it is safe to repeat said beside it.
+
+use std::time::Duration;
+
+use smpp::MessageState;
+
+use super::codes::*;
+use super::decode::{delivery_fields, is_stream_id};
+use super::keys::*;
+use super::pool::Req;
+use super::{RedisStore, scripts};
+use crate::store::message::UnstorableMessage;
+use crate::store::{
+    CancelOutcome, Delivery, DeliveryItem, MessageStatus, PartReceipt, RECLAIM_AFTER_MS,
+    ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoreError, Submission, Taken,
+};
+
+/// The parts of `key` around a `\0` placeholder, for a script that
+/// names a key from what it reads.
+fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('\0').unwrap_or((key, ""))
+}
+
+/// A ttl in whole milliseconds for PX and expiry stamps: at least 1 (PX
+/// refuses 0), at most ten years (an absurd ttl is not an error).
+fn ttl_ms(ttl: Duration) -> u64 {
+    const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(MAX_MS)
+        .clamp(1, MAX_MS)
+}
+
+/// A message (or MO) that does not encode: an error of the operation,
+/// never bytes that decode as nothing.
+fn unstorable(e: UnstorableMessage) -> StoreError {
+    StoreError(format!("redis: cannot store: {e}"))
+}
+
+/// `HMGET user state accepted_ms final_ms error_code`.
+type StatusFields = (
+    Option<String>,
+    Option<u8>,
+    Option<i64>,
+    Option<i64>,
+    Option<u8>,
+);
+
+impl Store for RedisStore {
+    async fn submit(&self, s: Submission<'_>) -> Result<(), Refusal> {
+        let m = s.message;
+        let connector = m.connectors.first().map(String::as_str).unwrap_or_default();
+        let (rate, burst) = match s.throttle {
+            Some(l) => (l.rate.to_string(), l.burst.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let charge = s.charge_micro.map(|c| c.to_string()).unwrap_or_default();
+        // A message that cannot be stored is refused before it is accepted
+        // (it would be queued as bytes that decode as nothing).
+        let encoded = m.encode().map_err(|e| {
+            Refusal::Unavailable(format!("redis: message {} cannot be stored: {e}", m.id))
+        })?;
+        let mut inv = scripts::SUBMIT.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(credit_key(&m.user))
+            .key(tat_key(&m.user))
+            .key(message_key(&m.id))
+            .key(retry_key(connector))
+            .arg(s.queue_limit)
+            .arg(rate)
+            .arg(burst)
+            .arg(m.parts)
+            .arg(charge)
+            .arg(&encoded[..])
+            .arg(&m.id)
+            .arg(&m.user)
+            .arg(connector)
+            .arg(m.accepted_ms)
+            .arg(STATUS_RETENTION_MS)
+            .arg(GROUP)
+            .arg(MessageState::Enroute.as_u8())
+            .arg(m.submit.registered_delivery.0);
+        // Safe to repeat: the script is idempotent on the message id.
+        let code: i64 = self
+            .script(inv)
+            .await
+            .map_err(|e| Refusal::Unavailable(e.0))?;
+        match code {
+            SUBMIT_OK | ALREADY_ACCEPTED => Ok(()),
+            QUEUE_FULL => Err(Refusal::QueueFull),
+            THROTTLED => Err(Refusal::Throttled),
+            NO_CREDIT => Err(Refusal::NoCredit),
+            other => Err(Refusal::Unavailable(format!(
+                "redis: unexpected submit answer {other}"
+            ))),
+        }
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
+        let mut cmd = ::redis::cmd("HMGET");
+        cmd.arg(message_key(id))
+            .arg("user")
+            .arg("state")
+            .arg("accepted_ms")
+            .arg("final_ms")
+            .arg("error_code");
+        let (user, state, accepted_ms, final_ms, error_code): StatusFields =
+            self.run(Req::Cmd(&cmd)).await?;
+        Ok(user.map(|user| MessageStatus {
+            id: id.to_string(),
+            user,
+            state: state.map_or(MessageState::Unknown, MessageState::from_u8),
+            accepted_ms: accepted_ms.unwrap_or(0),
+            final_ms,
+            error_code: error_code.unwrap_or(0),
+        }))
+    }
+
+    async fn cancel(&self, id: &str, user: &str) -> Result<CancelOutcome, StoreError> {
+        let key = message_key(id);
+        let mut cmd = ::redis::cmd("HMGET");
+        cmd.arg(&key).arg("user").arg("conn");
+        let (owner, connector): (Option<String>, Option<String>) = self.run(Req::Cmd(&cmd)).await?;
+        let (Some(owner), Some(connector)) = (owner, connector) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        if owner != user {
+            return Ok(CancelOutcome::NotFound);
+        }
+        let mut inv = scripts::CANCEL.prepare_invoke();
+        inv.key(&key)
+            .key(queue_key(&connector))
+            .key(credit_key(user))
+            .key(retry_key(&connector))
+            .key(retry_messages_key(&connector))
+            .key(requeued_key(&connector))
+            .arg(user)
+            .arg(GROUP)
+            .arg(MessageState::Enroute.as_u8())
+            .arg(MessageState::Deleted.as_u8())
+            .arg(id);
+        // Harmless to repeat (a second run finds it DELETED: no second
+        // refund), though a retry after a lost reply answers TooLate.
+        match self.script::<i64>(inv).await? {
+            NOT_FOUND => Ok(CancelOutcome::NotFound),
+            CANCELLED => Ok(CancelOutcome::Cancelled),
+            TOO_LATE => Ok(CancelOutcome::TooLate),
+            other => Err(StoreError(format!(
+                "redis: unexpected cancel answer {other}"
+            ))),
+        }
+    }
+
+    async fn balance(&self, user: &str) -> Result<Option<i64>, StoreError> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(credit_key(user));
+        self.run(Req::Cmd(&cmd)).await
+    }
+
+    async fn init_credit(&self, user: &str, micro: i64) -> Result<(), StoreError> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(credit_key(user)).arg(micro).arg("NX");
+        self.run::<Option<String>>(Req::Cmd(&cmd)).await.map(|_| ())
+    }
+
+    async fn queue_depth(&self, connector: &str) -> Result<u64, StoreError> {
+        let mut inv = scripts::DEPTH.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(retry_key(connector))
+            .arg(GROUP);
+        self.script(inv).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let cmd = ::redis::cmd("PING");
+        self.run::<String>(Req::Cmd(&cmd)).await.map(|_| ())
+    }
+
+    async fn take(
+        &self,
+        connector: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Taken>, StoreError> {
+        self.take_with_reclaim(connector, consumer, max, block, RECLAIM_AFTER_MS)
+            .await
+    }
+
+    async fn sent(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        upstream_ids: &[String],
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut inv = scripts::SENT.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(message_key(&taken.message.id))
+            .key(requeued_key(connector))
+            .key(delivery_key(&taken.message.user));
+        for u in upstream_ids {
+            inv.key(upstream_key(connector, u))
+                .key(held_key(connector, u));
+        }
+        inv.arg(GROUP)
+            .arg(&taken.token)
+            .arg(&taken.message.id)
+            .arg(ttl_ms(ttl));
+        for u in upstream_ids {
+            inv.arg(u);
+        }
+        // Safe to repeat: the same mappings again; the parts and held
+        // receipts only the first time.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn retry(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        delay: Duration,
+    ) -> Result<(), StoreError> {
+        let encoded = taken.message.encode().map_err(unstorable)?;
+        let mut inv = scripts::RETRY.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(retry_key(connector))
+            .key(retry_messages_key(connector))
+            .key(requeued_key(connector))
+            .arg(GROUP)
+            .arg(&taken.token)
+            .arg(&taken.message.id)
+            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+            .arg(&encoded[..]);
+        // Safe to repeat: a second run finds the entry settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn fail(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        state: MessageState,
+        error_code: u8,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let m = &taken.message;
+        let encoded = m.encode().map_err(unstorable)?;
+        let mut inv = scripts::FAIL.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(message_key(&m.id))
+            .key(credit_key(&m.user))
+            .key(requeued_key(connector))
+            .key(delivery_key(&m.user))
+            .arg(GROUP)
+            .arg(&taken.token)
+            .arg(&m.id)
+            .arg(state.as_u8())
+            .arg(error_code)
+            .arg(m.submit.registered_delivery.0)
+            .arg(m.parts)
+            .arg(ttl_ms(ttl))
+            .arg(&encoded[..]);
+        // Safe to repeat: a second run finds the entry settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn upstream(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(upstream_key(connector, upstream_id));
+        self.run(Req::Cmd(&cmd)).await
+    }
+
+    async fn receipt(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+        receipt: PartReceipt,
+        ttl: Duration,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        let mut inv = scripts::RECEIPT.prepare_invoke();
+        let (m_key, d_key) = (message_key("\0"), delivery_key("\0"));
+        let (m_prefix, m_suffix) = split_key(&m_key);
+        let (d_prefix, d_suffix) = split_key(&d_key);
+        inv.key(upstream_key(connector, upstream_id))
+            .key(held_key(connector, upstream_id))
+            .arg(upstream_id)
+            .arg(receipt.state.as_u8())
+            .arg(receipt.error_code)
+            .arg(receipt.done_ms)
+            .arg(ttl_ms(ttl))
+            .arg(m_prefix)
+            .arg(m_suffix)
+            .arg(d_prefix)
+            .arg(d_suffix);
+        // Not idempotent (an intermediate receipt is queued again): `run`
+        // repeats only a request that failed on a connection found dead,
+        // which Redis most likely never ran.
+        let reply: Vec<i64> = self.script(inv).await?;
+        let code = reply.first().copied().unwrap_or(i64::MIN);
+        let queued = reply.get(1).is_some_and(|q| *q == 1);
+        let state = reply
+            .get(2)
+            .and_then(|s| u8::try_from(*s).ok())
+            .map(MessageState::from_u8);
+        match (code, state) {
+            (R_HELD, _) => Ok(ReceiptOutcome::Held),
+            (R_DUPLICATE, _) => Ok(ReceiptOutcome::Duplicate),
+            (R_INTERMEDIATE, _) => Ok(ReceiptOutcome::Intermediate { queued }),
+            (R_PARTIAL, _) => Ok(ReceiptOutcome::Partial),
+            (R_FINAL, Some(state)) => Ok(ReceiptOutcome::Final { state, queued }),
+            _ => Err(StoreError(format!(
+                "redis: unexpected receipt answer {reply:?}"
+            ))),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        user: &str,
+        item: &DeliveryItem,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut inv = scripts::DELIVER.prepare_invoke();
+        inv.key(delivery_key(user)).arg(ttl_ms(ttl));
+        for (field, value) in delivery_fields(item).map_err(unstorable)? {
+            inv.arg(field).arg(value);
+        }
+        // Not idempotent (it would queue twice), like `receipt`; delivery
+        // to the user is at least once anyway.
+        self.script::<String>(inv).await.map(|_| ())
+    }
+
+    async fn take_deliveries(
+        &self,
+        user: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.take_deliveries_with_reclaim(user, consumer, max, block, RECLAIM_AFTER_MS)
+            .await
+    }
+
+    async fn delivered(&self, user: &str, tokens: &[String]) -> Result<(), StoreError> {
+        let tokens: Vec<&String> = tokens.iter().filter(|t| is_stream_id(t)).collect();
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let mut inv = scripts::DELIVERED.prepare_invoke();
+        inv.key(delivery_key(user)).arg(GROUP);
+        for t in tokens {
+            inv.arg(t.as_str());
+        }
+        // Safe to repeat: a second run finds it settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn redeliver(&self, user: &str, token: &str) -> Result<(), StoreError> {
+        if !is_stream_id(token) {
+            return Ok(());
+        }
+        let mut inv = scripts::REDELIVER.prepare_invoke();
+        inv.key(delivery_key(user)).arg(GROUP).arg(token);
+        // Safe to repeat: a second run finds it settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
+        let mut cmd = ::redis::cmd("XLEN");
+        cmd.arg(delivery_key(user));
+        self.run(Req::Cmd(&cmd)).await
+    }
+}
