@@ -1,0 +1,195 @@
+//! The singleton sections: `[smpp-server]`, `[http-api]`, `[store]` and
+//! `[log]` — their settings, their key tables and their reading.
+//!
+//! Each appears at most once and takes no name (`sections.rs` checks
+//! that); left out, every key takes its default.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::Secret;
+use super::ini::Section;
+use super::keys::{Keys, Reader, key_table};
+use super::values::{choice, ip, seconds, secret, text, whole};
+
+#[derive(Debug, Clone)]
+pub struct SmppServer {
+    pub id: String,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub session_init_timer: Duration,
+    pub enquire_link_timer: Duration,
+    pub inactivity_timer: Duration,
+    pub response_timer: Duration,
+    pub pdu_read_timer: Duration,
+    /// All users together.
+    pub max_binds: u32,
+    /// Failed binds from one IP within 60 s before a cool-down.
+    pub bind_fail_limit: u32,
+    pub bind_fail_cooldown: Duration,
+    pub tls: Option<TlsListener>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    pub port: u16,
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpApi {
+    pub bind: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Memory,
+    Redis { url: Secret },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+key_table! {
+    /// `[smpp-server]`.
+    pub(super) mod smpp_server {
+        ID: String = "id", default "smpps_01", text;
+        BIND: IpAddr = "bind", default "127.0.0.1", ip;
+        PORT: u16 = "port", default "2775", whole;
+        SESSION_INIT_TIMER: Duration = "sessioninittimersecs", default "30", seconds;
+        ENQUIRE_LINK_TIMER: Duration = "enquirelinktimersecs", default "30", seconds;
+        INACTIVITY_TIMER: Duration = "inactivitytimersecs", default "300", seconds;
+        RESPONSE_TIMER: Duration = "responsetimersecs", default "60", seconds;
+        PDU_READ_TIMER: Duration = "pdureadtimersecs", default "30", seconds;
+        MAX_BINDS: u32 = "max_binds", default "10000", whole;
+        BIND_FAIL_LIMIT: u32 = "bind_fail_limit", default "10", whole;
+        BIND_FAIL_COOLDOWN: Duration = "bind_fail_cooldown", default "60", seconds;
+        // A TLS listener when tls_port is given; then cert and key are required.
+        TLS_PORT: u16 = "tls_port", optional, whole;
+        TLS_CERT: String = "tls_cert", optional, text;
+        TLS_KEY: String = "tls_key", optional, text;
+    }
+}
+
+key_table! {
+    /// `[http-api]`.
+    pub(super) mod http_api {
+        BIND: IpAddr = "bind", default "127.0.0.1", ip;
+        PORT: u16 = "port", default "1401", whole;
+    }
+}
+
+key_table! {
+    /// `[store]`.
+    pub(super) mod store {
+        BACKEND: Backend = "backend", default "memory", backend;
+        // Read only for redis.
+        URL: Secret = "url", default "redis://127.0.0.1:6379/0", secret;
+        QUEUE_LIMIT: u64 = "queue_limit", default "1000000", whole;
+    }
+}
+
+key_table! {
+    /// `[log]`.
+    pub(super) mod log {
+        LEVEL: String = "level", default "info", text;
+        FORMAT: LogFormat = "format", default "text", log_format;
+    }
+}
+
+/// `[store] backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Backend {
+    Memory,
+    Redis,
+}
+
+fn backend(v: &str) -> Result<Backend, String> {
+    choice(v, &[("memory", Backend::Memory), ("redis", Backend::Redis)])
+}
+
+fn log_format(v: &str) -> Result<LogFormat, String> {
+    choice(v, &[("text", LogFormat::Text), ("json", LogFormat::Json)])
+}
+
+pub(super) fn read_smpp_server(reader: &Reader<'_>, section: &Section) -> SmppServer {
+    use smpp_server::*;
+    let s = Keys::new(reader, section, names());
+    // A bad tls_port still asks for the cert and key: all errors at once.
+    let tls = s.given(&TLS_PORT).then(|| TlsListener {
+        port: s.get(&TLS_PORT).unwrap_or_default(),
+        cert: s.require(&TLS_CERT).unwrap_or_default(),
+        key: s.require(&TLS_KEY).unwrap_or_default(),
+    });
+    SmppServer {
+        id: s.get(&ID),
+        bind: s.get(&BIND),
+        port: s.get(&PORT),
+        session_init_timer: s.get(&SESSION_INIT_TIMER),
+        enquire_link_timer: s.get(&ENQUIRE_LINK_TIMER),
+        inactivity_timer: s.get(&INACTIVITY_TIMER),
+        response_timer: s.get(&RESPONSE_TIMER),
+        pdu_read_timer: s.get(&PDU_READ_TIMER),
+        max_binds: s.get(&MAX_BINDS),
+        bind_fail_limit: s.get(&BIND_FAIL_LIMIT),
+        bind_fail_cooldown: s.get(&BIND_FAIL_COOLDOWN),
+        tls,
+    }
+}
+
+pub(super) fn read_http_api(reader: &Reader<'_>, section: &Section) -> HttpApi {
+    let h = Keys::new(reader, section, http_api::names());
+    HttpApi {
+        bind: h.get(&http_api::BIND),
+        port: h.get(&http_api::PORT),
+    }
+}
+
+/// The store, and its `queue_limit`.
+pub(super) fn read_store(reader: &Reader<'_>, section: &Section) -> (StoreConfig, u64) {
+    let s = Keys::new(reader, section, store::names());
+    let queue_limit = s.get(&store::QUEUE_LIMIT);
+    let config = match s.get(&store::BACKEND) {
+        Backend::Memory => StoreConfig::Memory,
+        Backend::Redis => StoreConfig::Redis {
+            url: s.get(&store::URL),
+        },
+    };
+    (config, queue_limit)
+}
+
+pub(super) fn read_log(reader: &Reader<'_>, section: &Section) -> LogConfig {
+    let l = Keys::new(reader, section, log::names());
+    LogConfig {
+        level: l.get(&log::LEVEL),
+        format: l.get(&log::FORMAT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_reads() {
+        for bad in [
+            smpp_server::bad_defaults(),
+            http_api::bad_defaults(),
+            store::bad_defaults(),
+            log::bad_defaults(),
+        ] {
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
+}
