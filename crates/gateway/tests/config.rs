@@ -253,3 +253,10 @@ fn receipt_id_formats_and_mo_reassembly() {
     ));
     assert!(e[0].contains("mo_reassemble"), "{e:?}");
 }
+
+#[test]
+fn an_unnamed_group_is_one_error() {
+    let e = errors(&format!("{MINIMAL}[group]\nmax_binds = 2\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("needs a name: [group:NAME]"), "{e:?}");
+}

@@ -137,11 +137,6 @@ pub(super) fn read(
             }
         } else if section.name.is_empty() {
             reader.section_error(section, format!("needs a name: [{}:NAME]", section.kind));
-            if kind == Kind::Group {
-                // As before this module was split: an unnamed [group] is
-                // reported twice, the second time as an unknown section.
-                reader.section_error(section, unknown_section());
-            }
         } else if kind == Kind::Group {
             groups.insert(section.name.clone(), read_group(&reader, section));
         }
