@@ -313,6 +313,35 @@ pub async fn parts_are_summed_into_one_receipt<B: Backend>(b: &B) {
         (rc.state, rc.error_code, rc.sub, rc.dlvrd),
         (MessageState::Undeliverable, 5, 3, 2)
     );
+    // Two parts not delivered: the message takes the last one's state
+    // and error code.
+    let m = with_rd("c", 3, 1);
+    sent(b, &m, &["z1", "z2", "z3"]).await;
+    for (up, state, err, outcome) in [
+        (
+            "z1",
+            MessageState::Undeliverable,
+            5,
+            ReceiptOutcome::Partial,
+        ),
+        ("z2", MessageState::Expired, 3, ReceiptOutcome::Partial),
+        (
+            "z3",
+            MessageState::Delivered,
+            0,
+            fin(MessageState::Expired, true),
+        ),
+    ] {
+        assert_eq!(rcpt(b, up, state, err).await, outcome);
+    }
+    let c = s.status("c").await.unwrap().unwrap();
+    assert_eq!((c.state, c.error_code), (MessageState::Expired, 3));
+    let got = drain(b, "u").await;
+    let rc = receipt_of(&got[0]);
+    assert_eq!(
+        (rc.state, rc.error_code, rc.sub, rc.dlvrd),
+        (MessageState::Expired, 3, 3, 1)
+    );
     // A repeated sent (other ids even) does not change the parts.
     s.sent("up", &t, &["y1".into(), "y2".into()], TTL)
         .await
