@@ -86,6 +86,10 @@ pub async fn a_final_receipt_is_queued_as_registered_delivery_asks<B: Backend>(b
         rcpt(b, "xc", MessageState::Delivered, 0).await,
         fin(MessageState::Delivered, false)
     );
+    assert_eq!(
+        s.status("c").await.unwrap().unwrap().state,
+        MessageState::Delivered
+    );
     assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
     let d = with_rd("d", 1, 2);
     sent(b, &d, &["xd"]).await;
