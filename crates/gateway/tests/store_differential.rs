@@ -1,0 +1,1007 @@
+//! The two store backends side by side: random sequences of store
+//! operations, applied to a [`MemoryStore`] and to a [`RedisStore`] in
+//! the same order, must get the same answers and leave the same state.
+//!
+//! The sequences are the ones the gateway makes (see
+//! `connector/worker.rs` and `delivery.rs`): submits (throttled, charged,
+//! queue-limited, some refused), takes, and only a taken message is
+//! settled by sent (with 0 to 3 upstream ids), retry (due at once, in a
+//! moment, or not within the case) or fail; receipts for upstream ids
+//! already mapped or still to come (held), final or not, repeated; MO
+//! deliveries, takes of the users' delivery queues, delivered and
+//! redeliver on what was taken; and queries (status, balance, depths,
+//! upstream ids). Settling again what was settled (documented to change
+//! nothing) is in the mix too.
+//!
+//! What legitimately differs is normalised before comparing: tokens (a
+//! stream id on redis, a counter on memory) become the identity of what
+//! they were handed out for, and a time the store took from its own
+//! clock (a fail's or a cancel's final time, a queued item's stamps)
+//! becomes "now" (the two clocks are read a moment apart).
+//!
+//! One `redis-server` serves the whole run, FLUSHALLed before each case.
+//! 512 cases of up to 40 operations by default (a few seconds);
+//! `PROPTEST_CASES` sets another number.
+//!
+//! [`repeated_message_ids`] also submits message ids again (the front end
+//! retrying a submit whose answer it did not get). It is expected to
+//! fail until memory's submit is idempotent on the message id as redis'
+//! is (issue 10's fix in flight).
+//!
+//! Two known divergences of take (due retries moved to the queue's back:
+//! all of them on memory, up to `max` on redis; and a take of 0) are
+//! replayed by the ignored `divergence_*` tests; the random sequences
+//! step around them (no take of 0; a take asks for at least as many as
+//! may be due) so that they keep finding new ones.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::store::memory::MemoryStore;
+use gateway::store::redis::{RedisOptions, RedisStore};
+use gateway::store::{
+    Delivery, DeliveryItem, Limit, MessageStatus, PartReceipt, Store, StoredMessage, Submission,
+    Taken, UserReceipt,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use smpp::MessageState;
+use smpp::pdu::RegisteredDelivery;
+
+use common::fixtures::{ACCEPTED, DONE, TTL, mo};
+use common::redis_server::Server;
+
+const USERS: [&str; 2] = ["u", "v"];
+const CONNECTORS: [&str; 2] = ["up", "alt"];
+const MO_TEXTS: [&str; 3] = ["hi", "stop", "yes"];
+
+/// A retry delay: due at once, due in a moment (the runner lets the
+/// moment pass before the next operation), or not within the case.
+#[derive(Debug, Clone, Copy)]
+enum Delay {
+    Now,
+    Moment,
+    Later,
+}
+
+impl Delay {
+    fn duration(self) -> Duration {
+        match self {
+            Delay::Now => Duration::ZERO,
+            Delay::Moment => Duration::from_millis(1),
+            Delay::Later => Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    InitCredit {
+        user: usize,
+        micro: i64,
+    },
+    /// `again`: submit the `again`-th id submitted before once more
+    /// (only in [`repeated_message_ids`]).
+    Submit {
+        again: Option<usize>,
+        user: usize,
+        connector: usize,
+        parts: u32,
+        rate: i64,
+        rd: u8,
+        /// Under the user's limit ([`limit`]) or unthrottled.
+        throttled: bool,
+        charged: bool,
+        queue_limit: u64,
+    },
+    Take {
+        connector: usize,
+        max: usize,
+    },
+    /// Settle an unsettled taken message; `pick` chooses which.
+    Sent {
+        pick: usize,
+        ids: usize,
+    },
+    Retry {
+        pick: usize,
+        delay: Delay,
+    },
+    Fail {
+        pick: usize,
+        state: MessageState,
+        code: u8,
+    },
+    /// Settle a settled one again the same way (changes nothing).
+    SettleAgain {
+        pick: usize,
+    },
+    /// A receipt for an upstream id ([`Pair::upstream_id`]): mostly one
+    /// that a sent handed out already, else one that a later sent hands
+    /// out (held until then).
+    Receipt {
+        connector: usize,
+        target: usize,
+        state: MessageState,
+        error_code: u16,
+    },
+    Cancel {
+        pick: usize,
+        owner: bool,
+    },
+    Deliver {
+        user: usize,
+        text: usize,
+    },
+    TakeDeliveries {
+        user: usize,
+        max: usize,
+    },
+    /// Delivered: some of the deliveries handed out (settled or not).
+    Delivered {
+        picks: Vec<usize>,
+    },
+    Redeliver {
+        pick: usize,
+    },
+    Status {
+        pick: usize,
+    },
+    Balance {
+        user: usize,
+    },
+    QueueDepth {
+        connector: usize,
+    },
+    DeliveryDepth {
+        user: usize,
+    },
+    Upstream {
+        connector: usize,
+        target: usize,
+    },
+}
+
+fn state() -> impl Strategy<Value = MessageState> {
+    prop_oneof![
+        4 => Just(MessageState::Delivered),
+        2 => Just(MessageState::Undeliverable),
+        1 => Just(MessageState::Expired),
+        1 => Just(MessageState::Rejected),
+        1 => Just(MessageState::Unknown),
+        1 => Just(MessageState::Accepted),
+        2 => Just(MessageState::Enroute),
+        1 => Just(MessageState::Other(9)),
+    ]
+}
+
+fn final_state() -> impl Strategy<Value = MessageState> {
+    prop_oneof![
+        Just(MessageState::Rejected),
+        Just(MessageState::Undeliverable),
+        Just(MessageState::Expired),
+    ]
+}
+
+/// Each user's throughput limit, the same for the whole case (a limit
+/// that changed between two submits would make the answer depend on
+/// the microseconds between them): one part a second, so within a case
+/// only the burst passes.
+fn limit(user: usize) -> Limit {
+    Limit {
+        rate: 1,
+        burst: 2 + user as u32,
+    }
+}
+
+/// Mostly connector "up" and user "u", so that messages meet in one queue.
+fn connector() -> impl Strategy<Value = usize> + Clone {
+    prop_oneof![4 => Just(0usize), 1 => Just(1usize)]
+}
+
+fn user() -> impl Strategy<Value = usize> + Clone {
+    prop_oneof![4 => Just(0usize), 1 => Just(1usize)]
+}
+
+fn submit(repeat: bool) -> impl Strategy<Value = Op> {
+    let again = if repeat {
+        prop_oneof![3 => Just(None), 1 => any::<usize>().prop_map(Some)].boxed()
+    } else {
+        Just(None).boxed()
+    };
+    (
+        again,
+        user(),
+        connector(),
+        1u32..=3,
+        prop_oneof![Just(0i64), Just(100_000i64)],
+        prop_oneof![
+            Just(0u8),
+            Just(1),
+            Just(2),
+            Just(0x10),
+            Just(0x11),
+            Just(0x12)
+        ],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![4 => Just(1_000u64), 1 => 1u64..=3],
+    )
+        .prop_map(
+            |(again, user, connector, parts, rate, rd, throttled, charged, queue_limit)| {
+                Op::Submit {
+                    again,
+                    user,
+                    connector,
+                    parts,
+                    rate,
+                    rd,
+                    throttled,
+                    charged,
+                    queue_limit,
+                }
+            },
+        )
+}
+
+fn op(repeat: bool) -> impl Strategy<Value = Op> {
+    let pick = any::<usize>();
+    prop_oneof![
+        1 => (user(), prop_oneof![Just(0i64), Just(250_000), Just(1_000_000)])
+            .prop_map(|(user, micro)| Op::InitCredit { user, micro }),
+        6 => submit(repeat),
+        // Not max 0: memory's take moves due retries to the queue's back
+        // even then, redis' answers at once (reported with issue 10).
+        4 => (connector(), 1usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
+        4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
+        3 => (pick, prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)])
+            .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
+        1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
+            .prop_map(|(pick, state, code)| Op::Fail { pick, state, code }),
+        1 => pick.prop_map(|pick| Op::SettleAgain { pick }),
+        6 => (connector(), any::<usize>(), state(), prop_oneof![Just(0u16), Just(7), Just(0x1ff)])
+            .prop_map(|(connector, target, state, error_code)| Op::Receipt { connector, target, state, error_code }),
+        2 => (pick, any::<bool>()).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
+        2 => (user(), 0..MO_TEXTS.len()).prop_map(|(user, text)| Op::Deliver { user, text }),
+        3 => (user(), 0usize..=3).prop_map(|(user, max)| Op::TakeDeliveries { user, max }),
+        2 => proptest::collection::vec(pick, 1..=3).prop_map(|picks| Op::Delivered { picks }),
+        1 => pick.prop_map(|pick| Op::Redeliver { pick }),
+        1 => pick.prop_map(|pick| Op::Status { pick }),
+        1 => (user()).prop_map(|user| Op::Balance { user }),
+        1 => (connector()).prop_map(|connector| Op::QueueDepth { connector }),
+        1 => (user()).prop_map(|user| Op::DeliveryDepth { user }),
+        1 => (connector(), any::<usize>()).prop_map(|(connector, target)| Op::Upstream { connector, target }),
+    ]
+}
+
+/// How a taken message was settled, to settle it again the same way.
+#[derive(Debug, Clone)]
+enum Settled {
+    Sent(Vec<String>),
+    Retry(Delay),
+    Fail(MessageState, u8),
+}
+
+/// A message handed out by a take: each backend's handle on it.
+struct Handle {
+    connector: &'static str,
+    memory: Taken,
+    redis: Taken,
+    settled: Option<Settled>,
+}
+
+/// A delivery handed out by a take of a user's queue.
+struct DeliveryHandle {
+    user: &'static str,
+    memory: Delivery,
+    redis: Delivery,
+}
+
+/// A submitted message and how it was submitted.
+struct Submitted {
+    message: StoredMessage,
+    throttle: Option<Limit>,
+    charge: Option<i64>,
+    queue_limit: u64,
+}
+
+impl Submitted {
+    fn submission(&self) -> Submission<'_> {
+        Submission {
+            message: &self.message,
+            throttle: self.throttle,
+            charge_micro: self.charge,
+            queue_limit: self.queue_limit,
+        }
+    }
+}
+
+/// A time the store wrote, normalised: the receipts' done date is kept,
+/// a time the store took from its own clock is "now".
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Time {
+    Exact(i64),
+    Now,
+}
+
+fn time(at: i64, now_ms: i64) -> Time {
+    if at != DONE && (at - now_ms).abs() < 60_000 {
+        Time::Now
+    } else {
+        Time::Exact(at)
+    }
+}
+
+fn now_ms() -> i64 {
+    gateway::store::now_us() / 1000
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Status {
+    id: String,
+    user: String,
+    state: MessageState,
+    accepted_ms: i64,
+    final_ms: Option<Time>,
+    error_code: u8,
+}
+
+fn status(s: Option<MessageStatus>) -> Option<Status> {
+    let now = now_ms();
+    s.map(|s| Status {
+        id: s.id,
+        user: s.user,
+        state: s.state,
+        accepted_ms: s.accepted_ms,
+        final_ms: s.final_ms.map(|t| time(t, now)),
+        error_code: s.error_code,
+    })
+}
+
+/// A delivery as both backends must hand it out: its item, its receipt's
+/// done time normalised, and its life (`expires_ms - queued_ms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Item {
+    item: DeliveryItem,
+    done: Option<Time>,
+    queued: Time,
+    life_ms: i64,
+}
+
+fn item(d: &Delivery) -> Item {
+    let now = now_ms();
+    let mut item = d.item.clone();
+    let done = match &mut item {
+        DeliveryItem::Receipt(r) => {
+            let t = time(r.done_ms, now);
+            r.done_ms = 0;
+            Some(t)
+        }
+        DeliveryItem::Mo(_) => None,
+    };
+    Item {
+        item,
+        done,
+        queued: time(d.queued_ms, now),
+        life_ms: d.expires_ms - d.queued_ms,
+    }
+}
+
+fn items(ds: &[Delivery]) -> Vec<Item> {
+    ds.iter().map(item).collect()
+}
+
+/// A taken message, compared whole, shown by its id.
+#[derive(Clone, PartialEq, Eq)]
+struct Message(StoredMessage);
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.id)
+    }
+}
+
+fn messages(ts: &[Taken]) -> Vec<Message> {
+    ts.iter().map(|t| Message((*t.message).clone())).collect()
+}
+
+/// Both backends and what the case handed out so far.
+struct Pair {
+    memory: MemoryStore,
+    redis: RedisStore,
+    submitted: Vec<Submitted>,
+    taken: Vec<Handle>,
+    deliveries: Vec<DeliveryHandle>,
+    /// Upstream ids handed out by sent so far: x0 .. x<next_upstream - 1>.
+    next_upstream: usize,
+    /// Per connector: retries made due at once or in a moment since its
+    /// last take (an upper bound: some may have been cancelled).
+    due: [usize; CONNECTORS.len()],
+    /// Take what the sequence says even when more retries may be due
+    /// (the known divergence below).
+    strict: bool,
+    log: Vec<String>,
+}
+
+macro_rules! same {
+    ($pair:expr, $memory:expr, $redis:expr) => {{
+        let (m, r) = ($memory, $redis);
+        if m != r {
+            return Err(TestCaseError::fail(format!(
+                "the backends differ after\n  {}\nmemory: {:?}\nredis:  {:?}",
+                $pair.log.join("\n  "),
+                m,
+                r
+            )));
+        }
+    }};
+}
+
+impl Pair {
+    async fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        let (m, r) = (&self.memory, &self.redis);
+        match op.clone() {
+            Op::InitCredit { user, micro } => {
+                self.log.push(format!("{op:?}"));
+                same!(
+                    self,
+                    m.init_credit(USERS[user], micro).await,
+                    r.init_credit(USERS[user], micro).await
+                );
+            }
+            Op::Submit {
+                again,
+                user,
+                connector,
+                parts,
+                rate,
+                rd,
+                throttled,
+                charged,
+                queue_limit,
+            } => {
+                let i = match again {
+                    Some(k) if !self.submitted.is_empty() => k % self.submitted.len(),
+                    _ => {
+                        let mut message = StoredMessage {
+                            id: format!("m{}", self.submitted.len()),
+                            user: USERS[user].into(),
+                            connectors: vec![CONNECTORS[connector].into()],
+                            submit: Default::default(),
+                            parts,
+                            rate_micro: rate,
+                            accepted_ms: ACCEPTED,
+                            expires_ms: None,
+                        };
+                        message.submit.registered_delivery = RegisteredDelivery(rd);
+                        let charge = charged.then(|| message.charge_micro());
+                        self.submitted.push(Submitted {
+                            message,
+                            throttle: throttled.then(|| limit(user)),
+                            charge,
+                            queue_limit,
+                        });
+                        self.submitted.len() - 1
+                    }
+                };
+                let s = &self.submitted[i];
+                self.log.push(format!(
+                    "submit {} of {} to {} ({} parts, rd {:#x}, throttle {:?}, charge {:?}, queue limit {})",
+                    s.message.id,
+                    s.message.user,
+                    s.message.connectors[0],
+                    s.message.parts,
+                    s.message.submit.registered_delivery.0,
+                    s.throttle,
+                    s.charge,
+                    s.queue_limit
+                ));
+                let (a, b) = (
+                    m.submit(s.submission()).await,
+                    r.submit(s.submission()).await,
+                );
+                same!(self, a, b);
+            }
+            Op::Take { connector, max } => {
+                let c = CONNECTORS[connector];
+                // A take moves every due retry to the queue's back on
+                // memory, up to `max` of them on redis (reported with
+                // issue 10): ask for at least as many as may be due.
+                let due = std::mem::take(&mut self.due[connector]);
+                let max = if self.strict { max } else { max.max(due) };
+                self.log.push(format!("take {max} of {c}"));
+                let a = m.take(c, "w", max, Duration::ZERO).await;
+                let b = r.take(c, "w", max, Duration::ZERO).await;
+                let (a, b) = (
+                    a.map_err(|e| TestCaseError::fail(e.0))?,
+                    b.map_err(|e| TestCaseError::fail(e.0))?,
+                );
+                same!(self, messages(&a), messages(&b));
+                for (memory, redis) in a.into_iter().zip(b) {
+                    self.log
+                        .push(format!("  = t{} ({})", self.taken.len(), memory.message.id));
+                    self.taken.push(Handle {
+                        connector: c,
+                        memory,
+                        redis,
+                        settled: None,
+                    });
+                }
+            }
+            Op::Sent { pick, ids } => {
+                let Some(h) = self.unsettled(pick) else {
+                    return Ok(());
+                };
+                let ups: Vec<String> = (0..ids)
+                    .map(|k| format!("x{}", self.next_upstream + k))
+                    .collect();
+                self.next_upstream += ids;
+                self.log.push(format!("sent t{h} as {ups:?}"));
+                let h = &mut self.taken[h];
+                let (a, b) = (
+                    m.sent(h.connector, &h.memory, &ups, TTL).await,
+                    r.sent(h.connector, &h.redis, &ups, TTL).await,
+                );
+                h.settled = Some(Settled::Sent(ups));
+                same!(self, a, b);
+            }
+            Op::Retry { pick, delay } => {
+                let Some(h) = self.unsettled(pick) else {
+                    return Ok(());
+                };
+                self.log.push(format!("retry t{h} {delay:?}"));
+                let h = &mut self.taken[h];
+                if !matches!(delay, Delay::Later) {
+                    let c = CONNECTORS.iter().position(|c| *c == h.connector);
+                    self.due[c.unwrap_or(0)] += 1;
+                }
+                let (a, b) = (
+                    m.retry(h.connector, &h.memory, delay.duration()).await,
+                    r.retry(h.connector, &h.redis, delay.duration()).await,
+                );
+                h.settled = Some(Settled::Retry(delay));
+                same!(self, a, b);
+                // A moment passes: due at the next take on both.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Op::Fail { pick, state, code } => {
+                let Some(h) = self.unsettled(pick) else {
+                    return Ok(());
+                };
+                self.log.push(format!("fail t{h} {state:?} {code:#x}"));
+                let h = &mut self.taken[h];
+                let (a, b) = (
+                    m.fail(h.connector, &h.memory, state, code, TTL).await,
+                    r.fail(h.connector, &h.redis, state, code, TTL).await,
+                );
+                h.settled = Some(Settled::Fail(state, code));
+                same!(self, a, b);
+            }
+            Op::SettleAgain { pick } => {
+                let settled: Vec<usize> = (0..self.taken.len())
+                    .filter(|&i| self.taken[i].settled.is_some())
+                    .collect();
+                if settled.is_empty() {
+                    return Ok(());
+                }
+                let i = settled[pick % settled.len()];
+                let h = &self.taken[i];
+                let how = h.settled.clone().expect("settled");
+                self.log.push(format!("settle t{i} again: {how:?}"));
+                let (a, b) = match &how {
+                    Settled::Sent(ups) => (
+                        m.sent(h.connector, &h.memory, ups, TTL).await,
+                        r.sent(h.connector, &h.redis, ups, TTL).await,
+                    ),
+                    Settled::Retry(delay) => (
+                        m.retry(h.connector, &h.memory, delay.duration()).await,
+                        r.retry(h.connector, &h.redis, delay.duration()).await,
+                    ),
+                    Settled::Fail(state, code) => (
+                        m.fail(h.connector, &h.memory, *state, *code, TTL).await,
+                        r.fail(h.connector, &h.redis, *state, *code, TTL).await,
+                    ),
+                };
+                same!(self, a, b);
+            }
+            Op::Receipt {
+                connector,
+                target,
+                state,
+                error_code,
+            } => {
+                let c = CONNECTORS[connector];
+                let up = self.upstream_id(target);
+                self.log
+                    .push(format!("receipt {c} {up} {state:?} err {error_code:#x}"));
+                let p = PartReceipt {
+                    state,
+                    error_code,
+                    done_ms: DONE,
+                };
+                let (a, b) = (
+                    m.receipt(c, &up, p, TTL).await,
+                    r.receipt(c, &up, p, TTL).await,
+                );
+                same!(self, a, b);
+            }
+            Op::Cancel { pick, owner } => {
+                if self.submitted.is_empty() {
+                    return Ok(());
+                }
+                let msg = &self.submitted[pick % self.submitted.len()].message;
+                let user = if owner { msg.user.as_str() } else { "nobody" };
+                self.log.push(format!("cancel {} as {user}", msg.id));
+                let (id, user) = (msg.id.clone(), user.to_string());
+                same!(self, m.cancel(&id, &user).await, r.cancel(&id, &user).await);
+            }
+            Op::Deliver { user, text } => {
+                self.log
+                    .push(format!("deliver {:?} to {}", MO_TEXTS[text], USERS[user]));
+                let item = mo(MO_TEXTS[text]);
+                same!(
+                    self,
+                    m.deliver(USERS[user], &item, TTL).await,
+                    r.deliver(USERS[user], &item, TTL).await
+                );
+            }
+            Op::TakeDeliveries { user, max } => {
+                let u = USERS[user];
+                self.log.push(format!("take {max} deliveries of {u}"));
+                let a = m.take_deliveries(u, "rx", max, Duration::ZERO).await;
+                let b = r.take_deliveries(u, "rx", max, Duration::ZERO).await;
+                let (a, b) = (
+                    a.map_err(|e| TestCaseError::fail(e.0))?,
+                    b.map_err(|e| TestCaseError::fail(e.0))?,
+                );
+                same!(self, items(&a), items(&b));
+                for (memory, redis) in a.into_iter().zip(b) {
+                    self.log.push(format!("  = d{}", self.deliveries.len()));
+                    self.deliveries.push(DeliveryHandle {
+                        user: u,
+                        memory,
+                        redis,
+                    });
+                }
+            }
+            Op::Delivered { picks } => {
+                if self.deliveries.is_empty() {
+                    return Ok(());
+                }
+                let n = self.deliveries.len();
+                let mut picks: Vec<usize> = picks.iter().map(|p| p % n).collect();
+                picks.dedup();
+                self.log.push(format!("delivered {picks:?}"));
+                // One call per user, as the delivery worker gathers them.
+                for user in USERS {
+                    let mine: Vec<&DeliveryHandle> = picks
+                        .iter()
+                        .map(|&i| &self.deliveries[i])
+                        .filter(|d| d.user == user)
+                        .collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let a: Vec<String> = mine.iter().map(|d| d.memory.token.clone()).collect();
+                    let b: Vec<String> = mine.iter().map(|d| d.redis.token.clone()).collect();
+                    same!(
+                        self,
+                        m.delivered(user, &a).await,
+                        r.delivered(user, &b).await
+                    );
+                }
+            }
+            Op::Redeliver { pick } => {
+                if self.deliveries.is_empty() {
+                    return Ok(());
+                }
+                let i = pick % self.deliveries.len();
+                self.log.push(format!("redeliver d{i}"));
+                let d = &self.deliveries[i];
+                same!(
+                    self,
+                    m.redeliver(d.user, &d.memory.token).await,
+                    r.redeliver(d.user, &d.redis.token).await
+                );
+            }
+            Op::Status { pick } => {
+                if self.submitted.is_empty() {
+                    return Ok(());
+                }
+                let id = self.submitted[pick % self.submitted.len()]
+                    .message
+                    .id
+                    .clone();
+                self.log.push(format!("status {id}"));
+                let a = m.status(&id).await.map(status);
+                let b = r.status(&id).await.map(status);
+                same!(self, a, b);
+            }
+            Op::Balance { user } => {
+                self.log.push(format!("balance {}", USERS[user]));
+                same!(
+                    self,
+                    m.balance(USERS[user]).await,
+                    r.balance(USERS[user]).await
+                );
+            }
+            Op::QueueDepth { connector } => {
+                self.log
+                    .push(format!("queue depth {}", CONNECTORS[connector]));
+                same!(
+                    self,
+                    m.queue_depth(CONNECTORS[connector]).await,
+                    r.queue_depth(CONNECTORS[connector]).await
+                );
+            }
+            Op::DeliveryDepth { user } => {
+                self.log.push(format!("delivery depth {}", USERS[user]));
+                same!(
+                    self,
+                    m.delivery_depth(USERS[user]).await,
+                    r.delivery_depth(USERS[user]).await
+                );
+            }
+            Op::Upstream { connector, target } => {
+                let c = CONNECTORS[connector];
+                let up = self.upstream_id(target);
+                self.log.push(format!("upstream {c} {up}"));
+                same!(self, m.upstream(c, &up).await, r.upstream(c, &up).await);
+            }
+        }
+        Ok(())
+    }
+
+    /// Three times in four an upstream id a sent handed out already
+    /// (when there is one), else one of the next three to come.
+    fn upstream_id(&self, target: usize) -> String {
+        let n = if self.next_upstream > 0 && target % 4 != 0 {
+            target / 4 % self.next_upstream
+        } else {
+            self.next_upstream + target % 3
+        };
+        format!("x{n}")
+    }
+
+    /// The `pick`-th unsettled taken message, if any.
+    fn unsettled(&self, pick: usize) -> Option<usize> {
+        let open: Vec<usize> = (0..self.taken.len())
+            .filter(|&i| self.taken[i].settled.is_none())
+            .collect();
+        (!open.is_empty()).then(|| open[pick % open.len()])
+    }
+
+    /// Everything either backend holds at the end: every message's
+    /// status, balances, depths, and what is left to take.
+    async fn compare_final_state(&mut self) -> Result<(), TestCaseError> {
+        self.log.push("(final state)".into());
+        let (m, r) = (self.memory.clone(), self.redis.clone());
+        for s in &self.submitted {
+            let id = &s.message.id;
+            same!(
+                self,
+                (id, m.status(id).await.map(status)),
+                (id, r.status(id).await.map(status))
+            );
+        }
+        for user in USERS {
+            same!(
+                self,
+                (user, m.balance(user).await),
+                (user, r.balance(user).await)
+            );
+            same!(
+                self,
+                (user, m.delivery_depth(user).await),
+                (user, r.delivery_depth(user).await)
+            );
+            let a = m.take_deliveries(user, "rx", 1_000, Duration::ZERO).await;
+            let b = r.take_deliveries(user, "rx", 1_000, Duration::ZERO).await;
+            same!(
+                self,
+                (user, a.map(|d| items(&d))),
+                (user, b.map(|d| items(&d)))
+            );
+        }
+        for c in CONNECTORS {
+            same!(
+                self,
+                (c, m.queue_depth(c).await),
+                (c, r.queue_depth(c).await)
+            );
+            let a = m.take(c, "w", 1_000, Duration::ZERO).await;
+            let b = r.take(c, "w", 1_000, Duration::ZERO).await;
+            same!(
+                self,
+                (c, a.map(|t| messages(&t))),
+                (c, b.map(|t| messages(&t)))
+            );
+        }
+        Ok(())
+    }
+}
+
+async fn run_case(server: &Server, ops: &[Op], strict: bool) -> Result<(), TestCaseError> {
+    let mut raw = redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    redis::cmd("FLUSHALL")
+        .query::<()>(&mut raw)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let redis = RedisStore::connect(&server.url(), RedisOptions::default())
+        .map_err(|e| TestCaseError::fail(e.0))?;
+    let mut pair = Pair {
+        memory: MemoryStore::new(),
+        redis,
+        submitted: Vec::new(),
+        taken: Vec::new(),
+        deliveries: Vec::new(),
+        next_upstream: 0,
+        due: [0; CONNECTORS.len()],
+        strict,
+        log: Vec::new(),
+    };
+    for op in ops {
+        pair.apply(op).await?;
+    }
+    pair.compare_final_state().await
+}
+
+/// Run 512 sequences of up to 40 operations (`PROPTEST_CASES` sets
+/// another number) against one redis-server.
+fn differential(repeat: bool) {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec(op(repeat), 1..=40);
+    let result = runner.run(&strategy, |ops| rt.block_on(run_case(&server, &ops, false)));
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, ops)) => {
+            panic!("{why}\n\nminimal sequence ({} ops): {ops:#?}", ops.len())
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn the_backends_agree() {
+    differential(false);
+}
+
+/// Expected to fail until memory's submit is idempotent on the message
+/// id, as redis' is (issue 10's fix in flight).
+#[test]
+fn repeated_message_ids() {
+    differential(true);
+}
+
+/// The receipt of a queued item must not depend on which backend made
+/// it: a guard on the normalisation above, which blanks `done_ms`.
+#[test]
+fn normalising_keeps_what_a_receipt_says() {
+    let m = Arc::new(common::fixtures::with_rd("a", 2, 1));
+    let d = |state, dlvrd| Delivery {
+        token: "1".into(),
+        item: DeliveryItem::Receipt(Box::new(UserReceipt {
+            message: m.clone(),
+            state,
+            error_code: 0,
+            sub: 2,
+            dlvrd,
+            done_ms: DONE,
+        })),
+        queued_ms: now_ms(),
+        expires_ms: now_ms() + 10,
+    };
+    assert_eq!(
+        item(&d(MessageState::Delivered, 2)),
+        item(&d(MessageState::Delivered, 2))
+    );
+    assert_ne!(
+        item(&d(MessageState::Delivered, 2)),
+        item(&d(MessageState::Delivered, 1))
+    );
+    assert_ne!(
+        item(&d(MessageState::Delivered, 2)),
+        item(&d(MessageState::Undeliverable, 2))
+    );
+    assert_eq!(
+        item(&d(MessageState::Delivered, 2)).done,
+        Some(Time::Exact(DONE))
+    );
+}
+
+/// One sequence, as it is (no taking more than it says).
+fn replay(ops: &[Op]) {
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    if let Err(e) = rt.block_on(run_case(&server, ops, true)) {
+        panic!("{e}");
+    }
+}
+
+fn plain_submit() -> Op {
+    Op::Submit {
+        again: None,
+        user: 0,
+        connector: 0,
+        parts: 1,
+        rate: 0,
+        rd: 0,
+        throttled: false,
+        charged: false,
+        queue_limit: 1_000,
+    }
+}
+
+/// A take moves every due retry to the back of the queue on memory, up
+/// to `max` of them on redis: a retry due but not moved is overtaken by
+/// a later submit. The random sequences take at least as many as may be
+/// due to step around it.
+#[test]
+#[ignore = "a known divergence: redis' take moves only up to max due retries"]
+fn divergence_a_take_moves_up_to_max_due_retries() {
+    replay(&[
+        plain_submit(),
+        plain_submit(),
+        Op::Take {
+            connector: 0,
+            max: 2,
+        },
+        Op::Retry {
+            pick: 0,
+            delay: Delay::Now,
+        },
+        Op::Retry {
+            pick: 0,
+            delay: Delay::Now,
+        },
+        Op::Take {
+            connector: 0,
+            max: 1,
+        },
+        plain_submit(),
+    ]);
+}
+
+/// A take of 0 moves due retries to the back of the queue on memory and
+/// answers at once on redis. The random sequences never take 0.
+#[test]
+#[ignore = "a known divergence: memory's take of 0 still moves due retries"]
+fn divergence_a_take_of_none_moves_due_retries() {
+    replay(&[
+        plain_submit(),
+        Op::Take {
+            connector: 0,
+            max: 1,
+        },
+        Op::Retry {
+            pick: 0,
+            delay: Delay::Now,
+        },
+        Op::Take {
+            connector: 0,
+            max: 0,
+        },
+        plain_submit(),
+    ]);
+}
