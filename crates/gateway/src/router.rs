@@ -16,15 +16,13 @@
 //!
 //! A [`Router`] is built from a checked [`Config`] and rebuilt on reload
 //! (the caller swaps it in with arc-swap). Building is cheap: filter names
-//! are resolved to indices once, regexes are shared rather than
-//! recompiled, connector and user names are interned as [`Arc<str>`].
+//! are resolved to indices once, each filter is the configuration's own
+//! (its regexes shared, not recompiled), connector and user names are interned as [`Arc<str>`].
 //! Routing does no lookup by name and allocates nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use regex::Regex;
 
 use crate::config::{Config, Credit, Filter, FilterKind, MtRouteType};
 
@@ -107,8 +105,9 @@ impl MtDecision {
 /// The MT and MO route tables of one configuration, ready to route.
 #[derive(Debug)]
 pub struct Router {
-    /// Every filter any route uses, compiled once; routes index into it.
-    filters: Box<[Matcher]>,
+    /// Every filter any route uses, once (regexes are compiled by config
+    /// and shared); routes index into it.
+    filters: Box<[FilterKind]>,
     /// Highest order first.
     mt: Box<[MtEntry]>,
     /// Highest order first.
@@ -132,28 +131,6 @@ struct MoEntry {
     order: u32,
     filters: Box<[usize]>,
     user: Arc<str>,
-}
-
-/// A compiled filter.
-#[derive(Debug)]
-enum Matcher {
-    User(Box<str>),
-    Group(Box<str>),
-    Connector(Box<str>),
-    SourceAddr(Regex),
-    DestinationAddr(Regex),
-    ShortMessage(Regex),
-    /// Inclusive days since 1970-01-01.
-    Date {
-        from: i64,
-        to: i64,
-    },
-    /// Inclusive seconds of the day; wraps past midnight when `from > to`.
-    Time {
-        from: u32,
-        to: u32,
-    },
-    Tag(u32),
 }
 
 /// One message's facts, MT or MO: what does not apply is `None`, and a
@@ -195,56 +172,41 @@ impl<'a> Facts<'a> {
     }
 }
 
-impl Matcher {
-    fn compile(f: &Filter) -> Matcher {
-        match &f.kind {
-            FilterKind::User(u) => Matcher::User(u.as_str().into()),
-            FilterKind::Group(g) => Matcher::Group(g.as_str().into()),
-            FilterKind::Connector(c) => Matcher::Connector(c.as_str().into()),
-            FilterKind::SourceAddr(r) => Matcher::SourceAddr(r.clone()),
-            FilterKind::DestinationAddr(r) => Matcher::DestinationAddr(r.clone()),
-            FilterKind::ShortMessage(r) => Matcher::ShortMessage(r.clone()),
-            &FilterKind::Date { from, to } => Matcher::Date { from, to },
-            &FilterKind::Time { from, to } => Matcher::Time { from, to },
-            &FilterKind::Tag(t) => Matcher::Tag(t),
-        }
-    }
-
-    /// Relative cost, to test cheap filters before regexes.
-    fn cost(&self) -> u8 {
-        match self {
-            Matcher::SourceAddr(_) | Matcher::DestinationAddr(_) => 1,
-            Matcher::ShortMessage(_) => 2,
-            _ => 0,
-        }
-    }
-
-    fn matches(&self, f: &Facts<'_>) -> bool {
-        match self {
-            Matcher::User(u) => f.user == Some(&**u),
-            Matcher::Group(g) => f.group == Some(&**g),
-            Matcher::Connector(c) => f.connector == Some(&**c),
-            Matcher::SourceAddr(r) => r.is_match(f.source_addr),
-            Matcher::DestinationAddr(r) => r.is_match(f.destination_addr),
-            Matcher::ShortMessage(r) => r.is_match(f.text),
-            Matcher::Date { from, to } => (*from..=*to).contains(&f.day),
-            Matcher::Time { from, to } => {
-                if from <= to {
-                    (*from..=*to).contains(&f.second)
-                } else {
-                    f.second >= *from || f.second <= *to
-                }
-            }
-            Matcher::Tag(t) => f.tags.contains(t),
-        }
+/// Relative cost, to test cheap filters before regexes.
+fn cost(filter: &FilterKind) -> u8 {
+    match filter {
+        FilterKind::SourceAddr(_) | FilterKind::DestinationAddr(_) => 1,
+        FilterKind::ShortMessage(_) => 2,
+        _ => 0,
     }
 }
 
-/// Resolves filter names to indices into one table of compiled filters.
+/// Whether `filter` matches a message with these facts.
+fn filter_matches(filter: &FilterKind, f: &Facts<'_>) -> bool {
+    match filter {
+        FilterKind::User(u) => f.user == Some(u.as_str()),
+        FilterKind::Group(g) => f.group == Some(g.as_str()),
+        FilterKind::Connector(c) => f.connector == Some(c.as_str()),
+        FilterKind::SourceAddr(r) => r.is_match(f.source_addr),
+        FilterKind::DestinationAddr(r) => r.is_match(f.destination_addr),
+        FilterKind::ShortMessage(r) => r.is_match(f.text),
+        FilterKind::Date { from, to } => (*from..=*to).contains(&f.day),
+        FilterKind::Time { from, to } => {
+            if from <= to {
+                (*from..=*to).contains(&f.second)
+            } else {
+                f.second >= *from || f.second <= *to
+            }
+        }
+        FilterKind::Tag(t) => f.tags.contains(t),
+    }
+}
+
+/// Resolves filter names to indices into one table of filters.
 struct FilterTable<'c> {
     config: &'c BTreeMap<String, Filter>,
     index: BTreeMap<&'c str, usize>,
-    compiled: Vec<Matcher>,
+    compiled: Vec<FilterKind>,
 }
 
 impl<'c> FilterTable<'c> {
@@ -255,7 +217,7 @@ impl<'c> FilterTable<'c> {
         for name in names {
             let (key, filter) = self.config.get_key_value(name.as_str())?;
             let i = *self.index.entry(key.as_str()).or_insert_with(|| {
-                self.compiled.push(Matcher::compile(filter));
+                self.compiled.push(filter.kind.clone());
                 self.compiled.len() - 1
             });
             if !out.contains(&i) {
@@ -263,7 +225,7 @@ impl<'c> FilterTable<'c> {
             }
         }
         let compiled = &self.compiled;
-        out.sort_by_key(|&i| compiled.get(i).map_or(u8::MAX, Matcher::cost));
+        out.sort_by_key(|&i| compiled.get(i).map_or(u8::MAX, cost));
         Some(out.into_boxed_slice())
     }
 }
@@ -349,9 +311,11 @@ impl Router {
 
     /// Whether every filter (by index) matches.
     fn all_match(&self, filters: &[usize], facts: &Facts<'_>) -> bool {
-        filters
-            .iter()
-            .all(|&i| self.filters.get(i).is_some_and(|m| m.matches(facts)))
+        filters.iter().all(|&i| {
+            self.filters
+                .get(i)
+                .is_some_and(|k| filter_matches(k, facts))
+        })
     }
 
     /// The first MT route, highest order first, whose filters all match;
@@ -359,15 +323,17 @@ impl Router {
     ///
     /// A round-robin route advances its rotation each time it is chosen.
     pub fn route_mt(&self, cx: &MtContext<'_>) -> Option<MtDecision> {
-        let mut facts = Facts::new(
-            cx.source_addr,
-            cx.destination_addr,
-            cx.text,
-            cx.tags,
-            cx.now,
-        );
-        facts.user = Some(cx.system_id);
-        facts.group = cx.group;
+        let facts = Facts {
+            user: Some(cx.system_id),
+            group: cx.group,
+            ..Facts::new(
+                cx.source_addr,
+                cx.destination_addr,
+                cx.text,
+                cx.tags,
+                cx.now,
+            )
+        };
         let r = self
             .mt
             .iter()
@@ -389,14 +355,16 @@ impl Router {
     /// MO route, highest order first, whose filters all match; `None` if
     /// none does.
     pub fn route_mo(&self, cx: &MoContext<'_>) -> Option<Arc<str>> {
-        let mut facts = Facts::new(
-            cx.source_addr,
-            cx.destination_addr,
-            cx.text,
-            cx.tags,
-            cx.now,
-        );
-        facts.connector = Some(cx.connector);
+        let facts = Facts {
+            connector: Some(cx.connector),
+            ..Facts::new(
+                cx.source_addr,
+                cx.destination_addr,
+                cx.text,
+                cx.tags,
+                cx.now,
+            )
+        };
         self.mo
             .iter()
             .find(|r| self.all_match(&r.filters, &facts))

@@ -670,7 +670,7 @@ fn filters_shared_by_routes_are_compiled_once() {
             .zip(&r.mt[1].filters)
             .all(|(a, b)| a == b)
     );
-    assert!(matches!(r.filters[r.mt[0].filters[0]], Matcher::Tag(1)));
+    assert!(matches!(r.filters[r.mt[0].filters[0]], FilterKind::Tag(1)));
 }
 
 // ---- property: the router agrees with a naive reading of the config ----
