@@ -297,8 +297,7 @@ impl Conn {
                 0,
                 now_unix,
                 now_unix,
-                &s.destination,
-                &s.source,
+                s,
                 text,
                 true,
             );
@@ -311,17 +310,7 @@ impl Conn {
             );
         }
         if rd.wants_final(state == MessageState::Delivered) {
-            let body = receipt_body(
-                &id,
-                state,
-                err,
-                now_unix,
-                done_unix,
-                &s.destination,
-                &s.source,
-                text,
-                false,
-            );
+            let body = receipt_body(&id, state, err, now_unix, done_unix, s, text, false);
             sim.dispatch_later(
                 system_id,
                 Outgoing {
