@@ -29,10 +29,11 @@ use tokio_util::io::poll_read_buf;
 use tokio_util::sync::PollSender;
 use tracing::{Instrument, debug, trace, warn};
 
+use crate::bind_mode::BindMode;
 use crate::config::SessionConfig;
 use crate::error::{CloseReason, SessionError};
 use crate::session::{Command, Event, Session, Shared};
-use crate::state::{BindMode, BindState, Role, request_allowed};
+use crate::state::{BindState, Role, request_allowed};
 
 /// How long a closing session may take to flush what it has queued.
 const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);

@@ -15,6 +15,7 @@
 //! not read makes the task stop reading; a full window makes
 //! [`Session::send_request`] wait.
 
+mod bind_mode;
 mod config;
 mod connection;
 mod error;
@@ -24,7 +25,8 @@ pub mod smsc;
 mod state;
 pub mod tls;
 
+pub use bind_mode::BindMode;
 pub use config::SessionConfig;
 pub use error::{CloseReason, SessionError};
 pub use session::{Event, PendingResponse, Session};
-pub use state::{BindMode, BindState, Role};
+pub use state::{BindState, Role};

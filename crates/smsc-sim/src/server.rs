@@ -91,10 +91,11 @@ fn id_resp(id: String) -> SubmitSmResp<Bytes> {
 impl Conn {
     async fn handle(&mut self, pdu: Pdu<Bytes>) -> Result<(), smpp_session::SessionError> {
         let seq = pdu.sequence_number;
-        match pdu.body {
-            Body::BindTransmitter(b) => self.bind(seq, BindMode::Transmitter, b).await,
-            Body::BindReceiver(b) => self.bind(seq, BindMode::Receiver, b).await,
-            Body::BindTransceiver(b) => self.bind(seq, BindMode::Transceiver, b).await,
+        let body = match BindMode::from_request(pdu.body) {
+            Ok((mode, b)) => return self.bind(seq, mode, b).await,
+            Err(body) => body,
+        };
+        match body {
             Body::SubmitSm(s) => {
                 inc(&self.sim.counters.submit_sm);
                 let (status, id) = self.accept_submit(&s, 1);
@@ -233,11 +234,7 @@ impl Conn {
             system_id: Bytes::from_static(b"smsc-sim"),
             tlvs: Default::default(),
         };
-        let body = match mode {
-            BindMode::Transmitter => Body::BindTransmitterResp(resp),
-            BindMode::Receiver => Body::BindReceiverResp(resp),
-            BindMode::Transceiver => Body::BindTransceiverResp(resp),
-        };
+        let body = mode.response(resp);
         if !(user_ok && pass_ok) {
             inc(&sim.counters.bind_refused);
             return self.session.respond(seq, S::ESME_RINVPASWD, body).await;
