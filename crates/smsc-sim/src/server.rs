@@ -241,6 +241,7 @@ impl Conn {
         }
         let system_id: Arc<str> = Arc::from(String::from_utf8_lossy(&b.system_id).as_ref());
         self.session.respond(seq, S::ESME_ROK, body).await?;
+        tracing::Span::current().record("system_id", &*system_id);
         inc(&sim.counters.binds);
         inc(&sim.counters.binds_active);
         info!(system_id = %system_id, mode = mode.as_str(), peer = self.session.peer(), "bound");

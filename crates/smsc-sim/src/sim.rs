@@ -19,6 +19,7 @@ use smpp::time::ReceiptDate;
 use smpp_session::Session;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cli::Args;
 use crate::counters::{Counters, dec, inc};
@@ -283,16 +284,20 @@ impl Sim {
         for _ in &owed {
             dec(&self.counters.receipts_owed);
         }
-        tokio::spawn(deliverer(self.clone(), system_id.clone(), session, rx));
+        // Both serve the receiver session registering: they carry its span.
+        tokio::spawn(deliverer(self.clone(), system_id.clone(), session, rx).in_current_span());
         if !owed.is_empty() {
             let sim = self.clone();
-            tokio::spawn(async move {
-                for out in owed {
-                    if let Err(e) = tx.send(out).await {
-                        sim.dispatch(&system_id, e.0);
+            tokio::spawn(
+                async move {
+                    for out in owed {
+                        if let Err(e) = tx.send(out).await {
+                            sim.dispatch(&system_id, e.0);
+                        }
                     }
                 }
-            });
+                .in_current_span(),
+            );
         }
         key
     }
@@ -345,25 +350,28 @@ async fn deliverer(
     let collector = {
         let sim = sim.clone();
         let system_id = system_id.clone();
-        tokio::spawn(async move {
-            while let Some((pending, out)) = done_rx.recv().await {
-                let pending: smpp_session::PendingResponse = pending;
-                let out: Outgoing = out;
-                match pending.await {
-                    Ok(resp) if resp.command_status.is_ok() => {
-                        if out.message.is_some() {
-                            inc(&sim.counters.receipts_acked);
-                        } else {
-                            inc(&sim.counters.mo_acked);
+        tokio::spawn(
+            async move {
+                while let Some((pending, out)) = done_rx.recv().await {
+                    let pending: smpp_session::PendingResponse = pending;
+                    let out: Outgoing = out;
+                    match pending.await {
+                        Ok(resp) if resp.command_status.is_ok() => {
+                            if out.message.is_some() {
+                                inc(&sim.counters.receipts_acked);
+                            } else {
+                                inc(&sim.counters.mo_acked);
+                            }
                         }
-                    }
-                    _ => {
-                        inc(&sim.counters.receipts_failed);
-                        sim.dispatch_later(system_id.clone(), out, Duration::from_millis(500));
+                        _ => {
+                            inc(&sim.counters.receipts_failed);
+                            sim.dispatch_later(system_id.clone(), out, Duration::from_millis(500));
+                        }
                     }
                 }
             }
-        })
+            .in_current_span(),
+        )
     };
     loop {
         // What was queued for this session first; then what is owed to its
