@@ -28,11 +28,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use smpp::CommandStatus;
-use smpp::pdu::{Body, DeliverSm, EsmClass};
+use smpp::pdu::{Body, DeliverSm};
 use smpp::receipt::{NetworkErrorCode, Receipt};
 use smpp::text::Encoding;
 use smpp::time::ReceiptDate;
-use smpp::tlv::{TlvTag, TlvsBuilder};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -256,33 +255,15 @@ pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
     receipt.done_date = ReceiptDate::from_unix(r.done_ms / 1000);
     receipt.err = Some(format!("{:03}", r.error_code));
     receipt.text = Some(text);
-    let mut short_message = Vec::with_capacity(160);
-    receipt.write_to(&mut short_message);
-    let mut tlvs = TlvsBuilder::new();
-    tlvs.push_c_octet_string(TlvTag::RECEIPTED_MESSAGE_ID, m.id.as_bytes());
-    tlvs.push_u8(TlvTag::MESSAGE_STATE, r.state.as_u8());
-    tlvs.push(
-        TlvTag::NETWORK_ERROR_CODE,
-        &NetworkErrorCode {
-            network_type: 3, // GSM
-            error_code: r.error_code,
-        }
-        .to_bytes(),
-    );
+    receipt.network_error = Some(NetworkErrorCode {
+        network_type: 3, // GSM
+        error_code: r.error_code,
+    });
     DeliverSm {
         service_type: s.service_type.clone(),
-        source: s.destination.clone(),
-        destination: s.source.clone(),
         // SMPP 3.4 §5.2.12: a non-final state is an intermediate
         // notification.
-        esm_class: EsmClass(if r.state.is_final() {
-            EsmClass::TYPE_DELIVERY_RECEIPT
-        } else {
-            EsmClass::TYPE_INTERMEDIATE_NOTIFICATION
-        }),
-        short_message: Bytes::from(short_message),
-        tlvs: tlvs.build(),
-        ..Default::default()
+        ..receipt.deliver_sm(s, !r.state.is_final())
     }
 }
 

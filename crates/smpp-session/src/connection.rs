@@ -11,8 +11,13 @@
 //! Memory is bounded: reading stops while the output buffer is above its
 //! high-water mark or the application has not taken the last event, and
 //! the read buffer never holds more than one PDU beyond what was read.
+//!
+//! Two parts have their own files: the requests in flight and their
+//! response deadlines (`window.rs`), and the clocks and the one sleep
+//! that wakes the task (`timers.rs`). Both are plain fields of the
+//! task, so nothing is boxed or shared per PDU; what a timeout or an
+//! answer does stays here.
 
-use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -23,16 +28,19 @@ use smpp::pdu::{Body, Pdu};
 use smpp::{CommandId, CommandStatus, FrameDecoder, RawPdu};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
-use tokio::time::{Instant, Sleep};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tokio_util::io::poll_read_buf;
 use tokio_util::sync::PollSender;
 use tracing::{Instrument, debug, trace, warn};
 
+use crate::bind_mode::BindMode;
 use crate::config::SessionConfig;
 use crate::error::{CloseReason, SessionError};
 use crate::session::{Command, Event, Session, Shared};
-use crate::state::{BindMode, BindState, Role, request_allowed};
+use crate::state::{BindState, Role, request_allowed};
+use crate::timers::{Armed, Timers};
+use crate::window::{Pending, PendingKind, Window};
 
 /// How long a closing session may take to flush what it has queued.
 const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -74,18 +82,11 @@ where
         events: PollSender::new(ev_tx.clone()),
         events_tx: ev_tx,
         stalled: None,
-        pending: HashMap::with_capacity(window * 2),
-        deadlines: VecDeque::with_capacity(window * 2),
+        window: Window::new(window * 2, config.response_timer),
         shared: shared.clone(),
-        timer: Box::pin(tokio::time::sleep_until(now)),
-        timer_at: None,
-        started: now,
+        timers: Timers::new(&config, now),
         now,
-        last_rx: now,
-        last_activity: now,
-        partial_since: None,
         closing: None,
-        close_deadline: None,
         needs_flush: false,
         unbind_waiters: Vec::new(),
         unbind_reason: CloseReason::Unbound,
@@ -102,20 +103,6 @@ where
     (session, ev_rx)
 }
 
-enum PendingKind {
-    App {
-        reply: oneshot::Sender<Result<Pdu<Bytes>, SessionError>>,
-        _permit: OwnedSemaphorePermit,
-    },
-    EnquireLink,
-    Unbind,
-}
-
-struct Pending {
-    kind: PendingKind,
-    command_id: CommandId,
-}
-
 struct Connection<S> {
     io: S,
     role: Role,
@@ -130,20 +117,12 @@ struct Connection<S> {
     events_tx: mpsc::Sender<Event>,
     /// An event the application has not had room for: reading waits.
     stalled: Option<Event>,
-    pending: HashMap<u32, Pending>,
-    /// Response deadlines in send order (the timer is one constant, so
-    /// this is also deadline order).
-    deadlines: VecDeque<(u32, Instant)>,
+    /// Our requests not yet answered.
+    window: Window,
     shared: Arc<Shared>,
-    timer: Pin<Box<Sleep>>,
-    timer_at: Option<Instant>,
-    started: Instant,
+    timers: Timers,
     now: Instant,
-    last_rx: Instant,
-    last_activity: Instant,
-    partial_since: Option<Instant>,
     closing: Option<CloseReason>,
-    close_deadline: Option<Instant>,
     needs_flush: bool,
     unbind_waiters: Vec<oneshot::Sender<Result<(), SessionError>>>,
     unbind_reason: CloseReason,
@@ -169,9 +148,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         let _ = self.events.send_item(ev);
                         // Time spent waiting on the application is not the
                         // peer's silence.
-                        self.last_rx = self.now;
-                        if self.partial_since.is_some() {
-                            self.partial_since = Some(self.now);
+                        self.timers.last_rx = self.now;
+                        if self.timers.partial_since.is_some() {
+                            self.timers.partial_since = Some(self.now);
                         }
                         progress = true;
                     }
@@ -214,7 +193,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             progress = true;
                         }
                         Poll::Ready(Ok(_)) => {
-                            self.last_rx = self.now;
+                            self.timers.last_rx = self.now;
                             progress = true;
                         }
                         Poll::Ready(Err(e)) => {
@@ -233,7 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
             if let Some(reason) = &self.closing {
                 let flushed = self.out.is_empty() && !self.needs_flush;
-                let late = self.close_deadline.is_some_and(|d| self.now >= d);
+                let late = self.timers.close_late(self.now);
                 if flushed || late {
                     let _ = Pin::new(&mut self.io).poll_shutdown(cx);
                     return Poll::Ready(reason.clone());
@@ -322,9 +301,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         if self.inbuf.is_empty() {
-            self.partial_since = None;
-        } else if any || self.partial_since.is_none() {
-            self.partial_since = Some(self.now);
+            self.timers.partial_since = None;
+        } else if any || self.timers.partial_since.is_none() {
+            self.timers.partial_since = Some(self.now);
         }
         any
     }
@@ -332,7 +311,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     fn on_frame(&mut self, raw: RawPdu) {
         let id = raw.header.command_id;
         if id != CommandId::ENQUIRE_LINK && id != CommandId::ENQUIRE_LINK_RESP {
-            self.last_activity = self.now;
+            self.timers.last_activity = self.now;
         }
         trace!(command = %id, sequence = raw.header.sequence_number, "received");
         match raw.decode(&self.config.limits) {
@@ -340,7 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(pdu) => self.on_request(pdu),
             Err(e) if id.is_response() => {
                 warn!(command = %id, sequence = e.sequence_number, status = %e.status, "malformed response");
-                if let Some(p) = self.pending.remove(&e.sequence_number) {
+                if let Some(p) = self.window.answered(e.sequence_number) {
                     self.complete(p, Err(SessionError::UnexpectedResponse(id)));
                 }
             }
@@ -431,7 +410,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn on_response(&mut self, pdu: Pdu<Bytes>) {
-        let Some(p) = self.pending.remove(&pdu.sequence_number) else {
+        let Some(p) = self.window.answered(pdu.sequence_number) else {
             warn!(command = %pdu.command_id(), sequence = pdu.sequence_number, "response nobody waits for; dropped");
             return;
         };
@@ -453,24 +432,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.complete(p, Ok(pdu));
     }
 
-    /// Drop deadlines of requests already answered: from the front (where
-    /// in-order answers leave them), and all at once when a slow request
-    /// holds the front while many behind it are answered.
-    fn trim_deadlines(&mut self) {
-        while let Some(&(seq, _)) = self.deadlines.front() {
-            if self.pending.contains_key(&seq) {
-                break;
-            }
-            self.deadlines.pop_front();
-        }
-        if self.deadlines.len() > 4 * self.pending.len() + 64 {
-            let pending = &self.pending;
-            self.deadlines.retain(|(seq, _)| pending.contains_key(seq));
-        }
-    }
-
     fn complete(&mut self, p: Pending, result: Result<Pdu<Bytes>, SessionError>) {
-        self.trim_deadlines();
         match p.kind {
             PendingKind::App { reply, .. } => {
                 let _ = reply.send(result);
@@ -516,11 +478,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     fn track(&mut self, seq: u32, command_id: CommandId, kind: PendingKind) {
         if command_id != CommandId::ENQUIRE_LINK {
-            self.last_activity = self.now;
+            self.timers.last_activity = self.now;
         }
-        self.pending.insert(seq, Pending { kind, command_id });
-        self.deadlines
-            .push_back((seq, self.now + self.config.response_timer));
+        self.window.track(seq, command_id, kind, self.now);
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -561,7 +521,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     }
                 }
                 if command_id != CommandId::ENQUIRE_LINK_RESP {
-                    self.last_activity = self.now;
+                    self.timers.last_activity = self.now;
                 }
                 self.out.extend_from_slice(&frame);
             }
@@ -605,7 +565,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if self.closing.is_none() {
             debug!(%reason, "closing");
             self.closing = Some(reason);
-            self.close_deadline = Some(self.now + CLOSE_FLUSH);
+            self.timers.close_deadline = Some(self.now + CLOSE_FLUSH);
         }
     }
 
@@ -613,7 +573,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if let Ok(mut r) = self.shared.close_reason.lock() {
             r.get_or_insert(reason.clone());
         }
-        for (_, p) in self.pending.drain() {
+        for p in self.window.drain() {
             if let PendingKind::App { reply, .. } = p.kind {
                 let _ = reply.send(Err(SessionError::Closed(reason.clone())));
             }
@@ -633,125 +593,72 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     // ---- timers ----
 
-    fn next_deadline(&self) -> Option<Instant> {
-        // Closing: only the flush deadline matters (the others may be past
-        // already and would wake the task on every turn).
-        if self.closing.is_some() {
-            return self.close_deadline;
-        }
-        let c = &self.config;
+    /// Which timers this state arms (see [`Armed`]).
+    fn armed(&self) -> Armed {
         let bound = matches!(self.state, BindState::Bound(_));
-        [
-            (self.role == Role::Smsc && self.state == BindState::Open)
-                .then_some(c.session_init_timer.map(|t| self.started + t))
-                .flatten(),
-            (bound && self.enquire_seq.is_none() && self.can_read())
-                .then_some(c.enquire_link_timer.map(|t| self.last_rx + t))
-                .flatten(),
-            bound
-                .then_some(c.inactivity_timer.map(|t| self.last_activity + t))
-                .flatten(),
-            // Not while we hold off reading ourselves (back-pressure).
-            self.partial_since
-                .filter(|_| self.can_read())
-                .zip(c.pdu_read_timer)
-                .map(|(s, t)| s + t),
-            self.deadlines.front().map(|d| d.1),
-            self.close_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let reading = self.can_read();
+        Armed {
+            closing: self.closing.is_some(),
+            awaiting_bind: self.role == Role::Smsc && self.state == BindState::Open,
+            bound,
+            enquire_link: bound && self.enquire_seq.is_none() && reading,
+            reading,
+        }
     }
 
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(next) = self.next_deadline() else {
-            self.timer_at = None;
-            return false;
-        };
-        if self.timer_at.is_none_or(|at| next < at) {
-            self.timer.as_mut().reset(next);
-            self.timer_at = Some(next);
-        }
-        match self.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                self.timer_at = None;
-                self.now = Instant::now();
-                self.fire_due();
-                true
-            }
-            Poll::Pending => false,
+        let next = self
+            .timers
+            .next_deadline(self.armed(), self.window.next_deadline());
+        if self.timers.poll(cx, next) {
+            self.now = Instant::now();
+            self.fire_due();
+            true
+        } else {
+            false
         }
     }
 
+    /// Act on every timer due at `self.now`, in this order: response
+    /// timeouts, session_init, the partial-PDU timer, inactivity,
+    /// enquire_link. Each check sees what the ones before it did.
     fn fire_due(&mut self) {
         let now = self.now;
-        while let Some(&(seq, at)) = self.deadlines.front() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop_front();
-            if let Some(p) = self.pending.remove(&seq) {
-                match p.kind {
-                    PendingKind::App { reply, .. } => {
-                        debug!(command = %p.command_id, sequence = seq, "response timeout");
-                        let _ = reply.send(Err(SessionError::Timeout));
-                    }
-                    PendingKind::EnquireLink => self.close(CloseReason::EnquireLinkTimeout),
-                    PendingKind::Unbind => {
-                        let reason = self.unbind_reason.clone();
-                        self.close(reason);
-                    }
+        while let Some((seq, p)) = self.window.pop_due(now) {
+            match p.kind {
+                PendingKind::App { reply, .. } => {
+                    debug!(command = %p.command_id, sequence = seq, "response timeout");
+                    let _ = reply.send(Err(SessionError::Timeout));
+                }
+                PendingKind::EnquireLink => self.close(CloseReason::EnquireLinkTimeout),
+                PendingKind::Unbind => {
+                    let reason = self.unbind_reason.clone();
+                    self.close(reason);
                 }
             }
         }
-        let c = self.config.clone_timers();
         let bound = matches!(self.state, BindState::Bound(_));
         if self.role == Role::Smsc
             && self.state == BindState::Open
-            && c.session_init.is_some_and(|t| now >= self.started + t)
+            && self.timers.session_init_due(now)
         {
             self.close(CloseReason::SessionInitTimeout);
         }
-        if self.can_read()
-            && self
-                .partial_since
-                .zip(c.pdu_read)
-                .is_some_and(|(s, t)| now >= s + t)
-        {
+        if self.can_read() && self.timers.pdu_read_due(now) {
             self.close(CloseReason::PduReadTimeout);
         }
-        if bound && c.inactivity.is_some_and(|t| now >= self.last_activity + t) {
+        if bound && self.timers.inactivity_due(now) {
             self.start_unbind(CloseReason::Inactivity);
         }
         if matches!(self.state, BindState::Bound(_))
             && self.enquire_seq.is_none()
             && self.can_read()
-            && c.enquire_link.is_some_and(|t| now >= self.last_rx + t)
+            && self.timers.enquire_link_due(now)
         {
             match self.send_request(Body::EnquireLink, PendingKind::EnquireLink) {
                 Ok(seq) => self.enquire_seq = Some(seq),
                 Err((_, e)) => warn!(error = %e, "cannot send enquire_link"),
             }
-        }
-    }
-}
-
-/// The timer settings, copied out so they can be read while `self` changes.
-struct Timers {
-    session_init: Option<std::time::Duration>,
-    enquire_link: Option<std::time::Duration>,
-    inactivity: Option<std::time::Duration>,
-    pdu_read: Option<std::time::Duration>,
-}
-
-impl SessionConfig {
-    fn clone_timers(&self) -> Timers {
-        Timers {
-            session_init: self.session_init_timer,
-            enquire_link: self.enquire_link_timer,
-            inactivity: self.inactivity_timer,
-            pdu_read: self.pdu_read_timer,
         }
     }
 }

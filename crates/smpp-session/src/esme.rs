@@ -1,15 +1,16 @@
 //! The ESME role: connect, bind, and get a bound session.
 
 use bytes::Bytes;
-use smpp::pdu::{Bind, BindResp, Body};
+use smpp::pdu::{Bind, BindResp};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+use crate::bind_mode::BindMode;
 use crate::config::SessionConfig;
 use crate::connection;
 use crate::error::SessionError;
 use crate::session::{Event, Session};
-use crate::state::{BindMode, Role};
+use crate::state::Role;
 
 /// Bind over an established stream (TCP or TLS). On success the session is
 /// bound in `mode`; on refusal the session is closed and the SMSC's status
@@ -25,21 +26,14 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (session, events) = connection::spawn(io, Role::Esme, config, peer);
-    let body = match mode {
-        BindMode::Transmitter => Body::BindTransmitter(bind),
-        BindMode::Receiver => Body::BindReceiver(bind),
-        BindMode::Transceiver => Body::BindTransceiver(bind),
-    };
-    let resp = session.request(body).await?;
+    let resp = session.request(mode.request(bind)).await?;
     if !resp.command_status.is_ok() {
         session.close();
         return Err(SessionError::BindRefused(resp.command_status));
     }
-    match resp.body {
-        Body::BindTransmitterResp(r) | Body::BindReceiverResp(r) | Body::BindTransceiverResp(r) => {
-            Ok((session, events, r))
-        }
-        other => {
+    match BindMode::from_response(resp.body) {
+        Ok((_, r)) => Ok((session, events, r)),
+        Err(other) => {
             session.close();
             Err(SessionError::UnexpectedResponse(other.command_id()))
         }

@@ -1,7 +1,9 @@
 //! The SMPP 3.4 bind state machine (§2.2-2.3): which PDUs each side may
-//! send in each state.
+//! send in each state. The modes themselves are [`BindMode`]'s.
 
 use smpp::CommandId;
+
+use crate::bind_mode::BindMode;
 
 /// Which end of the link this session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,54 +12,6 @@ pub enum Role {
     Esme,
     /// We accepted the connection and answer binds.
     Smsc,
-}
-
-/// transmitter, receiver or transceiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BindMode {
-    Transmitter,
-    Receiver,
-    Transceiver,
-}
-
-impl BindMode {
-    /// The bind command for this mode.
-    pub fn command_id(self) -> CommandId {
-        match self {
-            BindMode::Transmitter => CommandId::BIND_TRANSMITTER,
-            BindMode::Receiver => CommandId::BIND_RECEIVER,
-            BindMode::Transceiver => CommandId::BIND_TRANSCEIVER,
-        }
-    }
-
-    /// The mode a bind or bind response command asks for.
-    pub fn of(id: CommandId) -> Option<BindMode> {
-        match CommandId(id.0 & !0x8000_0000) {
-            CommandId::BIND_TRANSMITTER => Some(BindMode::Transmitter),
-            CommandId::BIND_RECEIVER => Some(BindMode::Receiver),
-            CommandId::BIND_TRANSCEIVER => Some(BindMode::Transceiver),
-            _ => None,
-        }
-    }
-
-    /// The short name operators use: tx, rx, trx.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BindMode::Transmitter => "tx",
-            BindMode::Receiver => "rx",
-            BindMode::Transceiver => "trx",
-        }
-    }
-
-    /// The ESME may send submissions.
-    pub fn can_transmit(self) -> bool {
-        matches!(self, BindMode::Transmitter | BindMode::Transceiver)
-    }
-
-    /// The ESME may be sent deliveries.
-    pub fn can_receive(self) -> bool {
-        matches!(self, BindMode::Receiver | BindMode::Transceiver)
-    }
 }
 
 /// Where a session is in its life.

@@ -6,7 +6,8 @@
 //! - [`Receipt`]: the receipt data, parsed from text with [`Receipt::parse`]
 //!   or from text plus TLVs with [`Receipt::from_deliver`], and written back
 //!   as the standard text with [`Receipt::format`] (what a gateway sends its
-//!   own users).
+//!   own users), or as a whole deliver_sm with [`Receipt::deliver_sm`]
+//!   (in `deliver_sm.rs`).
 //! - [`normalize_id`], [`id_value`], [`ids_match`]: id matching across the
 //!   hex/decimal/leading-zero variants SMSCs produce.
 //!
@@ -29,6 +30,8 @@ use std::str::FromStr;
 
 use crate::message_state::MessageState;
 use crate::time::ReceiptDate;
+
+mod deliver_sm;
 
 /// Most characters of the original message a receipt's `text:` carries.
 pub const RECEIPT_TEXT_CHARS: usize = 20;

@@ -25,7 +25,8 @@
 //! value; all 44 standard 3.4 TLVs, and unknown/vendor tags (rusmpp keeps
 //! those as `TlvValue::Other`), on every PDU that has a TLV section (rusmpp,
 //! like us, accepts any TLV on submit_sm_resp, deliver_sm_resp, data_sm_resp
-//! and submit_multi_resp, so nothing is excluded there).
+//! and submit_multi_resp, so nothing is excluded there). And the receipt
+//! deliver_sm as `Receipt::deliver_sm` builds it, both ways.
 //!
 //! The generated input is restricted (see `restrict` and `rusmpp_tlv_value`)
 //! where rusmpp cannot represent what we accept:
@@ -1050,6 +1051,93 @@ proptest! {
     /// they are the bytes our encoder writes.
     #[test]
     fn rusmpp_to_ours(pdu in diff_pdu()) {
+        check_rusmpp_to_ours(&pdu)?;
+    }
+}
+
+/// A receipt deliver_sm as [`smpp::receipt::Receipt::deliver_sm`] builds
+/// it, read back with our decoder into the test's buffer type: its
+/// esm_class, text and receipt TLVs must read the same in rusmpp.
+fn receipt_pdu() -> impl Strategy<Value = Pdu<B>> {
+    use smpp::receipt::{NetworkErrorCode, Receipt};
+    use smpp::time::ReceiptDate;
+    let states = vec![
+        MessageState::Enroute,
+        MessageState::Delivered,
+        MessageState::Expired,
+        MessageState::Deleted,
+        MessageState::Undeliverable,
+        MessageState::Accepted,
+        MessageState::Unknown,
+        MessageState::Rejected,
+    ];
+    let fields = (
+        "[0-9A-Za-z-]{1,64}",
+        prop::sample::select(states),
+        proptest::option::of(0u32..1000),
+        proptest::option::of(0u32..1000),
+        proptest::option::of(0i64..4_000_000_000),
+        proptest::option::of(0i64..4_000_000_000),
+        proptest::option::of("[0-9]{3}"),
+        proptest::option::of("\\PC{0,20}"),
+        proptest::option::of((any::<u8>(), any::<u16>())),
+    );
+    let message = (
+        common::address(20),
+        common::address(20),
+        any::<bool>(),
+        any::<u32>(),
+    );
+    (fields, message).prop_map(
+        |(
+            (id, stat, sub, dlvrd, submit, done, err, text, network_error),
+            (mut source, mut destination, intermediate, seq),
+        )| {
+            let mut r = Receipt::new(id, stat);
+            r.sub = sub;
+            r.dlvrd = dlvrd;
+            r.submit_date = submit.and_then(ReceiptDate::from_unix);
+            r.done_date = done.and_then(ReceiptDate::from_unix);
+            r.err = err;
+            r.text = text;
+            r.network_error = network_error.map(|(network_type, error_code)| NetworkErrorCode {
+                network_type,
+                error_code,
+            });
+            fix_addr(&mut source);
+            fix_addr(&mut destination);
+            let bytes = |a: Address<B>| Address {
+                ton: a.ton,
+                npi: a.npi,
+                addr: bytes::Bytes::from(a.addr),
+            };
+            let message = SubmitSm {
+                source: bytes(source),
+                destination: bytes(destination),
+                ..Default::default()
+            };
+            let d = r.deliver_sm(&message, intermediate);
+            let frame = our_encode_bytes(&Pdu::new(seq, Body::DeliverSm(d)));
+            Pdu::<B>::decode(&frame, &Limits::SMPP34).unwrap()
+        },
+    )
+}
+
+fn our_encode_bytes(pdu: &Pdu<bytes::Bytes>) -> B {
+    let mut out = BytesMut::new();
+    pdu.encode(&mut out).unwrap();
+    out.to_vec()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A receipt deliver_sm reads the same in rusmpp (esm_class, text,
+    /// receipted_message_id, message_state, network_error_code), and
+    /// rusmpp writes it with the same bytes.
+    #[test]
+    fn receipt_deliver_sm_both_ways(pdu in receipt_pdu()) {
+        check_ours_to_rusmpp(&pdu)?;
         check_rusmpp_to_ours(&pdu)?;
     }
 }

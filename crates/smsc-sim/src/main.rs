@@ -24,7 +24,7 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 fn main() -> anyhow::Result<()> {
     let args = cli::Args::parse();
@@ -54,9 +54,9 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     info!(addr = %listener.local_addr()?, "smsc-sim listening");
     let sim = sim::Sim::new(args);
-    tokio::spawn(sim.clone().run_delayed());
+    tokio::spawn(sim.clone().run_delayed().instrument(info_span!("delayed")));
     if sim.args.mo_rate > 0.0 {
-        tokio::spawn(server::run_mo(sim.clone(), sim.args.mo_rate));
+        tokio::spawn(server::run_mo(sim.clone(), sim.args.mo_rate).instrument(info_span!("mo")));
     }
     let mut n = 0u64;
     loop {
@@ -64,7 +64,12 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     n += 1;
-                    tokio::spawn(server::serve(sim.clone(), stream, peer.to_string(), n));
+                    // The session's span: its connection task and, once
+                    // bound as a receiver, its deliverer carry it too.
+                    let span = info_span!("session", %peer, system_id = tracing::field::Empty);
+                    tokio::spawn(
+                        server::serve(sim.clone(), stream, peer.to_string(), n).instrument(span),
+                    );
                 }
                 Err(e) => warn!(error = %e, "accept failed"),
             },

@@ -91,10 +91,11 @@ fn id_resp(id: String) -> SubmitSmResp<Bytes> {
 impl Conn {
     async fn handle(&mut self, pdu: Pdu<Bytes>) -> Result<(), smpp_session::SessionError> {
         let seq = pdu.sequence_number;
-        match pdu.body {
-            Body::BindTransmitter(b) => self.bind(seq, BindMode::Transmitter, b).await,
-            Body::BindReceiver(b) => self.bind(seq, BindMode::Receiver, b).await,
-            Body::BindTransceiver(b) => self.bind(seq, BindMode::Transceiver, b).await,
+        let body = match BindMode::from_request(pdu.body) {
+            Ok((mode, b)) => return self.bind(seq, mode, b).await,
+            Err(body) => body,
+        };
+        match body {
             Body::SubmitSm(s) => {
                 inc(&self.sim.counters.submit_sm);
                 let (status, id) = self.accept_submit(&s, 1);
@@ -233,17 +234,14 @@ impl Conn {
             system_id: Bytes::from_static(b"smsc-sim"),
             tlvs: Default::default(),
         };
-        let body = match mode {
-            BindMode::Transmitter => Body::BindTransmitterResp(resp),
-            BindMode::Receiver => Body::BindReceiverResp(resp),
-            BindMode::Transceiver => Body::BindTransceiverResp(resp),
-        };
+        let body = mode.response(resp);
         if !(user_ok && pass_ok) {
             inc(&sim.counters.bind_refused);
             return self.session.respond(seq, S::ESME_RINVPASWD, body).await;
         }
         let system_id: Arc<str> = Arc::from(String::from_utf8_lossy(&b.system_id).as_ref());
         self.session.respond(seq, S::ESME_ROK, body).await?;
+        tracing::Span::current().record("system_id", &*system_id);
         inc(&sim.counters.binds);
         inc(&sim.counters.binds_active);
         info!(system_id = %system_id, mode = mode.as_str(), peer = self.session.peer(), "bound");
@@ -297,8 +295,7 @@ impl Conn {
                 0,
                 now_unix,
                 now_unix,
-                &s.destination,
-                &s.source,
+                s,
                 text,
                 true,
             );
@@ -311,17 +308,7 @@ impl Conn {
             );
         }
         if rd.wants_final(state == MessageState::Delivered) {
-            let body = receipt_body(
-                &id,
-                state,
-                err,
-                now_unix,
-                done_unix,
-                &s.destination,
-                &s.source,
-                text,
-                false,
-            );
+            let body = receipt_body(&id, state, err, now_unix, done_unix, s, text, false);
             sim.dispatch_later(
                 system_id,
                 Outgoing {

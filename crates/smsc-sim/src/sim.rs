@@ -13,13 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use smpp::MessageState;
-use smpp::pdu::{Address, Body, DeliverSm, EsmClass};
+use smpp::pdu::{Body, DeliverSm, SubmitSm};
 use smpp::receipt::{NetworkErrorCode, Receipt};
 use smpp::time::ReceiptDate;
-use smpp::tlv::{TlvTag, TlvsBuilder};
 use smpp_session::Session;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::cli::Args;
 use crate::counters::{Counters, dec, inc};
@@ -237,7 +237,10 @@ impl Sim {
         }
     }
 
-    /// A receipt whose message was cancelled meanwhile says DELETED.
+    /// A receipt whose message was cancelled meanwhile says DELETED. It is
+    /// built from the receipt it replaces (`out.body`) as if that were the
+    /// message, so its addresses come out swapped back: source the
+    /// submitter, destination the handset.
     fn deleted_if_cancelled(&self, out: Outgoing) -> Outgoing {
         let Some(n) = out.message else { return out };
         match self.record(n) {
@@ -248,8 +251,7 @@ impl Sim {
                     0,
                     r.final_unix,
                     r.final_unix,
-                    &out.body.destination,
-                    &out.body.source,
+                    &out.body,
                     b"",
                     false,
                 );
@@ -282,16 +284,20 @@ impl Sim {
         for _ in &owed {
             dec(&self.counters.receipts_owed);
         }
-        tokio::spawn(deliverer(self.clone(), system_id.clone(), session, rx));
+        // Both serve the receiver session registering: they carry its span.
+        tokio::spawn(deliverer(self.clone(), system_id.clone(), session, rx).in_current_span());
         if !owed.is_empty() {
             let sim = self.clone();
-            tokio::spawn(async move {
-                for out in owed {
-                    if let Err(e) = tx.send(out).await {
-                        sim.dispatch(&system_id, e.0);
+            tokio::spawn(
+                async move {
+                    for out in owed {
+                        if let Err(e) = tx.send(out).await {
+                            sim.dispatch(&system_id, e.0);
+                        }
                     }
                 }
-            });
+                .in_current_span(),
+            );
         }
         key
     }
@@ -344,25 +350,28 @@ async fn deliverer(
     let collector = {
         let sim = sim.clone();
         let system_id = system_id.clone();
-        tokio::spawn(async move {
-            while let Some((pending, out)) = done_rx.recv().await {
-                let pending: smpp_session::PendingResponse = pending;
-                let out: Outgoing = out;
-                match pending.await {
-                    Ok(resp) if resp.command_status.is_ok() => {
-                        if out.message.is_some() {
-                            inc(&sim.counters.receipts_acked);
-                        } else {
-                            inc(&sim.counters.mo_acked);
+        tokio::spawn(
+            async move {
+                while let Some((pending, out)) = done_rx.recv().await {
+                    let pending: smpp_session::PendingResponse = pending;
+                    let out: Outgoing = out;
+                    match pending.await {
+                        Ok(resp) if resp.command_status.is_ok() => {
+                            if out.message.is_some() {
+                                inc(&sim.counters.receipts_acked);
+                            } else {
+                                inc(&sim.counters.mo_acked);
+                            }
                         }
-                    }
-                    _ => {
-                        inc(&sim.counters.receipts_failed);
-                        sim.dispatch_later(system_id.clone(), out, Duration::from_millis(500));
+                        _ => {
+                            inc(&sim.counters.receipts_failed);
+                            sim.dispatch_later(system_id.clone(), out, Duration::from_millis(500));
+                        }
                     }
                 }
             }
-        })
+            .in_current_span(),
+        )
     };
     loop {
         // What was queued for this session first; then what is owed to its
@@ -407,9 +416,9 @@ async fn deliverer(
     let _ = collector.await;
 }
 
-/// A receipt deliver_sm: the text and the receipted_message_id,
-/// message_state and (for failures) network_error_code TLVs. `source` is
-/// the handset (the submit's destination), `destination` the submitter.
+/// A receipt deliver_sm for `message` (see [`Receipt::deliver_sm`]): one
+/// part submitted, delivered or not, and a network_error_code (GSM) only
+/// for a failure with an error.
 #[allow(clippy::too_many_arguments)]
 pub fn receipt_body(
     id: &str,
@@ -417,8 +426,7 @@ pub fn receipt_body(
     err: u16,
     submit_unix: i64,
     done_unix: i64,
-    source: &Address<Bytes>,
-    destination: &Address<Bytes>,
+    message: &SubmitSm<Bytes>,
     text: &[u8],
     intermediate: bool,
 ) -> DeliverSm<Bytes> {
@@ -431,31 +439,9 @@ pub fn receipt_body(
     r.err = Some(format!("{err:03}"));
     let text: String = String::from_utf8_lossy(text).chars().take(20).collect();
     r.text = Some(text);
-    let mut tlvs = TlvsBuilder::with_capacity(96);
-    tlvs.push_c_octet_string(TlvTag::RECEIPTED_MESSAGE_ID, id.as_bytes())
-        .push_u8(TlvTag::MESSAGE_STATE, state.as_u8());
-    if !delivered && err != 0 {
-        let code = NetworkErrorCode {
-            network_type: 3,
-            error_code: err,
-        };
-        tlvs.push(TlvTag::NETWORK_ERROR_CODE, &code.to_bytes());
-    }
-    let esm = if intermediate {
-        EsmClass::TYPE_INTERMEDIATE_NOTIFICATION
-    } else {
-        EsmClass::TYPE_DELIVERY_RECEIPT
-    };
-    DeliverSm {
-        source: source.clone(),
-        destination: destination.clone(),
-        esm_class: EsmClass(esm),
-        short_message: {
-            let mut text = Vec::with_capacity(160);
-            r.write_to(&mut text);
-            Bytes::from(text)
-        },
-        tlvs: tlvs.build(),
-        ..Default::default()
-    }
+    r.network_error = (!delivered && err != 0).then_some(NetworkErrorCode {
+        network_type: 3,
+        error_code: err,
+    });
+    r.deliver_sm(message, intermediate)
 }

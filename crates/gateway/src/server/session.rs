@@ -55,21 +55,15 @@ pub async fn run<St: Store>(
             ev = events.recv(), if inflight.len() < IN_FLIGHT => {
                 let Some(Event::Request(pdu)) = ev else { break };
                 let seq = pdu.sequence_number;
-                match pdu.body {
-                    Body::BindTransmitter(b) => {
-                        bind(&ctx, &session, &mut grant, peer, seq, BindMode::Transmitter, b).await;
-                    }
-                    Body::BindReceiver(b) => {
-                        if bind(&ctx, &session, &mut grant, peer, seq, BindMode::Receiver, b).await {
+                match BindMode::from_request(pdu.body) {
+                    Ok((mode, b)) => {
+                        if bind(&ctx, &session, &mut grant, peer, seq, mode, b).await
+                            && mode.can_receive()
+                        {
                             receiver = add_receiver(&ctx, &session, &grant, receiver);
                         }
                     }
-                    Body::BindTransceiver(b) => {
-                        if bind(&ctx, &session, &mut grant, peer, seq, BindMode::Transceiver, b).await {
-                            receiver = add_receiver(&ctx, &session, &grant, receiver);
-                        }
-                    }
-                    body => {
+                    Err(body) => {
                         // A request read after the session began to close
                         // is neither stored nor answered: the ESME never had
                         // an answer, so its retry cannot make a duplicate.
@@ -135,11 +129,7 @@ async fn bind<St: Store>(
         system_id: Bytes::copy_from_slice(ctx.config.load().smpp_server.id.as_bytes()),
         tlvs: Default::default(),
     };
-    let body = match mode {
-        BindMode::Transmitter => Body::BindTransmitterResp(resp),
-        BindMode::Receiver => Body::BindReceiverResp(resp),
-        BindMode::Transceiver => Body::BindTransceiverResp(resp),
-    };
+    let body = mode.response(resp);
     let status = match ctx
         .accounts
         .bind(&b.system_id, &b.password, peer.ip(), mode, Instant::now())
