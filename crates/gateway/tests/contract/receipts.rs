@@ -118,11 +118,9 @@ pub async fn a_final_receipt_is_queued_as_registered_delivery_asks<B: Backend>(b
     assert_eq!(s.status("d").await.unwrap().unwrap(), st);
 }
 
-/// A receipt without a done date (0) makes the message final now.
-///
-/// Memory keeps 0 as the message's `final_ms` and the receipt's
-/// `done_ms`; redis uses its clock (see the report of issue 10's
-/// contract branch).
+/// A receipt without a done date (0) makes the message final now, by
+/// the store's clock: its `final_ms` and its receipt's `done_ms`
+/// ([`rules::done_or_now`](gateway::store::rules::done_or_now)).
 pub async fn a_receipt_without_a_done_date_is_final_now<B: Backend>(b: &B) {
     let s = b.store();
     sent(b, &with_rd("e", 1, 1), &["xe"]).await;
