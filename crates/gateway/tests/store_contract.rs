@@ -58,6 +58,7 @@ contract! {
     receipts::parts_are_summed_into_one_receipt => test_clock;
     receipts::intermediate_receipts_are_queued_when_asked_for => test_clock;
     receipts::fail_queues_one_final_receipt_when_asked_for => test_clock;
+    receipts::parts_come_from_the_first_sent_with_upstream_ids => test_clock;
     deliveries::deliveries_are_taken_settled_and_redelivered_at_the_tail => test_clock;
     deliveries::an_expired_item_is_handed_out_all_the_same => test_clock;
     deliveries::a_blocking_take_of_deliveries_wakes_for_a_deliver => real_time;
