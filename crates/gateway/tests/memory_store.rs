@@ -1,7 +1,8 @@
 //! What only the memory backend does, through its public API on a test
 //! clock: it forgets old message states itself (redis lets the message
 //! hash expire), a delivery queue nobody takes from drops what expired
-//! (a redis stream keeps it until taken), and it never encodes a message
+//! at the next deliver (redis trims only whole stream nodes, so a short
+//! stream keeps it until taken), and it never encodes a message
 //! (so it accepts one redis refuses as unencodable). The behaviour both
 //! backends share is in `store_contract.rs`; docs/store.md, "Where the
 //! backends may differ", says why these differ.
