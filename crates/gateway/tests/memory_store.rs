@@ -1,8 +1,11 @@
 //! What only the memory backend does, through its public API on a test
 //! clock: it forgets old message states itself (redis lets the message
-//! hash expire), and a delivery queue nobody takes from drops what
-//! expired (a redis stream keeps it until taken). The behaviour both
-//! backends share is in `store_contract.rs`.
+//! hash expire), a delivery queue nobody takes from drops what expired
+//! at the next deliver (redis trims only whole stream nodes, so a short
+//! stream keeps it until taken), and it never encodes a message
+//! (so it accepts one redis refuses as unencodable). The behaviour both
+//! backends share is in `store_contract.rs`; docs/store.md, "Where the
+//! backends may differ", says why these differ.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -68,4 +71,19 @@ async fn a_queue_nobody_takes_from_drops_what_expired() {
         .await
         .unwrap();
     assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
+}
+
+/// Memory keeps the message as it is, never encoded: a short_message
+/// longer than its 254 octets, which redis refuses as Unavailable
+/// (`redis_store.rs`), is accepted and handed out whole.
+#[tokio::test]
+async fn a_message_redis_cannot_encode_is_accepted() {
+    let (s, _t) = clocked();
+    let mut long = message("m-long", "u", 1, 0);
+    long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
+    assert!(long.encode().is_err());
+    s.submit(sub(&long, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&taken), vec!["m-long"]);
+    assert_eq!(*taken[0].message, long);
 }

@@ -389,6 +389,46 @@ async fn submit_is_one_round_trip() {
     assert_eq!(calls("eval"), 0, "{info}");
 }
 
+/// A message redis cannot encode (a short_message longer than its 254
+/// octets) is refused as Unavailable before the script runs: nothing
+/// charged, throttled, queued or kept (memory, which never encodes,
+/// accepts it: docs/store.md, "Where the backends may differ").
+#[tokio::test]
+async fn a_message_that_cannot_be_encoded_is_refused_and_changes_nothing() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let limit = Some(Limit { rate: 1, burst: 1 });
+    let mut long = message("m-long", "u", 1, 100_000);
+    long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
+    assert!(long.encode().is_err());
+    match s.submit(sub(&long, limit, Some(100_000))).await {
+        Err(Refusal::Unavailable(why)) => assert!(why.contains("m-long"), "{why}"),
+        other => panic!("not refused as unavailable: {other:?}"),
+    }
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    assert_eq!(s.status("m-long").await.unwrap(), None);
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    for key in [rs::message_key("m-long"), rs::tat_key("u")] {
+        let exists: i64 = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert_eq!(exists, 0, "{key}");
+    }
+    // Not throttled either: the burst of one is still there.
+    let m = message("fits", "u", 1, 100_000);
+    s.submit(sub(&m, limit, Some(100_000))).await.unwrap();
+    assert_eq!(s.balance("u").await.unwrap(), Some(900_000));
+    assert_eq!(
+        ids(&s.take("up", "w", 10, Duration::ZERO).await.unwrap()),
+        vec!["fits"]
+    );
+}
+
 #[tokio::test]
 async fn a_dead_consumers_messages_are_reclaimed() {
     let server = Server::start();

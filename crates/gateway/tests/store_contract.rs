@@ -43,8 +43,6 @@ contract! {
     submit::credit_is_charged_atomically_and_refunded_on_cancel => test_clock;
     submit::throttle_refusal_changes_nothing => test_clock;
     submit::queue_limit_and_taking_in_order => test_clock;
-    // Expected to fail on memory until its submit is idempotent on the
-    // message id (the fix of issue 10 in flight); redis' is.
     submit::a_repeated_submit_is_accepted_once => test_clock;
     connector::sent_maps_upstream_ids_until_their_ttl => test_clock;
     connector::retry_waits_for_its_delay_and_rejoins_the_queue => test_clock;
@@ -52,13 +50,15 @@ contract! {
     connector::a_message_in_the_retry_set_can_be_cancelled => test_clock;
     connector::an_unsettled_message_is_handed_out_again => test_clock;
     connector::a_blocking_take_waits_and_wakes_for_a_submit_or_a_retry => real_time;
+    connector::a_take_moves_at_most_max_due_retries_earliest_due_first => test_clock;
+    connector::a_take_of_none_moves_nothing => test_clock;
     receipts::a_final_receipt_is_queued_as_registered_delivery_asks => test_clock;
-    receipts::a_receipt_without_a_done_date_is_final_now => test_clock, memory
-        #[ignore = "memory keeps a receipt's done_ms 0 as final_ms; redis uses its clock"];
+    receipts::a_receipt_without_a_done_date_is_final_now => test_clock;
     receipts::a_receipt_before_its_mapping_is_held_and_applied => test_clock;
     receipts::parts_are_summed_into_one_receipt => test_clock;
     receipts::intermediate_receipts_are_queued_when_asked_for => test_clock;
     receipts::fail_queues_one_final_receipt_when_asked_for => test_clock;
+    receipts::parts_come_from_the_first_sent_with_upstream_ids => test_clock;
     deliveries::deliveries_are_taken_settled_and_redelivered_at_the_tail => test_clock;
     deliveries::an_expired_item_is_handed_out_all_the_same => test_clock;
     deliveries::a_blocking_take_of_deliveries_wakes_for_a_deliver => real_time;

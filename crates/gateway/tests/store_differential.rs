@@ -16,23 +16,22 @@
 //! What legitimately differs is normalised before comparing: tokens (a
 //! stream id on redis, a counter on memory) become the identity of what
 //! they were handed out for, and a time the store took from its own
-//! clock (a fail's or a cancel's final time, a queued item's stamps)
-//! becomes "now" (the two clocks are read a moment apart).
+//! clock (a fail's or a cancel's final time, a receipt's without a done
+//! date, a queued item's stamps) becomes "now" (the two clocks are read
+//! a moment apart).
 //!
 //! One `redis-server` serves the whole run, FLUSHALLed before each case.
 //! 512 cases of up to 40 operations by default (a few seconds);
 //! `PROPTEST_CASES` sets another number.
 //!
 //! [`repeated_message_ids`] also submits message ids again (the front end
-//! retrying a submit whose answer it did not get). It is expected to
-//! fail until memory's submit is idempotent on the message id as redis'
-//! is (issue 10's fix in flight).
+//! retrying a submit whose answer it did not get).
 //!
-//! Two known divergences of take (due retries moved to the queue's back:
-//! all of them on memory, up to `max` on redis; and a take of 0) are
-//! replayed by the ignored `divergence_*` tests; the random sequences
-//! step around them (no take of 0; a take asks for at least as many as
-//! may be due) so that they keep finding new ones.
+//! Takes ask for 0 to 3 messages, whatever number of retries is due: a
+//! take moves at most `max` due retries to the queue's back, and a take
+//! of 0 moves none (the two divergences this test found; the contract's
+//! `connector::a_take_moves_at_most_max_due_retries_earliest_due_first`
+//! and `connector::a_take_of_none_moves_nothing` pin the order).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -122,12 +121,14 @@ enum Op {
     },
     /// A receipt for an upstream id ([`Pair::upstream_id`]): mostly one
     /// that a sent handed out already, else one that a later sent hands
-    /// out (held until then).
+    /// out (held until then). `dated`: done at [`DONE`], else without a
+    /// done date (0: done when the store applies it).
     Receipt {
         connector: usize,
         target: usize,
         state: MessageState,
         error_code: u16,
+        dated: bool,
     },
     Cancel {
         pick: usize,
@@ -254,17 +255,15 @@ fn op(repeat: bool) -> impl Strategy<Value = Op> {
         1 => (user(), prop_oneof![Just(0i64), Just(250_000), Just(1_000_000)])
             .prop_map(|(user, micro)| Op::InitCredit { user, micro }),
         6 => submit(repeat),
-        // Not max 0: memory's take moves due retries to the queue's back
-        // even then, redis' answers at once (reported with issue 10).
-        4 => (connector(), 1usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
+        4 => (connector(), 0usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
         4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
         3 => (pick, prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)])
             .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
         1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
             .prop_map(|(pick, state, code)| Op::Fail { pick, state, code }),
         1 => pick.prop_map(|pick| Op::SettleAgain { pick }),
-        6 => (connector(), any::<usize>(), state(), prop_oneof![Just(0u16), Just(7), Just(0x1ff)])
-            .prop_map(|(connector, target, state, error_code)| Op::Receipt { connector, target, state, error_code }),
+        6 => (connector(), any::<usize>(), state(), prop_oneof![Just(0u16), Just(7), Just(0x1ff)], prop_oneof![4 => Just(true), 1 => Just(false)])
+            .prop_map(|(connector, target, state, error_code, dated)| Op::Receipt { connector, target, state, error_code, dated }),
         2 => (pick, any::<bool>()).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
         2 => (user(), 0..MO_TEXTS.len()).prop_map(|(user, text)| Op::Deliver { user, text }),
         3 => (user(), 0usize..=3).prop_map(|(user, max)| Op::TakeDeliveries { user, max }),
@@ -418,12 +417,6 @@ struct Pair {
     deliveries: Vec<DeliveryHandle>,
     /// Upstream ids handed out by sent so far: x0 .. x<next_upstream - 1>.
     next_upstream: usize,
-    /// Per connector: retries made due at once or in a moment since its
-    /// last take (an upper bound: some may have been cancelled).
-    due: [usize; CONNECTORS.len()],
-    /// Take what the sequence says even when more retries may be due
-    /// (the known divergence below).
-    strict: bool,
     log: Vec<String>,
 }
 
@@ -508,11 +501,6 @@ impl Pair {
             }
             Op::Take { connector, max } => {
                 let c = CONNECTORS[connector];
-                // A take moves every due retry to the queue's back on
-                // memory, up to `max` of them on redis (reported with
-                // issue 10): ask for at least as many as may be due.
-                let due = std::mem::take(&mut self.due[connector]);
-                let max = if self.strict { max } else { max.max(due) };
                 self.log.push(format!("take {max} of {c}"));
                 let a = m.take(c, "w", max, Duration::ZERO).await;
                 let b = r.take(c, "w", max, Duration::ZERO).await;
@@ -555,10 +543,6 @@ impl Pair {
                 };
                 self.log.push(format!("retry t{h} {delay:?}"));
                 let h = &mut self.taken[h];
-                if !matches!(delay, Delay::Later) {
-                    let c = CONNECTORS.iter().position(|c| *c == h.connector);
-                    self.due[c.unwrap_or(0)] += 1;
-                }
                 let (a, b) = (
                     m.retry(h.connector, &h.memory, delay.duration()).await,
                     r.retry(h.connector, &h.redis, delay.duration()).await,
@@ -613,15 +597,18 @@ impl Pair {
                 target,
                 state,
                 error_code,
+                dated,
             } => {
                 let c = CONNECTORS[connector];
                 let up = self.upstream_id(target);
-                self.log
-                    .push(format!("receipt {c} {up} {state:?} err {error_code:#x}"));
+                let done_ms = if dated { DONE } else { 0 };
+                self.log.push(format!(
+                    "receipt {c} {up} {state:?} err {error_code:#x} done {done_ms}"
+                ));
                 let p = PartReceipt {
                     state,
                     error_code,
-                    done_ms: DONE,
+                    done_ms,
                 };
                 let (a, b) = (
                     m.receipt(c, &up, p, TTL).await,
@@ -825,7 +812,7 @@ impl Pair {
     }
 }
 
-async fn run_case(server: &Server, ops: &[Op], strict: bool) -> Result<(), TestCaseError> {
+async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut raw = redis::Client::open(server.url())
         .and_then(|c| c.get_connection())
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -841,8 +828,6 @@ async fn run_case(server: &Server, ops: &[Op], strict: bool) -> Result<(), TestC
         taken: Vec::new(),
         deliveries: Vec::new(),
         next_upstream: 0,
-        due: [0; CONNECTORS.len()],
-        strict,
         log: Vec::new(),
     };
     for op in ops {
@@ -869,7 +854,7 @@ fn differential(repeat: bool) {
         ..Config::default()
     });
     let strategy = proptest::collection::vec(op(repeat), 1..=40);
-    let result = runner.run(&strategy, |ops| rt.block_on(run_case(&server, &ops, false)));
+    let result = runner.run(&strategy, |ops| rt.block_on(run_case(&server, &ops)));
     match result {
         Ok(()) => {}
         Err(TestError::Fail(why, ops)) => {
@@ -884,8 +869,7 @@ fn the_backends_agree() {
     differential(false);
 }
 
-/// Expected to fail until memory's submit is idempotent on the message
-/// id, as redis' is (issue 10's fix in flight).
+/// With message ids submitted again.
 #[test]
 fn repeated_message_ids() {
     differential(true);
@@ -925,83 +909,4 @@ fn normalising_keeps_what_a_receipt_says() {
         item(&d(MessageState::Delivered, 2)).done,
         Some(Time::Exact(DONE))
     );
-}
-
-/// One sequence, as it is (no taking more than it says).
-fn replay(ops: &[Op]) {
-    let server = Server::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    if let Err(e) = rt.block_on(run_case(&server, ops, true)) {
-        panic!("{e}");
-    }
-}
-
-fn plain_submit() -> Op {
-    Op::Submit {
-        again: None,
-        user: 0,
-        connector: 0,
-        parts: 1,
-        rate: 0,
-        rd: 0,
-        throttled: false,
-        charged: false,
-        queue_limit: 1_000,
-    }
-}
-
-/// A take moves every due retry to the back of the queue on memory, up
-/// to `max` of them on redis: a retry due but not moved is overtaken by
-/// a later submit. The random sequences take at least as many as may be
-/// due to step around it.
-#[test]
-#[ignore = "a known divergence: redis' take moves only up to max due retries"]
-fn divergence_a_take_moves_up_to_max_due_retries() {
-    replay(&[
-        plain_submit(),
-        plain_submit(),
-        Op::Take {
-            connector: 0,
-            max: 2,
-        },
-        Op::Retry {
-            pick: 0,
-            delay: Delay::Now,
-        },
-        Op::Retry {
-            pick: 0,
-            delay: Delay::Now,
-        },
-        Op::Take {
-            connector: 0,
-            max: 1,
-        },
-        plain_submit(),
-    ]);
-}
-
-/// A take of 0 moves due retries to the back of the queue on memory and
-/// answers at once on redis. The random sequences never take 0.
-#[test]
-#[ignore = "a known divergence: memory's take of 0 still moves due retries"]
-fn divergence_a_take_of_none_moves_due_retries() {
-    replay(&[
-        plain_submit(),
-        Op::Take {
-            connector: 0,
-            max: 1,
-        },
-        Op::Retry {
-            pick: 0,
-            delay: Delay::Now,
-        },
-        Op::Take {
-            connector: 0,
-            max: 0,
-        },
-        plain_submit(),
-    ]);
 }

@@ -155,13 +155,22 @@ pub trait Store: Send + Sync + 'static {
     // ---- the connector's side (issue 6) ----
 
     /// Up to `max` messages from `connector`'s queue for `consumer` (a
-    /// name unique to one process's worker), oldest first, including
-    /// messages whose retry time has come and messages another consumer
-    /// took and never settled (after [`RECLAIM_AFTER_MS`]), and — at the
-    /// first take by a consumer name in this process — what that name had
-    /// taken and not settled before (a previous run of this process that
-    /// was killed: consumer names are stable across restarts). Waits up to
-    /// `block` when there are none.
+    /// name unique to one process's worker), including messages whose
+    /// retry time has come and messages another consumer took and never
+    /// settled (after [`RECLAIM_AFTER_MS`]), and — at the first take by a
+    /// consumer name in this process — what that name had taken and not
+    /// settled before (a previous run of this process that was killed:
+    /// consumer names are stable across restarts). Waits up to `block`
+    /// when there are none.
+    ///
+    /// The order: what that name had taken before a restart (handed out
+    /// alone), then messages taken and never settled (same token), then
+    /// the queue, oldest first. Retries whose
+    /// time has come join the queue's *back* when a take notices them:
+    /// each take first moves at most `max` of them, earliest due first
+    /// (equal due times by message id), so a due retry a take did not
+    /// move is overtaken by what is submitted before the next take. A
+    /// take of 0 answers at once and moves nothing.
     fn take(
         &self,
         connector: &str,

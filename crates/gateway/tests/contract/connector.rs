@@ -308,3 +308,53 @@ pub async fn a_blocking_take_waits_and_wakes_for_a_submit_or_a_retry<B: Backend>
     assert!(take(b, 10).await.is_empty());
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
 }
+
+/// A take moves at most `max` due retries to the queue's back, earliest
+/// due first (redis' `promote(connector, max)`): a due retry it did not
+/// move is overtaken by a message submitted before the next take.
+pub async fn a_take_moves_at_most_max_due_retries_earliest_due_first<B: Backend>(b: &B) {
+    let s = b.store();
+    for i in 0..3 {
+        let m = message(&format!("m{i}"), "u", 1, 0);
+        s.submit(sub(&m, None, None)).await.unwrap();
+    }
+    let t = take(b, 3).await;
+    assert_eq!(ids(&t), vec!["m0", "m1", "m2"]);
+    // Due now, in the order m2, m0, m1 (not their ids' order).
+    for i in [2, 0, 1] {
+        s.retry("up", &t[i], Duration::ZERO).await.unwrap();
+        b.pass(b.tick()).await;
+    }
+    assert_eq!(s.queue_depth("up").await.unwrap(), 3);
+    // A take of one moves only the earliest due.
+    assert_eq!(ids(&take(b, 1).await), vec!["m2"]);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 2);
+    let m3 = message("m3", "u", 1, 0);
+    s.submit(sub(&m3, None, None)).await.unwrap();
+    // m0 and m1 join the queue's back behind m3 now.
+    assert_eq!(ids(&take(b, 2).await), vec!["m3", "m0"]);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    let m4 = message("m4", "u", 1, 0);
+    s.submit(sub(&m4, None, None)).await.unwrap();
+    assert_eq!(ids(&take(b, 10).await), vec!["m1", "m4"]);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+}
+
+/// A take of 0 answers at once, even asked to block, and moves no due
+/// retry: a message submitted after it is taken first.
+pub async fn a_take_of_none_moves_nothing<B: Backend>(b: &B) {
+    let s = b.store();
+    let a = message("a", "u", 1, 0);
+    s.submit(sub(&a, None, None)).await.unwrap();
+    let t = take(b, 1).await;
+    s.retry("up", &t[0], Duration::ZERO).await.unwrap();
+    b.pass(b.tick()).await;
+    let t0 = Instant::now();
+    assert!(b.take("up", "w", 0, ms(5_000)).await.unwrap().is_empty());
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    let m = message("b", "u", 1, 0);
+    s.submit(sub(&m, None, None)).await.unwrap();
+    assert_eq!(ids(&take(b, 10).await), vec!["b", "a"]);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+}

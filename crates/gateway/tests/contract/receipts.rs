@@ -118,11 +118,9 @@ pub async fn a_final_receipt_is_queued_as_registered_delivery_asks<B: Backend>(b
     assert_eq!(s.status("d").await.unwrap().unwrap(), st);
 }
 
-/// A receipt without a done date (0) makes the message final now.
-///
-/// Memory keeps 0 as the message's `final_ms` and the receipt's
-/// `done_ms`; redis uses its clock (see the report of issue 10's
-/// contract branch).
+/// A receipt without a done date (0) makes the message final now, by
+/// the store's clock: its `final_ms` and its receipt's `done_ms`
+/// ([`rules::done_or_now`](gateway::store::rules::done_or_now)).
 pub async fn a_receipt_without_a_done_date_is_final_now<B: Backend>(b: &B) {
     let s = b.store();
     sent(b, &with_rd("e", 1, 1), &["xe"]).await;
@@ -480,4 +478,32 @@ pub async fn fail_queues_one_final_receipt_when_asked_for<B: Backend>(b: &B) {
     let got = drain(b, "u").await;
     assert_eq!(got.len(), 1);
     assert_eq!(receipt_of(&got[0]).state, MessageState::Expired);
+}
+
+/// The parts are recorded by the first `sent` that has upstream ids: a
+/// `sent` without any leaves the message without parts, and a receipt
+/// held for an id that a later `sent` maps is applied then, the message
+/// counted as that one part.
+pub async fn parts_come_from_the_first_sent_with_upstream_ids<B: Backend>(b: &B) {
+    let s = b.store();
+    let m = with_rd("m", 1, 1);
+    let t = taken(b, &m).await;
+    s.sent("up", &t, &[], TTL).await.unwrap();
+    assert_eq!(
+        rcpt(b, "xm", MessageState::Delivered, 0).await,
+        ReceiptOutcome::Held
+    );
+    s.sent("up", &t, &["xm".into()], TTL).await.unwrap();
+    let st = s.status("m").await.unwrap().unwrap();
+    assert_eq!(
+        (st.state, st.final_ms),
+        (MessageState::Delivered, Some(DONE))
+    );
+    let got = drain(b, "u").await;
+    assert_eq!(got.len(), 1);
+    let rc = receipt_of(&got[0]);
+    assert_eq!(
+        (rc.state, rc.sub, rc.dlvrd),
+        (MessageState::Delivered, 1, 1)
+    );
 }

@@ -150,10 +150,8 @@ pub async fn queue_limit_and_taking_in_order<B: Backend>(b: &B) {
 
 /// A submit of a message id the store has already accepted (the front
 /// end retrying after a dropped connection) is accepted again without
-/// doing anything: not queued, charged or throttled twice.
-///
-/// Expected to fail on memory until its submit is idempotent on the
-/// message id (issue 10: redis' submit script is, memory's is not yet).
+/// doing anything: not queued, charged or throttled twice, nor refused
+/// by a queue limit or a throttle that would refuse a new message.
 pub async fn a_repeated_submit_is_accepted_once<B: Backend>(b: &B) {
     let s = b.store();
     s.init_credit("u", 5_000_000).await.unwrap();
@@ -165,6 +163,19 @@ pub async fn a_repeated_submit_is_accepted_once<B: Backend>(b: &B) {
     s.submit(sub(&m, limit, Some(1_000_000))).await.unwrap();
     assert_eq!(s.balance("u").await.unwrap(), Some(4_000_000));
     assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    // Not refused by a full queue or by a throttle with no room left.
+    let mut full = sub(&m, Some(Limit { rate: 1, burst: 1 }), Some(1_000_000));
+    full.queue_limit = 0;
+    assert_eq!(s.submit(full).await, Ok(()));
+    // Nor queued for another connector under the same id.
+    let mut elsewhere = m.clone();
+    elsewhere.connectors = vec!["elsewhere".into()];
+    s.submit(sub(&elsewhere, None, Some(1_000_000)))
+        .await
+        .unwrap();
+    assert_eq!(s.queue_depth("elsewhere").await.unwrap(), 0);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    assert_eq!(s.balance("u").await.unwrap(), Some(4_000_000));
     // Nor throttled twice: one more fits the burst of two.
     let n = message("k2", "u", 1, 1_000_000);
     s.submit(sub(&n, limit, Some(1_000_000))).await.unwrap();
@@ -176,6 +187,10 @@ pub async fn a_repeated_submit_is_accepted_once<B: Backend>(b: &B) {
     assert_eq!(s.balance("u").await.unwrap(), Some(3_000_000));
     assert!(take(b, 10).await.is_empty());
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    assert_eq!(
+        s.status("k1").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
     // Final: still final.
     s.fail(
         "up",

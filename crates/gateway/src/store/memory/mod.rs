@@ -222,8 +222,9 @@ impl Store for MemoryStore {
         self.lock().map(|_| ())
     }
 
-    /// Reclaimable messages, then the queue (which due retries join at
-    /// the back). `consumer` is not needed in one process. With nothing
+    /// Reclaimable messages, then the queue (which up to `max` due
+    /// retries join at the back, earliest due first). `consumer` is not
+    /// needed in one process. With nothing
     /// to take, waits up to `block` for a submit or a retry (woken by
     /// [`tokio::sync::Notify`]) or for the next retry or reclaim to fall
     /// due.

@@ -11,8 +11,11 @@
 //!   settled for [`RECLAIM_AFTER_MS`] (a worker that panicked or was
 //!   dropped mid-send; same token, at least once, as redis' XAUTOCLAIM),
 //!   then the queue, oldest first. Retries whose time has come join the
-//!   *back* of the queue when a take notices them, exactly as the redis
-//!   backend re-XADDs them to the stream's tail.
+//!   *back* of the queue when a take notices them, at most `max` per
+//!   take, earliest due first (equal due times by message id), exactly
+//!   as the redis backend's `promote` re-XADDs them to the stream's tail
+//!   (ZRANGEBYSCORE … LIMIT 0 max: score, then member). A take of 0
+//!   changes nothing, as redis' answers at once.
 //! - A message waiting in the retry set counts in [`Store::queue_depth`]
 //!   and against the submit's queue limit (it is still waiting for its
 //!   connector), like a queued one; a taken one does not.
@@ -29,7 +32,7 @@
 //!   [`Store::sent`] still records the upstream ids (the message really
 //!   was accepted upstream).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,8 +55,8 @@ pub(super) enum Place {
     Queued,
     /// Taken by a connector and not settled.
     Taken,
-    /// In its connector's retry set under this key (due time first).
-    Retrying(TimeKey),
+    /// In its connector's retry set, due at this time (Unix ms).
+    Retrying(i64),
     /// Sent upstream, failed or cancelled: nothing waits for it here.
     Done,
 }
@@ -78,8 +81,9 @@ pub(super) struct MtQueues {
     pub(super) held: HashMap<String, Held>,
     /// Per connector: the held tokens by when they were handed out.
     held_order: HashMap<String, BTreeMap<TimeKey, String>>,
-    /// Per connector: message ids waiting for their retry time.
-    retries: HashMap<String, BTreeMap<TimeKey, String>>,
+    /// Per connector: (due at ms, message id) of the messages waiting for
+    /// their retry time, ordered as redis' retry set (score, then member).
+    retries: HashMap<String, BTreeSet<(i64, String)>>,
     /// Per connector: signalled by a submit or a retry, for blocked takes.
     wake: HashMap<String, Arc<Notify>>,
 }
@@ -116,8 +120,8 @@ impl MtQueues {
         let next_retry = self
             .retries
             .get(connector)
-            .and_then(|r| r.first_key_value())
-            .map(|(k, _)| k.0);
+            .and_then(|r| r.first())
+            .map(|(due, _)| *due);
         let next_reclaim = self
             .held_order
             .get(connector)
@@ -220,9 +224,9 @@ impl Inner {
             // Its id stays in the queue and is skipped when reached.
             Place::Queued => {}
             // Not sent upstream yet: it leaves the retry set.
-            Place::Retrying(key) => {
+            Place::Retrying(due) => {
                 if let Some(r) = self.mt.retries.get_mut(&e.connector) {
-                    r.remove(&key);
+                    r.remove(&(due, id.to_string()));
                 }
             }
             Place::Taken | Place::Done => return CancelOutcome::TooLate,
@@ -237,18 +241,22 @@ impl Inner {
     }
 
     /// What a take can have at `now_ms`, without waiting: up to `max`
-    /// messages (unsettled ones due for reclaim, then the queue after due
-    /// retries joined it), and when the next retry or reclaim falls due
-    /// (ms).
+    /// messages (unsettled ones due for reclaim, then the queue after up
+    /// to `max` due retries joined it), and when the next retry or
+    /// reclaim falls due (ms).
     fn take_now(&mut self, connector: &str, max: usize, now_ms: i64) -> (Vec<Taken>, Option<i64>) {
         let mt = &mut self.mt;
-        // Due retries join the back of the queue.
+        if max == 0 {
+            return (Vec::new(), mt.next_due(connector));
+        }
+        // Up to `max` due retries join the back of the queue, earliest
+        // due first, as redis' `promote`.
         if let Some(r) = mt.retries.get_mut(connector) {
-            while let Some(due) = r.first_entry() {
-                if due.key().0 > now_ms {
+            for _ in 0..max {
+                if r.first().is_none_or(|(due, _)| *due > now_ms) {
                     break;
                 }
-                let id = due.remove();
+                let Some((_, id)) = r.pop_first() else { break };
                 if let Some(e) = self.messages.get_mut(&id) {
                     e.place = Place::Queued;
                     mt.queues
@@ -322,17 +330,17 @@ impl Inner {
         if self.mt.settle(&taken.token).is_none() {
             return;
         }
-        let key = (now_ms.saturating_add(ms(delay)), self.seq.next());
+        let due = now_ms.saturating_add(ms(delay));
         let Some(e) = self.messages.get_mut(&taken.message.id) else {
             return;
         };
-        e.place = Place::Retrying(key);
+        e.place = Place::Retrying(due);
         e.connector = connector.to_string();
         self.mt
             .retries
             .entry(connector.to_string())
             .or_default()
-            .insert(key, taken.message.id.clone());
+            .insert((due, taken.message.id.clone()));
         *self.mt.depth.entry(connector.to_string()).or_default() += 1;
         self.mt.wake(connector);
     }

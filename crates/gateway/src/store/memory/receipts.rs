@@ -7,6 +7,8 @@
 //! - A receipt without a mapping waits in `held_receipts` (swept by
 //!   expiry, replaced per [`rules::held_replaces`]) until `sent` applies
 //!   it, exactly as if it had come after.
+//! - A receipt without a done date is done at the store's now, as redis'
+//!   ([`rules::done_or_now`]): the message's final_ms and its receipts.
 //! - A sent message keeps its parts' bookkeeping until it is final, and a
 //!   final message lets go of its text (its receipt holds its own
 //!   reference).
@@ -202,6 +204,7 @@ impl Inner {
         let Some(e) = self.messages.get_mut(id) else {
             return ReceiptOutcome::Duplicate;
         };
+        let done_ms = rules::done_or_now(r.done_ms, now_ms);
         let message_final = e.state.is_final();
         // A final receipt before any part was recorded counts the message
         // as one part (as redis counts a hash without `pn`).
@@ -227,14 +230,14 @@ impl Inner {
             PartStep::Duplicate => ReceiptOutcome::Duplicate,
             PartStep::Partial => ReceiptOutcome::Partial,
             PartStep::Intermediate => {
-                let queued = self.queue_receipt(id, r.state, r.error_code, r.done_ms, now_ms, ttl);
+                let queued = self.queue_receipt(id, r.state, r.error_code, done_ms, now_ms, ttl);
                 ReceiptOutcome::Intermediate { queued }
             }
             PartStep::Final { state, error_code } => {
                 e.state = state;
-                e.final_ms = Some(r.done_ms);
+                e.final_ms = Some(done_ms);
                 e.error_code = rules::error_code_for_status(error_code);
-                let queued = self.queue_receipt(id, state, error_code, r.done_ms, now_ms, ttl);
+                let queued = self.queue_receipt(id, state, error_code, done_ms, now_ms, ttl);
                 self.finish(id);
                 ReceiptOutcome::Final { state, queued }
             }

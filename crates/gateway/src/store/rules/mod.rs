@@ -6,8 +6,9 @@
 //!
 //! - [`receipts`]: how part receipts add up to a message's final state
 //!   ([`PartCounts`]), which receipts a registered_delivery wants
-//!   ([`wants_receipt`]), which held receipt wins ([`held_replaces`]) and
-//!   the error-code clamp ([`error_code_for_status`]).
+//!   ([`wants_receipt`]), which held receipt wins ([`held_replaces`]), a
+//!   receipt without a done date ([`done_or_now`]) and the error-code
+//!   clamp ([`error_code_for_status`]).
 //! - [`credit`]: a charge is refunded at most once ([`take_refund`]).
 //! - [`gcra`]: the throughput limit.
 //!
@@ -20,4 +21,6 @@ pub mod receipts;
 
 pub use credit::take_refund;
 pub use gcra::Limit;
-pub use receipts::{PartCounts, PartStep, error_code_for_status, held_replaces, wants_receipt};
+pub use receipts::{
+    PartCounts, PartStep, done_or_now, error_code_for_status, held_replaces, wants_receipt,
+};

@@ -17,6 +17,8 @@
 //! - A receipt that came before its upstream id was mapped is held; a
 //!   later one for the same id replaces it, except that a non-final one
 //!   never replaces a final one ([`held_replaces`]).
+//! - A receipt without a done date (0 or less) is done when the store
+//!   applies it ([`done_or_now`]).
 //! - query_sm's error_code is one octet: a network error code above 255
 //!   reads 255 there ([`error_code_for_status`]); the user's receipt
 //!   keeps the whole code.
@@ -130,11 +132,27 @@ pub fn error_code_for_status(error_code: u16) -> u8 {
     u8::try_from(error_code).unwrap_or(u8::MAX)
 }
 
+/// A receipt's done date (Unix ms), or `now_ms` when it has none (0 or
+/// less: the SMSC sent no parsable done date): the message is final when
+/// the store applies the receipt, and its user's receipts (final or
+/// intermediate) carry that time.
+pub fn done_or_now(done_ms: i64, now_ms: i64) -> i64 {
+    if done_ms <= 0 { now_ms } else { done_ms }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use MessageState::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_receipt_without_a_done_date_is_done_now() {
+        assert_eq!(done_or_now(1_790_000_100_000, 5), 1_790_000_100_000);
+        assert_eq!(done_or_now(1, 5), 1);
+        assert_eq!(done_or_now(0, 5), 5);
+        assert_eq!(done_or_now(-3, 5), 5);
+    }
 
     #[test]
     fn receipt_wishes_follow_registered_delivery() {
