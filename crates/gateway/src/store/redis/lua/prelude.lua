@@ -82,6 +82,7 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   local pn = math.max(tonumber(h[3]) or 0, 1)
   local pd = tonumber(h[4]) or 0
   local pdl = tonumber(h[5]) or 0
+  -- rules::done_or_now: a receipt without a done date is done now.
   if done <= 0 then done = now_ms() end
   -- The answer, with the user's receipt (sub = pn, dlvrd = pdl as they
   -- are then) queued when `rd` wants one for `rst`.
