@@ -54,12 +54,13 @@ pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
 pub fn spawn<S: Store>(ctx: &Arc<Context<S>>) -> Option<JoinHandle<()>> {
     let mut requests = ctx.receivers.take_worker_requests()?;
     let ctx = ctx.clone();
-    Some(tokio::spawn(async move {
+    let workers = async move {
         while let Some(user) = requests.recv().await {
-            let span = info_span!("delivery", user = %user);
+            let span = info_span!(parent: None, "delivery", user = %user);
             tokio::spawn(run_user(ctx.clone(), user).instrument(span));
         }
-    }))
+    };
+    Some(tokio::spawn(workers.instrument(info_span!("delivery"))))
 }
 
 /// Deliver `user`'s queue while the user has a receiver here.

@@ -12,7 +12,7 @@ use gateway::store::Store;
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
@@ -85,7 +85,8 @@ async fn serve_with<S: Store + Clone>(
             config.smpp_server.bind, config.smpp_server.port
         )
     })?;
-    let server = tokio::spawn(server::serve(ctx.clone(), listener));
+    let server =
+        tokio::spawn(server::serve(ctx.clone(), listener).instrument(info_span!("smpp_server")));
     let connectors = gateway::connector::spawn_all(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
     loop {

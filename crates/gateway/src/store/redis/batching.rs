@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ::redis::{FromRedisValue, RedisResult, Value};
+use tracing::Instrument;
 
 use super::pool::{Req, unavailable};
 use super::{Inner, RedisStore};
@@ -26,7 +27,9 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         let tx = self.inner.batch.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            tokio::spawn(batch_loop(Arc::downgrade(&self.inner), rx));
+            // Its own span: it serves every caller, not the first one.
+            let span = tracing::info_span!(parent: None, "redis_batches");
+            tokio::spawn(batch_loop(Arc::downgrade(&self.inner), rx).instrument(span));
             tx
         });
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -110,9 +113,12 @@ async fn batch_loop(
             return;
         };
         let store = RedisStore { inner };
-        tokio::spawn(async move {
-            store.run_batch(jobs).await;
-            drop(slot);
-        });
+        tokio::spawn(
+            async move {
+                store.run_batch(jobs).await;
+                drop(slot);
+            }
+            .in_current_span(),
+        );
     }
 }
