@@ -15,7 +15,7 @@ pub(super) const NOT_FOUND: i64 = 0;
 pub(super) const TOO_LATE: i64 = 1;
 pub(super) const CANCELLED: i64 = 2;
 
-// receipt.lua and the prelude's apply(): the first element of the answer.
+// receipt.lua and receipts.lua's apply(): the first element of the answer.
 pub(super) const R_HELD: i64 = 0;
 pub(super) const R_DUPLICATE: i64 = 1;
 pub(super) const R_INTERMEDIATE: i64 = 2;
@@ -56,30 +56,14 @@ mod tests {
     /// for exactly these.
     const FINAL_STATES: (u8, u8) = (2, 8);
 
-    /// `local A, B = 1, 2` lines of the prelude, as name → value.
+    /// The prelude's constants, as name → value.
     fn prelude_constants() -> BTreeMap<String, i64> {
         let mut out = BTreeMap::new();
-        for line in include_str!("lua/prelude.lua").lines() {
-            let Some(rest) = line.strip_prefix("local ") else {
-                continue;
-            };
-            let Some((names, values)) = rest.split_once('=') else {
-                continue;
-            };
-            let names: Vec<&str> = names.split(',').map(str::trim).collect();
-            if names.iter().any(|n| n.contains(' ') || n.contains('(')) {
-                continue; // a function, not a constant line
-            }
-            let values: Vec<Result<i64, _>> =
-                values.split(',').map(|v| v.trim().parse::<i64>()).collect();
-            if values.iter().any(Result::is_err) {
-                continue; // not all numbers: not a constant line
-            }
-            assert_eq!(names.len(), values.len(), "{line}");
-            for (n, v) in names.into_iter().zip(values) {
-                let v = v.expect("checked above");
-                assert!(out.insert(n.to_string(), v).is_none(), "{n} twice");
-            }
+        for (n, v) in super::super::scripts::prelude_constants() {
+            let v: i64 = v
+                .parse()
+                .unwrap_or_else(|_| panic!("{n} = {v}: not a number"));
+            assert!(out.insert(n.to_string(), v).is_none(), "{n} twice");
         }
         out
     }

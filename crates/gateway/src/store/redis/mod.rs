@@ -8,7 +8,8 @@
 //! message's state and receipt count, and receipts held before their
 //! mapping are plain keys. Every operation that changes more than one key
 //! is one Lua script, so it is atomic; the scripts share one prelude that
-//! names their answers (`codes`) and carries the store's rules
+//! names their answers (`codes`), and fragments (taken by the scripts
+//! that call them) that carry shared functions and the store's rules
 //! ([`super::rules`]) in Lua.
 //!
 //! The design — key layout, the order of a take, receipts, restart
@@ -18,7 +19,8 @@
 //! - [`keys`]: the key names (and the consumer group);
 //! - `pool`: connections (the pool's manager, blocking connections);
 //! - `batching`: scripts sent together as pipelines;
-//! - `scripts` and `lua/`: the scripts, with the shared prelude;
+//! - `scripts` and `lua/`: the scripts, with the shared prelude and
+//!   fragments;
 //! - `codes`: the scripts' answers, checked against the prelude;
 //! - `streams`: taking from streams (recovery, reclaim, promotion of
 //!   retries, XREADGROUP);

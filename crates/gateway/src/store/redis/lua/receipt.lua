@@ -1,5 +1,5 @@
 -- Store::receipt: one part's receipt, held when its upstream id has no
--- mapping yet, else applied (apply, in the prelude). Answers {outcome,
+-- mapping yet, else applied (apply, in receipts.lua). Answers {outcome,
 -- queued, state}.
 -- KEYS: 1 mapping, 2 held. The message hash and the user's delivery
 -- stream are named inside the script from what it reads, from the
@@ -9,6 +9,14 @@
 -- ARGV: 1 upstream id, 2 state, 3 error code, 4 done ms, 5 ttl ms,
 -- 6/7 message key prefix/suffix, 8/9 delivery key prefix/suffix.
 
+-- rules::held_replaces: a receipt replaces the one held for its upstream
+-- id, except a non-final one over a final one. `held`: the held value
+-- (`<state>:<err>:<done>`) or false.
+local function held_replaces(held, st)
+  if is_final(st) then return true end
+  local ost = held and tonumber(string.match(held, '^(%d+):'))
+  return not (ost and is_final(ost))
+end
 local id = redis.call('GET', KEYS[1])
 if not id then
   local st = tonumber(ARGV[2])

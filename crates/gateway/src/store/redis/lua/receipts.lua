@@ -1,0 +1,91 @@
+-- Fragment (scripts.rs): the store's receipt rules (store/rules/) as Lua,
+-- after clock.lua. Each rule names the Rust function it mirrors; a change
+-- there comes here too.
+-- MessageState::is_final
+local function is_final(st) return st >= FINAL_FIRST and st <= FINAL_LAST end
+-- rules::wants_receipt: a final receipt per registered_delivery bits 1-0
+-- (1 always, 2 on failure), an intermediate one per bit 4.
+local function wants(rd, st)
+  if is_final(st) then
+    local r = rd % 4
+    return r == 1 or (r == 2 and st ~= DELIVERED)
+  end
+  return math.floor(rd / 16) % 2 == 1
+end
+-- rules::error_code_for_status: query_sm's error_code is one octet.
+local function error_code_for_status(err) return math.min(err, 255) end
+local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
+  local now = now_ms()
+  -- MINID: what was queued more than a ttl ago has expired undelivered
+  -- (no receiver bound all that time): trimmed, so a queue nobody takes
+  -- from stays bounded.
+  redis.call('XADD', sk, 'MINID', '~', fmt(now - ttl), '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
+    'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
+    'exp', fmt(now + ttl), 'm', m)
+end
+-- rules::PartCounts::apply on the message hash: `pn` parts (total), `pd`
+-- done, `pdl` delivered, `fst` / `ferr` the last part not delivered,
+-- `d:<upstream id>` a part counted. Answers {outcome, queued, state}.
+-- sk: the user's delivery stream, or a function naming it from the user.
+-- A single-part message needs no per-part mark: its part count says it.
+local function apply(hk, sk, id, upid, st, err, done, ttl)
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state')
+  if not h[1] then return {R_DUPLICATE, 0, 0} end
+  -- Nothing changes a final message (failed, expired, cancelled, or
+  -- every part counted): apply's `message_final`.
+  if is_final(tonumber(h[7]) or 0) then return {R_DUPLICATE, 0, 0} end
+  if type(sk) == 'function' then sk = sk(h[6]) end
+  local rd = tonumber(h[2]) or 0
+  -- PartCounts::new: a message sent before parts were recorded counts as
+  -- one part.
+  local pn = math.max(tonumber(h[3]) or 0, 1)
+  local pd = tonumber(h[4]) or 0
+  local pdl = tonumber(h[5]) or 0
+  -- rules::done_or_now: a receipt without a done date is done now.
+  if done <= 0 then done = now_ms() end
+  -- The answer, with the user's receipt (sub = pn, dlvrd = pdl as they
+  -- are then) queued when `rd` wants one for `rst`.
+  local function answer(outcome, rst, rerr)
+    if wants(rd, rst) then
+      queue_receipt(sk, id, h[1], rst, rerr, pn, pdl, done, ttl)
+      return {outcome, 1, rst}
+    end
+    return {outcome, 0, rst}
+  end
+  if not is_final(st) then
+    -- Nothing after the part (`part_done`) or the whole message
+    -- (`complete`) is final.
+    if pd >= pn or (pn > 1 and redis.call('HEXISTS', hk, 'd:' .. upid) == 1) then
+      return {R_DUPLICATE, 0, 0}
+    end
+    return answer(R_INTERMEDIATE, st, err)
+  end
+  if pd >= pn then return {R_DUPLICATE, 0, 0} end
+  -- `part_done`, and the mark that it is done, in one HSETNX.
+  if pn > 1 and redis.call('HSETNX', hk, 'd:' .. upid, fmt(st)) == 0 then
+    return {R_DUPLICATE, 0, 0}
+  end
+  pd = pd + 1
+  if st == DELIVERED then pdl = pdl + 1 end
+  if pd < pn then
+    if st == DELIVERED then
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl))
+    else
+      redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'fst', fmt(st), 'ferr', fmt(err))
+    end
+    return {R_PARTIAL, 0, 0}
+  end
+  -- The last part: the message is final, DELIVERED when every part was,
+  -- else the last part that was not.
+  local fst, ferr = DELIVERED, 0
+  if st ~= DELIVERED then
+    fst, ferr = st, err
+  elseif pdl < pd then
+    local f = redis.call('HMGET', hk, 'fst', 'ferr')
+    fst = tonumber(f[1]) or st
+    ferr = tonumber(f[2]) or 0
+  end
+  redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
+    'final_ms', fmt(done), 'error_code', fmt(error_code_for_status(ferr)))
+  return answer(R_FINAL, fst, ferr)
+end
