@@ -43,22 +43,20 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   local pdl = tonumber(h[5]) or 0
   -- rules::done_or_now: a receipt without a done date is done now.
   if done <= 0 then done = now_ms() end
-  -- The answer, with the user's receipt (sub = pn, dlvrd = pdl as they
-  -- are then) queued when `rd` wants one for `rst`.
-  local function answer(outcome, rst, rerr)
-    if wants(rd, rst) then
-      queue_receipt(sk, id, h[1], rst, rerr, pn, pdl, done, ttl)
-      return {outcome, 1, rst}
-    end
-    return {outcome, 0, rst}
-  end
   if not is_final(st) then
     -- Nothing after the part (`part_done`) or the whole message
     -- (`complete`) is final.
     if pd >= pn or (pn > 1 and redis.call('HEXISTS', hk, 'd:' .. upid) == 1) then
       return {R_DUPLICATE, 0, 0}
     end
-    return answer(R_INTERMEDIATE, st, err)
+    -- The user's receipt (sub = pn, dlvrd = pdl as they are now) when
+    -- `rd` wants one. Written out here and below, not as a nested
+    -- function: a closure over apply's locals costs every call.
+    if wants(rd, st) then
+      queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl)
+      return {R_INTERMEDIATE, 1, st}
+    end
+    return {R_INTERMEDIATE, 0, st}
   end
   if pd >= pn then return {R_DUPLICATE, 0, 0} end
   -- `part_done`, and the mark that it is done, in one HSETNX.
@@ -87,5 +85,9 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   end
   redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
     'final_ms', fmt(done), 'error_code', fmt(error_code_for_status(ferr)))
-  return answer(R_FINAL, fst, ferr)
+  if wants(rd, fst) then
+    queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl)
+    return {R_FINAL, 1, fst}
+  end
+  return {R_FINAL, 0, fst}
 end
