@@ -224,6 +224,13 @@ async fn query_and_cancel() {
     for _ in 0..2 {
         let d = next_deliver(&s, &mut ev, Duration::from_secs(5)).await;
         let r = Receipt::from_tlvs(&d.short_message, &d.tlvs).unwrap();
+        // Both come from the handset: the message's addresses, swapped.
+        assert_eq!(
+            (&d.source.addr[..], &d.destination.addr[..]),
+            (&b"447700900123"[..], &b"Tern"[..]),
+            "{:?}",
+            r.stat
+        );
         stats.push((r.id, r.stat));
     }
     stats.sort_by(|x, y| x.0.cmp(&y.0));

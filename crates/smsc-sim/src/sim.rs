@@ -237,21 +237,27 @@ impl Sim {
         }
     }
 
-    /// A receipt whose message was cancelled meanwhile says DELETED. It is
-    /// built from the receipt it replaces (`out.body`) as if that were the
-    /// message, so its addresses come out swapped back: source the
-    /// submitter, destination the handset.
+    /// A receipt whose message was cancelled meanwhile says DELETED. It
+    /// replaces the receipt `out.body`, whose addresses are the message's
+    /// swapped: swapped back here, so the DELETED one comes from the
+    /// handset like every receipt.
     fn deleted_if_cancelled(&self, out: Outgoing) -> Outgoing {
         let Some(n) = out.message else { return out };
         match self.record(n) {
             Some(r) if r.cancelled => {
+                let message = SubmitSm {
+                    service_type: out.body.service_type.clone(),
+                    source: out.body.destination.clone(),
+                    destination: out.body.source.clone(),
+                    ..Default::default()
+                };
                 let receipt = receipt_body(
                     &self.format_id(n),
                     MessageState::Deleted,
                     0,
                     r.final_unix,
                     r.final_unix,
-                    &out.body,
+                    &message,
                     b"",
                     false,
                 );
