@@ -514,3 +514,40 @@ async fn a_full_queue_answers_msgqful() {
         vec![S::ESME_ROK, S::ESME_ROK, S::ESME_ROK, S::ESME_RMSGQFUL]
     );
 }
+
+/// No default route (issue 11): a file that routes only by prefix is
+/// valid, and a submit no route matches is refused with ESME_RINVDSTADR.
+#[tokio::test]
+async fn without_a_default_route_what_no_route_matches_is_refused() {
+    let t = Tern::start(
+        "
+[smpp-server]
+bind = 127.0.0.1
+port = {smpp_port}
+[http-api]
+port = {http_port}
+[user:bob]
+password = bob-pw
+[connector:fr]
+host = 127.0.0.1
+port = 9
+username = u
+password = p
+[filter:to-france]
+type = destination_addr
+value = ^\\+?33
+[mt-route:10]
+type = static
+connectors = fr
+filters = to-france
+",
+    );
+    let (s, _e) = bind(t.port, BindMode::Transceiver, "bob", "bob-pw")
+        .await
+        .unwrap();
+    assert_eq!(status_of(&s, submit("33612345678")).await, S::ESME_ROK);
+    assert_eq!(
+        status_of(&s, submit("447700900123")).await,
+        S::ESME_RINVDSTADR
+    );
+}

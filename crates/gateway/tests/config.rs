@@ -145,11 +145,10 @@ fn every_error_names_file_line_section_and_key() {
             .any(|m| m == "tern.ini:1: [mt-route:5] filters: no [filter:nothing]"),
         "{e:?}"
     );
-    let e = errors("[connector:up]\nhost = h\nport = 1\nusername = u\n");
-    assert_eq!(
-        e,
-        vec!["tern.ini: no default route: add [mt-route:0] with type = default".to_string()]
-    );
+    // No default route is not an error (issue 11): what no route
+    // matches is refused at submit.
+    let c = parse("[connector:up]\nhost = h\nport = 1\nusername = u\n").unwrap();
+    assert!(c.mt_routes.is_empty());
     let e = errors(&format!(
         "{MINIMAL}[mt-route:00]\ntype = default\nconnectors = up\n"
     ));
@@ -259,4 +258,22 @@ fn an_unnamed_group_is_one_error() {
     let e = errors(&format!("{MINIMAL}[group]\nmax_binds = 2\n"));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].contains("needs a name: [group:NAME]"), "{e:?}");
+}
+
+#[test]
+fn routes_by_prefix_alone_need_no_default_route() {
+    let c = parse(
+        "[connector:up]\nhost = h\nport = 1\nusername = u\n\
+         [filter:fr]\ntype = destination_addr\nvalue = ^33\n\
+         [mt-route:10]\ntype = static\nconnectors = up\nfilters = fr\n",
+    )
+    .unwrap();
+    assert_eq!(c.mt_routes.len(), 1);
+    assert_eq!(c.mt_routes[0].order, 10);
+    // Order 0 is still the default route's alone.
+    let e = errors(
+        "[connector:up]\nhost = h\nport = 1\nusername = u\n\
+         [mt-route:0]\ntype = static\nconnectors = up\n",
+    );
+    assert!(e.iter().any(|m| m.contains("order 0")), "{e:?}");
 }

@@ -3,8 +3,8 @@
 //! Everything an operator can get wrong is reported with the file, the
 //! section and the key (and the line), all at once, before anything runs:
 //! unknown sections and keys, bad values, bad regexes, a route naming a
-//! missing connector or filter, no default route, two routes with one
-//! order. Secrets ([`Secret`]) never print.
+//! missing connector or filter, two routes with one order. (A default
+//! route is not required: without one, what no route matches is refused.) Secrets ([`Secret`]) never print.
 //!
 //! Reading the file is [`ini`]; the rest gives it meaning, a file per
 //! section kind, each with its settings and its one key table:

@@ -144,8 +144,10 @@ pub(super) struct Known<'a> {
 }
 
 /// The rules on what routes name and on their orders, each error on the
-/// route's line (`routes` holds each route with it). An mt-route with
-/// order 0 and type default is required.
+/// route's line (`routes` holds each route with it). A default route is
+/// not required: an operator who routes only by prefix wants nothing
+/// sent elsewhere, and a submit no route matches is refused
+/// (ESME_RINVDSTADR over SMPP).
 pub(super) fn check_routes(
     reader: &Reader<'_>,
     mt: &[(MtRoute, usize)],
@@ -153,14 +155,6 @@ pub(super) fn check_routes(
     known: &Known<'_>,
 ) {
     check(reader, mt, known);
-    if !mt.iter().any(|(r, _)| r.is_default()) {
-        reader.error(
-            None,
-            None,
-            None,
-            "no default route: add [mt-route:0] with type = default",
-        );
-    }
     check(reader, mo, known);
 }
 
