@@ -1,6 +1,8 @@
 //! The gateway library: config, accounts, router, store, server,
 //! connectors, delivery, HTTP API and metrics, one module per concept, in
-//! the order messages flow through them (shared/DESIGN.md).
+//! the order messages flow through them (shared/DESIGN.md). `context` is
+//! what the stages share; `submit` is the one submit path the front ends
+//! (SMPP, HTTP) share.
 
 pub mod accounts;
 pub mod config;
@@ -10,3 +12,4 @@ pub mod delivery;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod submit;

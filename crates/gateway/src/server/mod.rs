@@ -1,6 +1,7 @@
-//! The SMPP front end: ESMEs bind here and submit. Each request is checked
-//! ([`validate`]), authenticated and limited (accounts, store), routed
-//! (router) and made durable (store) before it is answered.
+//! The SMPP front end: ESMEs bind here and submit. Binds are
+//! authenticated (accounts); each submit goes through the one submit path
+//! every front end shares ([`crate::submit`]: checked, limited, routed and
+//! made durable) before it is answered.
 //!
 //! What every session shares (config, accounts, router, store, receivers)
 //! is the [`crate::context::Context`]; this stage imports no other.
@@ -9,7 +10,6 @@
 //!   ([`session`]).
 
 pub mod session;
-pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -18,12 +18,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
-use super::validate::check_submit;
 use crate::accounts::BindGrant;
-use crate::config::{Credit, User};
+use crate::config::User;
 use crate::context::Context;
-use crate::router::MtContext;
-use crate::store::{CancelOutcome, Limit, Refusal, Store, StoredMessage, Submission};
+use crate::store::{CancelOutcome, Store};
+use crate::submit::submit;
 
 /// Submits of one bind in flight at once.
 const IN_FLIGHT: usize = 64;
@@ -153,13 +152,13 @@ async fn bind<St: Store>(
 /// Handle one request of a bound ESME: the status and the response body.
 async fn request<St: Store>(ctx: &Context<St>, user: &User, body: Body<Bytes>) -> (S, Body<Bytes>) {
     match body {
-        Body::SubmitSm(s) => match submit(ctx, user, s).await {
+        Body::SubmitSm(s) => match submit(ctx, user, s, &[]).await {
             Ok(id) => (S::ESME_ROK, Body::SubmitSmResp(message_id(id))),
-            Err(status) => (status, Body::SubmitSmResp(SubmitSmResp::default())),
+            Err(e) => (e.status(), Body::SubmitSmResp(SubmitSmResp::default())),
         },
-        Body::DataSm(d) => match submit(ctx, user, SubmitSm::from(d)).await {
+        Body::DataSm(d) => match submit(ctx, user, SubmitSm::from(d), &[]).await {
             Ok(id) => (S::ESME_ROK, Body::DataSmResp(message_id(id))),
-            Err(status) => (status, Body::DataSmResp(SubmitSmResp::default())),
+            Err(e) => (e.status(), Body::DataSmResp(SubmitSmResp::default())),
         },
         Body::QuerySm(q) => {
             let id = String::from_utf8_lossy(&q.message_id);
@@ -212,62 +211,5 @@ fn message_id(id: String) -> SubmitSmResp<Bytes> {
     SubmitSmResp {
         message_id: Bytes::from(id),
         tlvs: Default::default(),
-    }
-}
-
-/// Validate, route and store one submit; the message id, or the status.
-async fn submit<St: Store>(
-    ctx: &Context<St>,
-    user: &User,
-    s: SubmitSm<Bytes>,
-) -> Result<String, S> {
-    let now_ms = crate::store::now_us() / 1000;
-    let checked = check_submit(&s, &user.source_addr, now_ms / 1000)?;
-    let source = String::from_utf8_lossy(&s.source.addr);
-    let destination = String::from_utf8_lossy(&s.destination.addr);
-    let decision = ctx
-        .router
-        .load()
-        .route_mt(&MtContext {
-            system_id: &user.system_id,
-            group: user.group.as_deref(),
-            source_addr: &source,
-            destination_addr: &destination,
-            text: &checked.text,
-            tags: &[],
-            now: now_ms / 1000,
-        })
-        .ok_or(S::ESME_RINVDSTADR)?;
-    let rate = match decision.rate {
-        Credit::Micro(r) => r,
-        Credit::Unlimited => 0,
-    };
-    let message = StoredMessage {
-        id: uuid::Uuid::new_v4().to_string(),
-        user: user.system_id.clone(),
-        connectors: decision.connectors().map(|c| c.to_string()).collect(),
-        submit: s,
-        parts: checked.parts,
-        rate_micro: rate,
-        accepted_ms: now_ms,
-        expires_ms: checked.expires_s.map(|e| e * 1000),
-    };
-    let submission = Submission {
-        message: &message,
-        throttle: (user.throughput > 0).then_some(Limit {
-            rate: user.throughput,
-            burst: user.burst,
-        }),
-        charge_micro: match user.credit {
-            Credit::Unlimited => None,
-            Credit::Micro(_) => Some(message.charge_micro()),
-        },
-        queue_limit: ctx.config.load().queue_limit,
-    };
-    match ctx.store.submit(submission).await {
-        Ok(()) => Ok(message.id),
-        Err(Refusal::Throttled) => Err(S::ESME_RTHROTTLED),
-        Err(Refusal::NoCredit) => Err(S::ESME_RSUBMITFAIL),
-        Err(Refusal::QueueFull | Refusal::Unavailable(_)) => Err(S::ESME_RMSGQFUL),
     }
 }

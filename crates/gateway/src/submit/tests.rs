@@ -1,0 +1,150 @@
+//! The submit path on the memory store: what is accepted is queued for
+//! its route's connector and charged; each refusal has its SMPP status
+//! and its reason, and changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use smpp::CommandStatus as S;
+use smpp::pdu::{Address, SubmitSm};
+
+use super::*;
+use crate::config::Config;
+use crate::store::memory::MemoryStore;
+
+const CONFIG: &str = "
+[user:bob]
+password = pw
+credit = 0.25
+[user:fast]
+password = pw
+throughput = 1
+burst = 1
+[connector:fr]
+host = 127.0.0.1
+port = 9
+username = u
+password = p
+[connector:vip]
+host = 127.0.0.1
+port = 9
+username = u
+password = p
+[filter:to-france]
+type = destination_addr
+value = ^33
+[filter:tag-7]
+type = tag
+value = 7
+[mt-route:20]
+type = static
+connectors = vip
+filters = to-france, tag-7
+rate = 0.1
+[mt-route:10]
+type = static
+connectors = fr
+filters = to-france
+rate = 0.1
+";
+
+async fn context() -> Arc<Context<MemoryStore>> {
+    let config = Config::parse(CONFIG, "test.ini", &|_| None).unwrap();
+    Context::new(Arc::new(config), MemoryStore::new())
+        .await
+        .unwrap()
+}
+
+fn sms(to: &str) -> SubmitSm<Bytes> {
+    SubmitSm {
+        source: Address {
+            addr: Bytes::from_static(b"Tern"),
+            ..Default::default()
+        },
+        destination: Address {
+            addr: Bytes::copy_from_slice(to.as_bytes()),
+            ..Default::default()
+        },
+        short_message: Bytes::from_static(b"hello"),
+        ..Default::default()
+    }
+}
+
+fn user(ctx: &Context<MemoryStore>, name: &str) -> Arc<User> {
+    Arc::new(ctx.config.load().users[name].clone())
+}
+
+#[tokio::test]
+async fn an_accepted_message_is_queued_for_its_route_and_charged() {
+    let ctx = context().await;
+    let bob = user(&ctx, "bob");
+    let id = submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 1);
+    assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(150_000));
+    let st = ctx.store.status(&id).await.unwrap().unwrap();
+    assert_eq!(st.user, "bob");
+}
+
+#[tokio::test]
+async fn tags_feed_tag_filters() {
+    let ctx = context().await;
+    let bob = user(&ctx, "bob");
+    submit(&ctx, &bob, sms("33612345678"), &[7]).await.unwrap();
+    assert_eq!(ctx.store.queue_depth("vip").await.unwrap(), 1);
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 0);
+    submit(&ctx, &bob, sms("33612345678"), &[8]).await.unwrap();
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn each_refusal_has_its_status_and_reason_and_changes_nothing() {
+    let ctx = context().await;
+    let bob = user(&ctx, "bob");
+    // No route (there is no default route).
+    let e = submit(&ctx, &bob, sms("447700900123"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e, SubmitError::NoRoute);
+    assert_eq!(e.status(), S::ESME_RINVDSTADR);
+    assert_eq!(e.to_string(), "No route found");
+    // A field fault.
+    let e = submit(&ctx, &bob, sms("33-61"), &[]).await.unwrap_err();
+    assert_eq!(e, SubmitError::Invalid(S::ESME_RINVDSTADR));
+    assert_eq!(e.status(), S::ESME_RINVDSTADR);
+    assert_eq!(e.to_string(), "invalid destination address");
+    assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(250_000));
+    // Credit: 0.25 pays for two parts at 0.1, not a third.
+    submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+    submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+    let e = submit(&ctx, &bob, sms("33612345678"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.clone(), e.status()),
+        (SubmitError::NoCredit, S::ESME_RSUBMITFAIL)
+    );
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 2);
+    // Throughput: a burst of one.
+    let fast = user(&ctx, "fast");
+    submit(&ctx, &fast, sms("33612345678"), &[]).await.unwrap();
+    let e = submit(&ctx, &fast, sms("33612345678"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.clone(), e.status()),
+        (SubmitError::Throttled, S::ESME_RTHROTTLED)
+    );
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 3);
+}
+
+#[test]
+fn store_refusals_are_temporary_smpp_statuses() {
+    assert_eq!(SubmitError::QueueFull.status(), S::ESME_RMSGQFUL);
+    assert_eq!(SubmitError::Unavailable.status(), S::ESME_RMSGQFUL);
+    assert!(SubmitError::Unavailable.status().is_temporary());
+    assert_eq!(
+        SubmitError::Invalid(S::ESME_RINVEXPIRY).to_string(),
+        "invalid validity period"
+    );
+}
