@@ -9,6 +9,7 @@ pub mod config;
 pub mod connector;
 pub mod context;
 pub mod delivery;
+pub mod http;
 pub mod router;
 pub mod server;
 pub mod store;

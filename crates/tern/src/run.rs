@@ -85,8 +85,15 @@ async fn serve_with<S: Store + Clone>(
             config.smpp_server.bind, config.smpp_server.port
         )
     })?;
+    let http_listener = gateway::http::listen(&config).await.with_context(|| {
+        format!(
+            "listening on {}:{} ([http-api])",
+            config.http_api.bind, config.http_api.port
+        )
+    })?;
     let server =
         tokio::spawn(server::serve(ctx.clone(), listener).instrument(info_span!("smpp_server")));
+    let http = tokio::spawn(gateway::http::serve(ctx.clone(), http_listener));
     let connectors = gateway::connector::spawn_all(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
     loop {
@@ -98,6 +105,9 @@ async fn serve_with<S: Store + Clone>(
     }
     ctx.shutdown.stop_front_end();
     let _ = server.await;
+    // Requests in progress finish; a client holding a connection open
+    // does not hold up the stop.
+    let _ = tokio::time::timeout(Duration::from_secs(10), http).await;
     // Sessions finish their submits and unbind; give them a moment.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while ctx.accounts.total_binds() > 0 && tokio::time::Instant::now() < deadline {

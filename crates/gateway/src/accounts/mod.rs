@@ -312,32 +312,9 @@ impl Accounts {
     ) -> Result<BindGrant, BindRefusal> {
         let peer = peer.to_canonical();
         let snapshot = self.snapshot();
-        if lock(&self.inner.cooldown).cooling_down(peer, now) {
-            return Err(RefusalReason::CoolDown.into());
-        }
-        let account = std::str::from_utf8(system_id)
-            .ok()
-            .and_then(|s| snapshot.accounts.get(s))
-            .cloned();
-        let failure = FailureRecord {
-            cooldowns: self.inner.cooldown.clone(),
-            peer,
-            now,
-            limit: snapshot.fail_limit,
-            cooldown: snapshot.fail_cooldown,
-        };
-        match self
-            .check_password(&snapshot, account.as_deref(), system_id, password, failure)
-            .await
-        {
-            Verdict::Good => {}
-            Verdict::Bad => return Err(RefusalReason::BadCredentials.into()),
-            Verdict::CoolDown => return Err(RefusalReason::CoolDown.into()),
-        }
-        let Some(account) = account else {
-            // Unreachable: no password is good for an unknown user.
-            return Err(RefusalReason::BadCredentials.into());
-        };
+        let account = self
+            .check_credentials(&snapshot, system_id, password, peer, now)
+            .await?;
         let user = &account.user;
 
         let modes = user.bind_modes;
@@ -374,6 +351,70 @@ impl Accounts {
                 system_id: user.system_id.clone(),
             },
         })
+    }
+
+    /// Check credentials that do not bind (the HTTP API) from `peer` at
+    /// `now`: the peer's cool-down, system_id and password (a failure
+    /// counts for the peer, as a bind's does), and `allowed_ips`. The
+    /// same work and the same answers as a bind's first steps; no slot
+    /// is held.
+    pub async fn authenticate(
+        &self,
+        system_id: &[u8],
+        password: &[u8],
+        peer: IpAddr,
+        now: Instant,
+    ) -> Result<Arc<User>, BindRefusal> {
+        let peer = peer.to_canonical();
+        let snapshot = self.snapshot();
+        let account = self
+            .check_credentials(&snapshot, system_id, password, peer, now)
+            .await?;
+        if !account
+            .user
+            .allowed_ips
+            .iter()
+            .any(|net| net.contains(&peer))
+        {
+            return Err(RefusalReason::IpNotAllowed.into());
+        }
+        Ok(account.user.clone())
+    }
+
+    /// The cool-down, then system_id and password: the account, or why
+    /// not.
+    async fn check_credentials(
+        &self,
+        snapshot: &Snapshot,
+        system_id: &[u8],
+        password: &[u8],
+        peer: IpAddr,
+        now: Instant,
+    ) -> Result<Arc<Account>, BindRefusal> {
+        if lock(&self.inner.cooldown).cooling_down(peer, now) {
+            return Err(RefusalReason::CoolDown.into());
+        }
+        let account = std::str::from_utf8(system_id)
+            .ok()
+            .and_then(|s| snapshot.accounts.get(s))
+            .cloned();
+        let failure = FailureRecord {
+            cooldowns: self.inner.cooldown.clone(),
+            peer,
+            now,
+            limit: snapshot.fail_limit,
+            cooldown: snapshot.fail_cooldown,
+        };
+        match self
+            .check_password(snapshot, account.as_deref(), system_id, password, failure)
+            .await
+        {
+            Verdict::Good => {}
+            Verdict::Bad => return Err(RefusalReason::BadCredentials.into()),
+            Verdict::CoolDown => return Err(RefusalReason::CoolDown.into()),
+        }
+        // No password is good for an unknown user: None is unreachable.
+        account.ok_or_else(|| RefusalReason::BadCredentials.into())
     }
 
     /// Whether `password` is `account`'s. Every failure costs one argon2

@@ -496,3 +496,61 @@ fn reasons_statuses_and_labels() {
         );
     }
 }
+
+/// The HTTP API's check: credentials, cool-down and allowed_ips as a
+/// bind's, shared with binds, and no bind slot held.
+#[tokio::test]
+async fn authenticate_checks_what_a_bind_checks_and_holds_no_slot() {
+    let cfg = alice_and_bob(
+        "bind_fail_limit = 2\nbind_fail_cooldown = 30",
+        "max_binds = 1",
+        "allowed_ips = 10.0.0.0/8",
+    );
+    let a = Accounts::new(&cfg);
+    let t0 = Instant::now();
+    let u = a
+        .authenticate(b"alice", b"alice-pw", HOME, t0)
+        .await
+        .unwrap();
+    assert_eq!(u.system_id, "alice");
+    assert_eq!(a.binds("alice"), 0);
+    // Authenticated requests do not use up max_binds.
+    let _g = grant(&a, "alice", "alice-pw", HOME, TRX, t0).await;
+    assert!(
+        a.authenticate(b"alice", b"alice-pw", HOME, t0)
+            .await
+            .is_ok()
+    );
+    // bob only from 10/8.
+    assert_eq!(
+        a.authenticate(b"bob", b"bob-pw", HOME, t0)
+            .await
+            .unwrap_err(),
+        bind_fail(RefusalReason::IpNotAllowed)
+    );
+    assert!(
+        a.authenticate(b"bob", b"bob-pw", ip(10, 1, 2, 3), t0)
+            .await
+            .is_ok()
+    );
+    // Failures count toward the peer's cool-down, shared with binds.
+    let attacker = ip(198, 51, 100, 9);
+    for who in ["nobody", "alice"] {
+        assert_eq!(
+            a.authenticate(who.as_bytes(), b"guess", attacker, t0)
+                .await
+                .unwrap_err(),
+            bad_credentials()
+        );
+    }
+    assert_eq!(
+        refusal(&a, "alice", "alice-pw", attacker, TRX, t0).await,
+        bind_fail(RefusalReason::CoolDown)
+    );
+    assert_eq!(
+        a.authenticate(b"alice", b"alice-pw", attacker, t0)
+            .await
+            .unwrap_err(),
+        bind_fail(RefusalReason::CoolDown)
+    );
+}

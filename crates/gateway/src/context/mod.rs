@@ -64,6 +64,9 @@ impl<S: Store> Context<S> {
         {
             needs_restart.push("[smpp-server] bind/port".to_string());
         }
+        if (old.http_api.bind, old.http_api.port) != (config.http_api.bind, config.http_api.port) {
+            needs_restart.push("[http-api] bind/port".to_string());
+        }
         if old.store != config.store {
             needs_restart.push("[store]".to_string());
         }

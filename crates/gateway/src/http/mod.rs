@@ -1,0 +1,318 @@
+//! The HTTP API on `[http-api] bind/port` (shared/DESIGN.md, "HTTP API"):
+//! Jasmin's `/send` (GET query or POST form) answered as Jasmin does, the
+//! JSON `POST /send` of the HTTP-to-SMPP example (Basic auth →
+//! `{"messageId"}`), `/balance` and `/ping`.
+//!
+//! A /send takes the one submit path the SMPP front end takes
+//! ([`crate::submit`]): the same credentials check and cool-down
+//! ([`crate::accounts::Accounts::authenticate`], counted against the
+//! client's IP as a bind is), throughput shared with the user's binds,
+//! credit, validation, routing (with the request's `tags`) and the store
+//! before the answer; a message sent here is queried over SMPP like any.
+//! Credentials come as `username`/`password` parameters or HTTP Basic
+//! auth; they are never logged. This stage imports no other.
+//!
+//! Answers: 200 `Success "<id>"`; 400 `Error "<reason>"` naming the bad
+//! parameter; 403 for bad credentials, no credit or over throughput; 412
+//! `Error "No route found"`; 503 with Retry-After when the store cannot
+//! take it. Bodies are capped at [`BODY_MAX`].
+
+pub mod params;
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tracing::{Instrument, info, info_span};
+
+use crate::config::{Config, Credit, User};
+use crate::context::Context;
+use crate::store::Store;
+use crate::submit::{SubmitError, submit};
+
+/// The largest request body taken (a /send is a few hundred bytes).
+pub const BODY_MAX: usize = 64 * 1024;
+
+/// Seconds a client is told to wait when the store cannot take a message.
+const RETRY_AFTER_S: &str = "1";
+
+/// Bind a listener for the configured HTTP address.
+pub async fn listen(config: &Config) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(config.http_api.bind, config.http_api.port)).await
+}
+
+/// Serve the API until the context's front-end shutdown; requests in
+/// progress are finished first.
+pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "HTTP API listening");
+    }
+    let mut shutdown = ctx.shutdown.front_end();
+    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop);
+    if let Err(e) = served
+        .into_future()
+        .instrument(info_span!("http_api"))
+        .await
+    {
+        tracing::warn!(error = %e, "HTTP API stopped");
+    }
+}
+
+/// The API's routes.
+pub fn router<S: Store>(ctx: Arc<Context<S>>) -> Router {
+    Router::new()
+        .route("/ping", get(|| async { "PONG" }))
+        .route("/send", get(send_query::<S>).post(send_post::<S>))
+        .route("/balance", get(balance::<S>))
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .with_state(ctx)
+}
+
+type Params = HashMap<String, String>;
+
+/// GET /send: the parameters in the query string.
+async fn send_query<S: Store>(
+    State(ctx): State<Arc<Context<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> Response {
+    send_jasmin(&ctx, peer, &headers, &p).await
+}
+
+/// POST /send: a form (Jasmin), or JSON (the HTTP-to-SMPP example).
+async fn send_post<S: Store>(
+    State(ctx): State<Arc<Context<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return send_json(&ctx, peer, &headers, &body).await;
+    }
+    match form_params(&body) {
+        Ok(p) => send_jasmin(&ctx, peer, &headers, &p).await,
+        Err(reason) => jasmin_error(StatusCode::BAD_REQUEST, &reason),
+    }
+}
+
+fn form_params(body: &[u8]) -> Result<Params, String> {
+    serde_urlencoded::from_bytes(body).map_err(|_| "the form is not url-encoded".to_string())
+}
+
+/// Jasmin's /send: `Success "<id>"` or `Error "<reason>"`.
+async fn send_jasmin<S: Store>(
+    ctx: &Context<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Response {
+    let user = match authenticate(ctx, peer, headers, p).await {
+        Ok(u) => u,
+        Err(r) => return r.jasmin(),
+    };
+    let send = match params::send(p) {
+        Ok(s) => s,
+        Err(e) => return jasmin_error(StatusCode::BAD_REQUEST, &e.0),
+    };
+    match submit(ctx, &user, send.submit, &send.tags).await {
+        Ok(id) => (StatusCode::OK, format!("Success \"{id}\"")).into_response(),
+        Err(e) => {
+            let (status, retry) = refusal_status(&e);
+            let mut r = jasmin_error(status, &e.to_string());
+            if retry {
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_S),
+                );
+            }
+            r
+        }
+    }
+}
+
+/// The JSON /send of the HTTP-to-SMPP example:
+/// `{"sourceAddress", "destinationAddress", "message"}` with Basic auth.
+async fn send_json<S: Store>(
+    ctx: &Context<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        source_address: Option<String>,
+        destination_address: String,
+        message: String,
+    }
+    let user = match authenticate(ctx, peer, headers, &Params::new()).await {
+        Ok(u) => u,
+        Err(r) => return json_error(r.status(), r.reason()),
+    };
+    let b: Body = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")),
+    };
+    let mut p = Params::new();
+    p.insert("to".into(), b.destination_address);
+    p.insert("content".into(), b.message);
+    if let Some(from) = b.source_address {
+        p.insert("from".into(), from);
+    }
+    let send = match params::send(&p) {
+        Ok(s) => s,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.0),
+    };
+    match submit(ctx, &user, send.submit, &send.tags).await {
+        Ok(id) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "messageId": id })),
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, retry) = refusal_status(&e);
+            let mut r = json_error(status, &e.to_string());
+            if retry {
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_S),
+                );
+            }
+            r
+        }
+    }
+}
+
+/// GET /balance: `{"balance": 12.5, "sms_count": null}`, `null` when the
+/// user's credit is unlimited.
+async fn balance<S: Store>(
+    State(ctx): State<Arc<Context<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> Response {
+    let user = match authenticate(&ctx, peer, &headers, &p).await {
+        Ok(u) => u,
+        Err(r) => return r.jasmin(),
+    };
+    let balance = match user.credit {
+        Credit::Unlimited => None,
+        Credit::Micro(_) => match ctx.store.balance(&user.system_id).await {
+            Ok(b) => b,
+            Err(_) => {
+                let mut r = jasmin_error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_S),
+                );
+                return r;
+            }
+        },
+    };
+    let balance = balance.map(|micro| micro as f64 / 1_000_000.0);
+    axum::Json(serde_json::json!({ "balance": balance, "sms_count": null })).into_response()
+}
+
+/// The HTTP status of a refused submit, and whether to add Retry-After.
+fn refusal_status(e: &SubmitError) -> (StatusCode, bool) {
+    match e {
+        SubmitError::Invalid(_) => (StatusCode::BAD_REQUEST, false),
+        SubmitError::NoRoute => (StatusCode::PRECONDITION_FAILED, false),
+        SubmitError::Throttled | SubmitError::NoCredit => (StatusCode::FORBIDDEN, false),
+        SubmitError::QueueFull | SubmitError::Unavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, true)
+        }
+    }
+}
+
+fn jasmin_error(status: StatusCode, reason: &str) -> Response {
+    (status, format!("Error \"{reason}\"")).into_response()
+}
+
+fn json_error(status: StatusCode, reason: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": reason }))).into_response()
+}
+
+/// Why credentials were not accepted.
+enum AuthRefused {
+    Missing,
+    Refused,
+}
+
+impl AuthRefused {
+    fn status(&self) -> StatusCode {
+        match self {
+            AuthRefused::Missing => StatusCode::BAD_REQUEST,
+            AuthRefused::Refused => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            AuthRefused::Missing => "username and password are missing",
+            AuthRefused::Refused => "Authentication failure",
+        }
+    }
+
+    fn jasmin(&self) -> Response {
+        jasmin_error(self.status(), self.reason())
+    }
+}
+
+/// The user of `username`/`password` parameters, else of HTTP Basic
+/// auth, checked as a bind's credentials are.
+async fn authenticate<S: Store>(
+    ctx: &Context<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Arc<User>, AuthRefused> {
+    let (username, password) = match (p.get("username"), p.get("password")) {
+        (Some(u), Some(pw)) => (u.clone(), pw.clone()),
+        _ => basic_auth(headers).ok_or(AuthRefused::Missing)?,
+    };
+    ctx.accounts
+        .authenticate(
+            username.as_bytes(),
+            password.as_bytes(),
+            peer.ip(),
+            Instant::now(),
+        )
+        .await
+        .map_err(|_| AuthRefused::Refused)
+}
+
+/// `Authorization: Basic base64(user:password)`.
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}

@@ -1,0 +1,331 @@
+//! The HTTP API of a real `tern` (issue 11, first step), driven with
+//! Python's urllib — a client nobody here wrote, making the requests a
+//! Jasmin user's client makes — against a real `smsc-sim` upstream:
+//! /ping, /send (GET query, POST form, POST JSON with Basic auth) and its
+//! answers and statuses, /balance, a long /send split and charged per
+//! part, an HTTP-sent message queried and its receipt delivered over
+//! SMPP, and 503 with Retry-After when the store (redis) is down.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use e2e::*;
+use smpp::pdu::{Body, QuerySm};
+use smpp::receipt::Receipt;
+use smpp::{CommandStatus as S, MessageState};
+use smpp_session::{BindMode, Event};
+
+/// What urllib got.
+struct Answer {
+    status: u16,
+    headers: serde_json::Value,
+    body: String,
+}
+
+/// One request by tests/interop/http_request.py.
+fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/http_request.py");
+    let mut h = serde_json::Map::new();
+    for (k, v) in headers {
+        h.insert((*k).into(), (*v).into());
+    }
+    let req = serde_json::json!({"method": method, "url": url, "body": body, "headers": h});
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(req.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "http_request.py failed");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Answer {
+        status: v["status"].as_u64().unwrap() as u16,
+        headers: v["headers"].clone(),
+        body: v["body"].as_str().unwrap().to_string(),
+    }
+}
+
+impl Answer {
+    /// A header by name, whatever its case on the wire.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    }
+}
+
+fn get(url: &str) -> Answer {
+    http("GET", url, None, &[])
+}
+
+/// The id in `Success "<id>"`.
+fn success_id(a: &Answer) -> String {
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.body
+        .strip_prefix("Success \"")
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("not a Jasmin success: {}", a.body))
+        .to_string()
+}
+
+fn config(sim_port: u16, store: &str) -> String {
+    format!(
+        "
+[smpp-server]
+bind = 127.0.0.1
+port = {{smpp_port}}
+[http-api]
+bind = 127.0.0.1
+port = {{http_port}}
+{store}
+[user:alice]
+password = alice-pw
+credit = 1
+max_binds = 4
+[user:free]
+password = free-pw
+throughput = 1
+burst = 1
+[connector:sim]
+host = 127.0.0.1
+port = {sim_port}
+username = alice
+password = pw
+reconnect_delay = 1
+[filter:to-uk]
+type = destination_addr
+value = ^44
+[mt-route:10]
+type = static
+connectors = sim
+filters = to-uk
+rate = 0.1
+"
+    )
+}
+
+fn start(store: &str) -> (Sim, Tern, String) {
+    let sim = Sim::start(&[]);
+    let http_port = free_port();
+    let tern = Tern::start_on(&config(sim.port, store), free_port(), http_port);
+    wait_for_port(http_port);
+    (sim, tern, format!("http://127.0.0.1:{http_port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_answers_as_jasmin_and_the_message_goes_the_smpp_way() {
+    let (sim, tern, base) = start("[store]\nbackend = memory\n");
+    let a = get(&format!("{base}/ping"));
+    assert_eq!((a.status, a.body.as_str()), (200, "PONG"));
+
+    // A receiver bind of alice's gets the receipt of an HTTP-sent message.
+    let (esme, mut events) = bind(tern.port, BindMode::Transceiver, "alice", "alice-pw")
+        .await
+        .unwrap();
+    let id = success_id(&get(&format!(
+        "{base}/send?username=alice&password=alice-pw&to=447700900123&from=Tern&content=hello&dlr=yes"
+    )));
+    let receipt = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Some(Event::Request(pdu)) => {
+                    let seq = pdu.sequence_number;
+                    if let Body::DeliverSm(d) = pdu.body {
+                        let _ = esme
+                            .respond(seq, S::ESME_ROK, Body::DeliverSmResp(Default::default()))
+                            .await;
+                        return d;
+                    }
+                }
+                None => panic!("session closed before the receipt"),
+            }
+        }
+    })
+    .await
+    .expect("the receipt of the HTTP-sent message");
+    let r = Receipt::from_tlvs(&receipt.short_message, &receipt.tlvs).unwrap();
+    assert_eq!(
+        (r.id.as_str(), r.stat),
+        (id.as_str(), MessageState::Delivered)
+    );
+    // query_sm over SMPP for the HTTP-sent message.
+    let q = esme
+        .request(Body::QuerySm(QuerySm {
+            message_id: Bytes::copy_from_slice(id.as_bytes()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(q.command_status, S::ESME_ROK);
+    let Body::QuerySmResp(q) = q.body else {
+        panic!()
+    };
+    assert_eq!(q.message_state, MessageState::Delivered);
+
+    // POST form, and the JSON /send of the HTTP-to-SMPP example.
+    let a = http(
+        "POST",
+        &format!("{base}/send"),
+        Some("username=alice&password=alice-pw&to=%2B447700900124&content=hi+there"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    );
+    success_id(&a);
+    let a = http(
+        "POST",
+        &format!("{base}/send"),
+        Some(
+            r#"{"sourceAddress":"16111","message":"Hi! This is the first test SMS message.","destinationAddress":"447700900125"}"#,
+        ),
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "Basic YWxpY2U6YWxpY2UtcHc="), // alice:alice-pw
+        ],
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert!(
+        v["messageId"].as_str().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+
+    // A long /send: split for the connector (3 parts of 153 GSM
+    // characters) and charged per part.
+    let before = balance(&base, "alice", "alice-pw");
+    let long = "0123456789".repeat(40);
+    success_id(&get(&format!(
+        "{base}/send?username=alice&password=alice-pw&to=447700900126&content={long}"
+    )));
+    let after = balance(&base, "alice", "alice-pw");
+    assert!((before - after - 0.3).abs() < 1e-9, "{before} -> {after}");
+    sim.wait_for("the 4 messages, 6 parts", Duration::from_secs(30), |c| {
+        c["submit_sm"].as_u64() == Some(6)
+    });
+    // Unlimited credit: null.
+    let a = get(&format!("{base}/balance?username=free&password=free-pw"));
+    assert_eq!(a.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert!(v["balance"].is_null(), "{v}");
+    drop(tern);
+}
+
+fn balance(base: &str, user: &str, pw: &str) -> f64 {
+    let a = get(&format!("{base}/balance?username={user}&password={pw}"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    v["balance"].as_f64().unwrap_or_else(|| panic!("{v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_has_its_status_and_reason() {
+    let (_sim, _tern, base) = start("[store]\nbackend = memory\n");
+    let send = |q: &str| get(&format!("{base}/send?{q}"));
+    // 400: a bad or missing parameter, named.
+    let a = send("username=alice&password=alice-pw&content=x");
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (400, "Error \"to is missing\"")
+    );
+    let a = send("username=alice&password=alice-pw&to=44-77&content=x");
+    assert_eq!(a.status, 400);
+    assert!(a.body.starts_with("Error \"to "), "{}", a.body);
+    let a = send("username=alice&password=alice-pw&to=447700900123&content=x&priority=9");
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("priority"), "{}", a.body);
+    let a = send("to=447700900123&content=x");
+    assert_eq!(a.status, 400, "{}", a.body);
+    // 403: bad credentials (unknown user and wrong password alike).
+    let a = send("username=alice&password=nope&to=447700900123&content=x");
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (403, "Error \"Authentication failure\"")
+    );
+    let a = send("username=nobody&password=nope&to=447700900123&content=x");
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (403, "Error \"Authentication failure\"")
+    );
+    let a = get(&format!("{base}/balance?username=alice&password=nope"));
+    assert_eq!(a.status, 403);
+    // 412: no route (there is no default route).
+    let a = send("username=alice&password=alice-pw&to=33612345678&content=x");
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (412, "Error \"No route found\"")
+    );
+    // 403: over throughput (a burst of one).
+    let ok = send("username=free&password=free-pw&to=447700900123&content=x");
+    success_id(&ok);
+    let a = send("username=free&password=free-pw&to=447700900123&content=x");
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("throughput"), "{}", a.body);
+    // 403: no credit (1.0 buys ten parts at 0.1).
+    for _ in 0..10 {
+        success_id(&send(
+            "username=alice&password=alice-pw&to=447700900123&content=x",
+        ));
+    }
+    let a = send("username=alice&password=alice-pw&to=447700900123&content=x");
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (403, "Error \"not enough credit\"")
+    );
+    // JSON errors are JSON.
+    let a = http(
+        "POST",
+        &format!("{base}/send"),
+        Some(r#"{"message":"x","destinationAddress":"447700900123"}"#),
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", "Basic YWxpY2U6bm9wZQ=="),
+        ],
+    );
+    assert_eq!(a.status, 403);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["error"], "Authentication failure");
+    // An oversize body: 413.
+    let big = format!(
+        "username=alice&password=alice-pw&to=447700900123&content={}",
+        "a".repeat(70_000)
+    );
+    let a = http(
+        "POST",
+        &format!("{base}/send"),
+        Some(&big),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(a.status, 413, "{}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_is_down_answers_503_with_retry_after() {
+    let mut redis = Redis::start();
+    let (_sim, _tern, base) = start(&format!(
+        "[store]\nbackend = redis\nurl = {}\n",
+        redis.url()
+    ));
+    success_id(&get(&format!(
+        "{base}/send?username=alice&password=alice-pw&to=447700900123&content=x"
+    )));
+    redis.kill();
+    let a = get(&format!(
+        "{base}/send?username=alice&password=alice-pw&to=447700900123&content=x"
+    ));
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (503, "Error \"store unavailable\"")
+    );
+    assert_eq!(a.header("retry-after"), Some("1"), "{}", a.headers);
+}
