@@ -130,6 +130,46 @@ async fn send_answers_as_jasmin_and_the_message_goes_the_smpp_way() {
     let (sim, tern, base) = start("[store]\nbackend = memory\n");
     let a = get(&format!("{base}/ping"));
     assert_eq!((a.status, a.body.as_str()), (200, "PONG"));
+    // Ready once the connector is bound to smsc-sim.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        let a = get(&format!("{base}/health"));
+        if a.status == 200 || std::time::Instant::now() > deadline {
+            break a;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(health.status, 200, "{}", health.body);
+    let v: serde_json::Value = serde_json::from_str(&health.body).unwrap();
+    assert_eq!(
+        (v["ready"].clone(), v["store"].clone()),
+        (true.into(), "ok".into())
+    );
+    assert_eq!(v["connectors"]["sim"], 1);
+    // /rate: parts and price per part, nothing sent.
+    let long = "0123456789".repeat(40);
+    let a = get(&format!(
+        "{base}/rate?username=alice&password=alice-pw&to=447700900123&content={long}"
+    ));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["submit_sm_count"], 3);
+    assert_eq!(v["unit_rate"], 0.1);
+    let a = get(&format!(
+        "{base}/rate?username=free&password=free-pw&to=447700900123&content=x"
+    ));
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        (v["submit_sm_count"].clone(), v["unit_rate"].clone()),
+        (1.into(), serde_json::Value::Null)
+    );
+    let a = get(&format!(
+        "{base}/rate?username=alice&password=alice-pw&to=33612345678&content=x"
+    ));
+    assert_eq!(
+        (a.status, a.body.as_str()),
+        (412, "Error \"No route found\"")
+    );
 
     // A receiver bind of alice's gets the receipt of an HTTP-sent message.
     let (esme, mut events) = bind(tern.port, BindMode::Transceiver, "alice", "alice-pw")
@@ -204,7 +244,6 @@ async fn send_answers_as_jasmin_and_the_message_goes_the_smpp_way() {
     // A long /send: split for the connector (3 parts of 153 GSM
     // characters) and charged per part.
     let before = balance(&base, "alice", "alice-pw");
-    let long = "0123456789".repeat(40);
     success_id(&get(&format!(
         "{base}/send?username=alice&password=alice-pw&to=447700900126&content={long}"
     )));
@@ -328,4 +367,31 @@ async fn a_store_that_is_down_answers_503_with_retry_after() {
         (503, "Error \"store unavailable\"")
     );
     assert_eq!(a.header("retry-after"), Some("1"), "{}", a.headers);
+    let a = get(&format!("{base}/health"));
+    assert_eq!(a.status, 503, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["store"], "unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_no_connector_is_bound() {
+    // The connector points at a port nothing listens on.
+    let http_port = free_port();
+    let _tern = Tern::start_on(
+        &config(free_port(), "[store]\nbackend = memory\n"),
+        free_port(),
+        http_port,
+    );
+    wait_for_port(http_port);
+    let a = get(&format!("http://127.0.0.1:{http_port}/health"));
+    assert_eq!(a.status, 503, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["ready"], false);
+    assert_eq!(v["store"], "ok");
+    assert_eq!(v["connectors"]["sim"], 0);
+    // Alive all the same.
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{http_port}/ping")).status,
+        200
+    );
 }

@@ -56,6 +56,7 @@ pub(super) async fn run<S: Store + Clone>(
         match connect(&ctx, &c, &joiner).await {
             Ok(link) => {
                 info!(addr = %format!("{}:{}", c.host, c.port), "bound");
+                let _up = ctx.connectors.up(&c.name);
                 delay = c.reconnect_delay.max(Duration::from_millis(100));
                 serve(&ctx, &c, &link, &pace, &consumer, &mut shutdown).await;
                 let _ = link.tx.unbind().await;

@@ -1,6 +1,6 @@
 //! What the stages share, and nothing else: the configuration (swapped
 //! whole on reload), the accounts, the router, the store, the users'
-//! receiver binds and the shutdown signal.
+//! receiver binds, the shutdown signal and which connectors are bound.
 //!
 //! This module depends on no stage. The stages — `server` (SMPP front
 //! end), `connector`, `delivery` (and the coming `http` and `metrics`) —
@@ -9,6 +9,7 @@
 //! serves it; the connectors and the delivery stage meet only in the
 //! store.
 
+mod connectors;
 mod receivers;
 mod shutdown;
 
@@ -21,6 +22,7 @@ use crate::config::{Config, Credit};
 use crate::router::Router;
 use crate::store::{Store, StoreError};
 
+pub use connectors::{ConnectorStates, Up};
 pub use receivers::Receivers;
 pub use shutdown::Shutdown;
 
@@ -35,6 +37,8 @@ pub struct Context<S> {
     pub receivers: Receivers,
     /// When the front ends stop accepting, and when the connectors stop.
     pub shutdown: Shutdown,
+    /// Which connectors are bound upstream, for readiness and metrics.
+    pub connectors: ConnectorStates,
 }
 
 impl<S: Store> Context<S> {
@@ -49,6 +53,7 @@ impl<S: Store> Context<S> {
             store,
             receivers: Receivers::default(),
             shutdown: Shutdown::default(),
+            connectors: ConnectorStates::default(),
         }))
     }
 

@@ -1,7 +1,8 @@
 //! The HTTP API on `[http-api] bind/port` (shared/DESIGN.md, "HTTP API"):
 //! Jasmin's `/send` (GET query or POST form) answered as Jasmin does, the
 //! JSON `POST /send` of the HTTP-to-SMPP example (Basic auth →
-//! `{"messageId"}`), `/balance` and `/ping`.
+//! `{"messageId"}`), `/balance`, `/rate`, `/ping` (liveness) and
+//! `/health` (readiness: the store answers and a connector is bound).
 //!
 //! A /send takes the one submit path the SMPP front end takes
 //! ([`crate::submit`]): the same credentials check and cool-down
@@ -38,7 +39,8 @@ use tracing::{Instrument, info, info_span};
 use crate::config::{Config, Credit, User};
 use crate::context::Context;
 use crate::store::Store;
-use crate::submit::{SubmitError, submit};
+use crate::store::now_us;
+use crate::submit::{SubmitError, plan, submit};
 
 /// The largest request body taken (a /send is a few hundred bytes).
 pub const BODY_MAX: usize = 64 * 1024;
@@ -82,6 +84,8 @@ pub fn router<S: Store>(ctx: Arc<Context<S>>) -> Router {
         .route("/ping", get(|| async { "PONG" }))
         .route("/send", get(send_query::<S>).post(send_post::<S>))
         .route("/balance", get(balance::<S>))
+        .route("/rate", get(rate::<S>))
+        .route("/health", get(health::<S>))
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(ctx)
 }
@@ -234,6 +238,67 @@ async fn balance<S: Store>(
     };
     let balance = balance.map(|micro| micro as f64 / 1_000_000.0);
     axum::Json(serde_json::json!({ "balance": balance, "sms_count": null })).into_response()
+}
+
+/// GET /rate?to=&content=: `{"submit_sm_count": 2, "unit_rate": 0.1}`,
+/// the parts the message would be sent as and the route's price per
+/// part (`null` when the user's credit is unlimited); nothing is sent or
+/// charged.
+async fn rate<S: Store>(
+    State(ctx): State<Arc<Context<S>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(p): Query<Params>,
+) -> Response {
+    let user = match authenticate(&ctx, peer, &headers, &p).await {
+        Ok(u) => u,
+        Err(r) => return r.jasmin(),
+    };
+    let send = match params::send(&p) {
+        Ok(s) => s,
+        Err(e) => return jasmin_error(StatusCode::BAD_REQUEST, &e.0),
+    };
+    match plan(&ctx, &user, &send.submit, &send.tags, now_us() / 1000) {
+        Ok(plan) => {
+            let unit_rate = match (user.credit, plan.route.rate) {
+                (Credit::Unlimited, _) | (_, Credit::Unlimited) => None,
+                (_, Credit::Micro(r)) => Some(r as f64 / 1_000_000.0),
+            };
+            axum::Json(serde_json::json!({
+                "submit_sm_count": plan.checked.parts,
+                "unit_rate": unit_rate,
+            }))
+            .into_response()
+        }
+        Err(e) => jasmin_error(refusal_status(&e).0, &e.to_string()),
+    }
+}
+
+/// GET /health: 200 when the store answers and a connector is bound,
+/// else 503; the body says which (`store`, each connector's bound
+/// sessions). Liveness is `/ping`.
+async fn health<S: Store>(State(ctx): State<Arc<Context<S>>>) -> Response {
+    let store_ok = ctx.store.ping().await.is_ok();
+    let bound = ctx.connectors.snapshot();
+    let config = ctx.config.load();
+    let connectors: serde_json::Map<String, serde_json::Value> = config
+        .connectors
+        .keys()
+        .map(|name| (name.clone(), bound.get(name).copied().unwrap_or(0).into()))
+        .collect();
+    let any_bound = connectors.values().any(|n| n.as_u64().unwrap_or(0) > 0);
+    let ready = store_ok && any_bound;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "ready": ready,
+        "store": if store_ok { "ok" } else { "unavailable" },
+        "connectors": connectors,
+    });
+    (status, axum::Json(body)).into_response()
 }
 
 /// The HTTP status of a refused submit, and whether to add Retry-After.

@@ -18,7 +18,7 @@ use smpp::pdu::SubmitSm;
 
 use crate::config::{Credit, User};
 use crate::context::Context;
-use crate::router::MtContext;
+use crate::router::{MtContext, MtDecision};
 use crate::store::{Limit, Refusal, Store, StoredMessage, Submission, now_us};
 
 /// Why a submit was refused. Nothing was charged or queued.
@@ -75,20 +75,28 @@ fn invalid_reason(status: CommandStatus) -> &'static str {
     }
 }
 
-/// Check, route and store `s` from `user`, with `tags` for the routes'
-/// tag filters: the new message's id once it is durable, or why not.
-pub async fn submit<S: Store>(
+/// What a message would be: its parts and where it goes. What [`submit`]
+/// stores and what `/rate` reports.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub checked: validate::Checked,
+    pub route: MtDecision,
+}
+
+/// Check and route `s` from `user` at `now_ms` (Unix ms), with `tags`
+/// for the routes' tag filters; nothing is charged or stored.
+pub fn plan<S: Store>(
     ctx: &Context<S>,
     user: &User,
-    s: SubmitSm<Bytes>,
+    s: &SubmitSm<Bytes>,
     tags: &[u32],
-) -> Result<String, SubmitError> {
-    let now_ms = now_us() / 1000;
-    let checked = validate::check_submit(&s, &user.source_addr, now_ms / 1000)
+    now_ms: i64,
+) -> Result<Plan, SubmitError> {
+    let checked = validate::check_submit(s, &user.source_addr, now_ms / 1000)
         .map_err(SubmitError::Invalid)?;
     let source = String::from_utf8_lossy(&s.source.addr);
     let destination = String::from_utf8_lossy(&s.destination.addr);
-    let decision = ctx
+    let route = ctx
         .router
         .load()
         .route_mt(&MtContext {
@@ -101,6 +109,22 @@ pub async fn submit<S: Store>(
             now: now_ms / 1000,
         })
         .ok_or(SubmitError::NoRoute)?;
+    Ok(Plan { checked, route })
+}
+
+/// Check, route and store `s` from `user`, with `tags` for the routes'
+/// tag filters: the new message's id once it is durable, or why not.
+pub async fn submit<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    s: SubmitSm<Bytes>,
+    tags: &[u32],
+) -> Result<String, SubmitError> {
+    let now_ms = now_us() / 1000;
+    let Plan {
+        checked,
+        route: decision,
+    } = plan(ctx, user, &s, tags, now_ms)?;
     let rate = match decision.rate {
         Credit::Micro(r) => r,
         Credit::Unlimited => 0,
