@@ -16,7 +16,7 @@ use e2e::*;
 use smpp::pdu::{Body, QuerySm};
 use smpp::receipt::Receipt;
 use smpp::{CommandStatus as S, MessageState};
-use smpp_session::{BindMode, Event};
+use smpp_session::BindMode;
 
 /// What urllib got.
 struct Answer {
@@ -178,24 +178,7 @@ async fn send_answers_as_jasmin_and_the_message_goes_the_smpp_way() {
     let id = success_id(&get(&format!(
         "{base}/send?username=alice&password=alice-pw&to=447700900123&from=Tern&content=hello&dlr=yes"
     )));
-    let receipt = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await {
-                Some(Event::Request(pdu)) => {
-                    let seq = pdu.sequence_number;
-                    if let Body::DeliverSm(d) = pdu.body {
-                        let _ = esme
-                            .respond(seq, S::ESME_ROK, Body::DeliverSmResp(Default::default()))
-                            .await;
-                        return d;
-                    }
-                }
-                None => panic!("session closed before the receipt"),
-            }
-        }
-    })
-    .await
-    .expect("the receipt of the HTTP-sent message");
+    let receipt = next_deliver(&esme, &mut events, Duration::from_secs(30)).await;
     let r = Receipt::from_tlvs(&receipt.short_message, &receipt.tlvs).unwrap();
     assert_eq!(
         (r.id.as_str(), r.stat),

@@ -8,8 +8,7 @@ use e2e::*;
 use smpp::pdu::*;
 use smpp::receipt::Receipt;
 use smpp::{CommandStatus as S, MessageState};
-use smpp_session::{BindMode, Event, Session, SessionError};
-use tokio::sync::mpsc;
+use smpp_session::{BindMode, Session, SessionError};
 use tokio::time::timeout;
 
 fn submit(rd: u8, text: &str) -> Body<Bytes> {
@@ -37,30 +36,6 @@ async fn submit_ok(s: &Session, rd: u8, text: &str) -> String {
         panic!()
     };
     String::from_utf8(r.message_id.to_vec()).unwrap()
-}
-
-/// The next deliver_sm, answered with ESME_ROK.
-async fn next_deliver(
-    s: &Session,
-    ev: &mut mpsc::Receiver<Event>,
-    within: Duration,
-) -> DeliverSm<Bytes> {
-    let Event::Request(p) = timeout(within, ev.recv())
-        .await
-        .expect("a deliver_sm in time")
-        .expect("session open");
-    let seq = p.sequence_number;
-    let Body::DeliverSm(d) = p.body else {
-        panic!("{:?}", p.body)
-    };
-    s.respond(
-        seq,
-        S::ESME_ROK,
-        Body::DeliverSmResp(SubmitSmResp::default()),
-    )
-    .await
-    .unwrap();
-    d
 }
 
 #[tokio::test]

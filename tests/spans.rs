@@ -12,7 +12,7 @@ use bytes::Bytes;
 use e2e::*;
 use smpp::CommandStatus as S;
 use smpp::pdu::*;
-use smpp_session::{BindMode, Event};
+use smpp_session::BindMode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipt_and_delivery_logs_name_their_connector_and_user() {
@@ -69,24 +69,7 @@ async fn receipt_and_delivery_logs_name_their_connector_and_user() {
         .await
         .unwrap();
     assert_eq!(r.command_status, S::ESME_ROK);
-    let receipt = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match events.recv().await {
-                Some(Event::Request(pdu)) => {
-                    let seq = pdu.sequence_number;
-                    if let Body::DeliverSm(d) = pdu.body {
-                        let _ = esme
-                            .respond(seq, S::ESME_ROK, Body::DeliverSmResp(Default::default()))
-                            .await;
-                        return d;
-                    }
-                }
-                None => panic!("session closed before the receipt"),
-            }
-        }
-    })
-    .await
-    .expect("a receipt within 30 s");
+    let receipt = next_deliver(&esme, &mut events, Duration::from_secs(30)).await;
     assert!(receipt.esm_class.is_receipt());
     let _ = esme.unbind().await;
     tern.stop();

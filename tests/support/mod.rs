@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smpp::pdu::Bind;
+use smpp::pdu::{Bind, Body, DeliverSm, DeliverSmResp};
 use smpp_session::{BindMode, Event, Session, SessionConfig, esme};
 use tokio::sync::mpsc;
 
@@ -137,6 +137,31 @@ pub async fn bind(
     )
     .await?;
     Ok((s, ev))
+}
+
+/// The next deliver_sm on `s` (its events `ev`), answered with ESME_ROK;
+/// panics when none comes within `within` or another request comes.
+pub async fn next_deliver(
+    s: &Session,
+    ev: &mut mpsc::Receiver<Event>,
+    within: Duration,
+) -> DeliverSm<Bytes> {
+    let Event::Request(p) = tokio::time::timeout(within, ev.recv())
+        .await
+        .expect("a deliver_sm in time")
+        .expect("session open");
+    let seq = p.sequence_number;
+    let Body::DeliverSm(d) = p.body else {
+        panic!("{:?}", p.body)
+    };
+    s.respond(
+        seq,
+        smpp::CommandStatus::ESME_ROK,
+        Body::DeliverSmResp(DeliverSmResp::default()),
+    )
+    .await
+    .unwrap();
+    d
 }
 
 /// Run a binary to completion with a time limit; returns its output.

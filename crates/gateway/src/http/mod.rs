@@ -118,7 +118,7 @@ async fn send_post<S: Store>(
     }
     match form_params(&body) {
         Ok(p) => send_jasmin(&ctx, peer, &headers, &p).await,
-        Err(reason) => jasmin_error(StatusCode::BAD_REQUEST, &reason),
+        Err(reason) => Flavour::Jasmin.error(StatusCode::BAD_REQUEST, &reason),
     }
 }
 
@@ -135,26 +135,9 @@ async fn send_jasmin<S: Store>(
 ) -> Response {
     let user = match authenticate(ctx, peer, headers, p).await {
         Ok(u) => u,
-        Err(r) => return r.jasmin(),
+        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
     };
-    let send = match params::send(p) {
-        Ok(s) => s,
-        Err(e) => return jasmin_error(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match submit(ctx, &user, send.submit, &send.tags).await {
-        Ok(id) => (StatusCode::OK, format!("Success \"{id}\"")).into_response(),
-        Err(e) => {
-            let (status, retry) = refusal_status(&e);
-            let mut r = jasmin_error(status, &e.to_string());
-            if retry {
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from_static(RETRY_AFTER_S),
-                );
-            }
-            r
-        }
-    }
+    send_as(ctx, &user, p, Flavour::Jasmin).await
 }
 
 /// The JSON /send of the HTTP-to-SMPP example:
@@ -174,11 +157,13 @@ async fn send_json<S: Store>(
     }
     let user = match authenticate(ctx, peer, headers, &Params::new()).await {
         Ok(u) => u,
-        Err(r) => return json_error(r.status(), r.reason()),
+        Err(r) => return Flavour::Json.error(r.status(), r.reason()),
     };
     let b: Body = match serde_json::from_slice(body) {
         Ok(b) => b,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")),
+        Err(e) => {
+            return Flavour::Json.error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}"));
+        }
     };
     let mut p = Params::new();
     p.insert("to".into(), b.destination_address);
@@ -186,27 +171,23 @@ async fn send_json<S: Store>(
     if let Some(from) = b.source_address {
         p.insert("from".into(), from);
     }
-    let send = match params::send(&p) {
+    send_as(ctx, &user, &p, Flavour::Json).await
+}
+
+/// Read /send's parameters, take the submit path, answer in `flavour`.
+async fn send_as<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    p: &Params,
+    flavour: Flavour,
+) -> Response {
+    let send = match params::send(p) {
         Ok(s) => s,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.0),
+        Err(e) => return flavour.error(StatusCode::BAD_REQUEST, &e.0),
     };
-    match submit(ctx, &user, send.submit, &send.tags).await {
-        Ok(id) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "messageId": id })),
-        )
-            .into_response(),
-        Err(e) => {
-            let (status, retry) = refusal_status(&e);
-            let mut r = json_error(status, &e.to_string());
-            if retry {
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from_static(RETRY_AFTER_S),
-                );
-            }
-            r
-        }
+    match submit(ctx, user, send.submit, &send.tags).await {
+        Ok(id) => flavour.success(&id),
+        Err(e) => refused(flavour, &e),
     }
 }
 
@@ -220,19 +201,15 @@ async fn balance<S: Store>(
 ) -> Response {
     let user = match authenticate(&ctx, peer, &headers, &p).await {
         Ok(u) => u,
-        Err(r) => return r.jasmin(),
+        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
     };
     let balance = match user.credit {
         Credit::Unlimited => None,
         Credit::Micro(_) => match ctx.store.balance(&user.system_id).await {
             Ok(b) => b,
             Err(_) => {
-                let mut r = jasmin_error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from_static(RETRY_AFTER_S),
-                );
-                return r;
+                let r = Flavour::Jasmin.error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
+                return with_retry_after(r);
             }
         },
     };
@@ -252,11 +229,11 @@ async fn rate<S: Store>(
 ) -> Response {
     let user = match authenticate(&ctx, peer, &headers, &p).await {
         Ok(u) => u,
-        Err(r) => return r.jasmin(),
+        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
     };
     let send = match params::send(&p) {
         Ok(s) => s,
-        Err(e) => return jasmin_error(StatusCode::BAD_REQUEST, &e.0),
+        Err(e) => return Flavour::Jasmin.error(StatusCode::BAD_REQUEST, &e.0),
     };
     match plan(&ctx, &user, &send.submit, &send.tags, now_us() / 1000) {
         Ok(plan) => {
@@ -270,7 +247,7 @@ async fn rate<S: Store>(
             }))
             .into_response()
         }
-        Err(e) => jasmin_error(refusal_status(&e).0, &e.to_string()),
+        Err(e) => refused(Flavour::Jasmin, &e),
     }
 }
 
@@ -313,12 +290,46 @@ fn refusal_status(e: &SubmitError) -> (StatusCode, bool) {
     }
 }
 
-fn jasmin_error(status: StatusCode, reason: &str) -> Response {
-    (status, format!("Error \"{reason}\"")).into_response()
+/// How a /send answers: Jasmin's text, or the JSON of the HTTP-to-SMPP
+/// example.
+#[derive(Debug, Clone, Copy)]
+enum Flavour {
+    Jasmin,
+    Json,
 }
 
-fn json_error(status: StatusCode, reason: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": reason }))).into_response()
+impl Flavour {
+    fn success(self, id: &str) -> Response {
+        match self {
+            Flavour::Jasmin => (StatusCode::OK, format!("Success \"{id}\"")).into_response(),
+            Flavour::Json => axum::Json(serde_json::json!({ "messageId": id })).into_response(),
+        }
+    }
+
+    fn error(self, status: StatusCode, reason: &str) -> Response {
+        match self {
+            Flavour::Jasmin => (status, format!("Error \"{reason}\"")).into_response(),
+            Flavour::Json => {
+                (status, axum::Json(serde_json::json!({ "error": reason }))).into_response()
+            }
+        }
+    }
+}
+
+/// A refused submit's answer: its status, its reason, and Retry-After
+/// when it may succeed later.
+fn refused(flavour: Flavour, e: &SubmitError) -> Response {
+    let (status, retry) = refusal_status(e);
+    let r = flavour.error(status, &e.to_string());
+    if retry { with_retry_after(r) } else { r }
+}
+
+fn with_retry_after(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(RETRY_AFTER_S),
+    );
+    r
 }
 
 /// Why credentials were not accepted.
@@ -340,10 +351,6 @@ impl AuthRefused {
             AuthRefused::Missing => "username and password are missing",
             AuthRefused::Refused => "Authentication failure",
         }
-    }
-
-    fn jasmin(&self) -> Response {
-        jasmin_error(self.status(), self.reason())
     }
 }
 
