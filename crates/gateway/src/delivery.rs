@@ -298,6 +298,7 @@ mod tests {
                 rate_micro: 0,
                 accepted_ms: 1_790_000_000_000,
                 expires_ms: None,
+                callback: None,
             }),
             state: MessageState::Undeliverable,
             error_code: 27,

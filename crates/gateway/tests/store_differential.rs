@@ -469,6 +469,7 @@ impl Pair {
                             rate_micro: rate,
                             accepted_ms: ACCEPTED,
                             expires_ms: None,
+                            callback: None,
                         };
                         message.submit.registered_delivery = RegisteredDelivery(rd);
                         let charge = charged.then(|| message.charge_micro());

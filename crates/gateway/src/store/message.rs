@@ -11,6 +11,8 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use smpp::pdu::{Body, EncodeError, Limits, Pdu, SubmitSm};
 
+use super::callback::{CallMethod, DlrLevel, ReceiptCallback};
+
 /// An accepted message, ready for its connector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -31,6 +33,9 @@ pub struct StoredMessage {
     pub accepted_ms: i64,
     /// When it expires if still queued (validity_period), Unix milliseconds.
     pub expires_ms: Option<i64>,
+    /// Where its receipts go over HTTP (sent with a `dlr-url`); None:
+    /// to the user's receiver binds.
+    pub callback: Option<ReceiptCallback>,
 }
 
 /// Bytes that are not a stored message.
@@ -49,7 +54,11 @@ pub enum UnstorableMessage {
     Pdu(#[from] EncodeError),
 }
 
-const VERSION: u8 = 1;
+/// Version 2 added the receipt callback after the submit_sm; version 1
+/// (no callback) still decodes, so messages stored by an older tern are
+/// sent after an upgrade.
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 
 impl StoredMessage {
     /// The total charge, in millionths.
@@ -79,11 +88,20 @@ impl StoredMessage {
         let len = u32::try_from(b.len() - len_at - 4)
             .map_err(|_| UnstorableMessage::TooLong("submit_sm"))?;
         b[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        match &self.callback {
+            None => b.put_u8(0),
+            Some(c) => {
+                b.put_u8(c.level.as_u8());
+                b.put_u8(c.method.as_u8());
+                put_str(&mut b, &c.url, "dlr-url")?;
+            }
+        }
         Ok(b.freeze())
     }
 
     pub fn decode(mut b: Bytes) -> Result<StoredMessage, CorruptMessage> {
-        if b.remaining() < 1 || b.get_u8() != VERSION {
+        let version = if b.remaining() < 1 { 0 } else { b.get_u8() };
+        if version != VERSION && version != VERSION_1 {
             return Err(CorruptMessage("version"));
         }
         let id = get_str(&mut b)?;
@@ -109,6 +127,26 @@ impl StoredMessage {
             Ok(Body::SubmitSm(s)) => s,
             _ => return Err(CorruptMessage("pdu")),
         };
+        let callback = if version == VERSION_1 {
+            None
+        } else {
+            if b.remaining() < 1 {
+                return Err(CorruptMessage("truncated callback"));
+            }
+            match b.get_u8() {
+                0 => None,
+                level => {
+                    let level = DlrLevel::from_u8(level).ok_or(CorruptMessage("dlr level"))?;
+                    if b.remaining() < 1 {
+                        return Err(CorruptMessage("truncated callback"));
+                    }
+                    let method =
+                        CallMethod::from_u8(b.get_u8()).ok_or(CorruptMessage("dlr method"))?;
+                    let url = get_str(&mut b)?;
+                    Some(ReceiptCallback { url, method, level })
+                }
+            }
+        };
         Ok(StoredMessage {
             id,
             user,
@@ -118,6 +156,7 @@ impl StoredMessage {
             rate_micro,
             accepted_ms,
             expires_ms,
+            callback,
         })
     }
 }
@@ -173,6 +212,7 @@ mod tests {
             rate_micro: 25_000,
             accepted_ms: 1_790_000_000_000,
             expires_ms: None,
+            callback: None,
         }
     }
 
@@ -183,6 +223,22 @@ mod tests {
         let mut e = m.clone();
         e.expires_ms = Some(1_790_000_100_000);
         assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+        e.callback = Some(ReceiptCallback {
+            url: "https://example.com/dlr?k=v".into(),
+            method: CallMethod::Post,
+            level: DlrLevel::Both,
+        });
+        assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+    }
+
+    #[test]
+    fn a_message_stored_by_version_1_still_decodes() {
+        // Version 1 ended with the submit_sm and had no callback.
+        let m = sample();
+        let mut b = BytesMut::from(&m.encode().unwrap()[..]);
+        b[0] = VERSION_1;
+        b.truncate(b.len() - 1);
+        assert_eq!(StoredMessage::decode(b.freeze()).unwrap(), m);
     }
 
     #[test]

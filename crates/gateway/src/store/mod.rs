@@ -4,8 +4,10 @@
 //! Redis), both held to the rules written once in [`rules`] (pure code:
 //! receipt aggregation, which receipts a user gets, refunds, the
 //! throttle). [`message`] is a message as stored, [`way_back`] what waits
-//! for the way back to users (receipts and MO). The design, with the
-//! redis key layout, is docs/store.md.
+//! for the way back to users (receipts and MO), [`callback`] what waits
+//! in the callback queue for an HTTP call (receipts of messages sent with
+//! a `dlr-url`, MO for a user's `mo_url`). The design, with the redis key
+//! layout, is docs/store.md.
 //!
 //! Every stage of the pipeline hands work to the next through the store,
 //! so a process can die between two stages and nothing accepted is lost
@@ -14,6 +16,7 @@
 //! connector's queue, its credit charged and its parts counted against the
 //! user's throughput, all in one atomic step.
 
+pub mod callback;
 pub mod memory;
 pub mod message;
 pub mod redis;
@@ -27,6 +30,7 @@ use std::future::Future;
 
 use smpp::MessageState;
 
+pub use callback::{CallMethod, Callback, CallbackTaken, DlrLevel, HttpCall, ReceiptCallback};
 pub use message::{StoredMessage, UnstorableMessage};
 pub use rules::Limit;
 pub use way_back::{Delivery, DeliveryItem, PartReceipt, ReceiptOutcome, UserReceipt};
@@ -304,6 +308,59 @@ pub trait Store: Send + Sync + 'static {
 
     /// Items waiting in `user`'s delivery queue, taken ones included.
     fn delivery_depth(&self, user: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    // ---- the callback queue (issue 11) ----
+    //
+    // One queue for every user. Receipts of a message with a
+    // [`ReceiptCallback`] are queued here by `sent`, `fail` and `receipt`
+    // (in the same atomic step, instead of the user's delivery queue):
+    // a [`Callback::Receipt`] where a receipt would go to the user, and a
+    // [`Callback::Submitted`] for the upstream's answer when its level
+    // asks for it (`sent` that settles the entry: status 0; `fail` of a
+    // message REJECTED upstream: its error code). A callback waits up to
+    // the `ttl` of the call that queued it.
+
+    /// Queue a call made whole (an MO for a user's `mo_url`), kept up to
+    /// `ttl`.
+    fn queue_callback(
+        &self,
+        call: &HttpCall,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `max` callbacks for `consumer`: as [`Store::take_deliveries`]
+    /// (what this consumer name had taken before a restart, alone; then
+    /// what another consumer took and never settled after
+    /// [`RECLAIM_AFTER_MS`]; then the queue, oldest first), with retries
+    /// whose time has come joining the queue's back first (at most `max`
+    /// per take, earliest due first). Waits up to `block` when there is
+    /// none (and not past the next retry's due time). Expired items are
+    /// handed out like the others: the caller drops and counts them.
+    fn take_callbacks(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<CallbackTaken>, StoreError>> + Send;
+
+    /// The callbacks were answered 2xx (or dropped): they leave the
+    /// queue for good. A token no longer held changes nothing.
+    fn callbacks_done(
+        &self,
+        tokens: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The callback failed: it leaves the queue and comes back after
+    /// `delay` with one attempt more, atomically. A token no longer held
+    /// changes nothing.
+    fn retry_callback(
+        &self,
+        token: &str,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Callbacks waiting, taken ones and retries included.
+    fn callback_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// Wall-clock time in microseconds since the Unix epoch.

@@ -19,7 +19,7 @@ use smpp::pdu::SubmitSm;
 use crate::config::{Credit, User};
 use crate::context::Context;
 use crate::router::{MtContext, MtDecision};
-use crate::store::{Limit, Refusal, Store, StoredMessage, Submission, now_us};
+use crate::store::{Limit, ReceiptCallback, Refusal, Store, StoredMessage, Submission, now_us};
 
 /// Why a submit was refused. Nothing was charged or queued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +120,18 @@ pub async fn submit<S: Store>(
     s: SubmitSm<Bytes>,
     tags: &[u32],
 ) -> Result<String, SubmitError> {
+    submit_with(ctx, user, s, tags, None).await
+}
+
+/// [`submit`], with the receipts going to `callback` (HTTP `dlr-url`)
+/// instead of the user's receiver binds.
+pub async fn submit_with<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    s: SubmitSm<Bytes>,
+    tags: &[u32],
+    callback: Option<ReceiptCallback>,
+) -> Result<String, SubmitError> {
     let now_ms = now_us() / 1000;
     let Plan {
         checked,
@@ -138,6 +150,7 @@ pub async fn submit<S: Store>(
         rate_micro: rate,
         accepted_ms: now_ms,
         expires_ms: checked.expires_s.map(|e| e * 1000),
+        callback,
     };
     let submission = Submission {
         message: &message,

@@ -38,6 +38,7 @@ pub fn message(id: &str, user: &str, parts: u32, rate: i64) -> StoredMessage {
         rate_micro: rate,
         accepted_ms: ACCEPTED,
         expires_ms: None,
+        callback: None,
     }
 }
 

@@ -13,13 +13,16 @@
 //!   fail, and what is taken and not settled;
 //! - `receipts`: upstream id mappings, receipts held before their
 //!   mapping, and each sent message's part count;
-//! - `deliveries`: the users' delivery queues (receipts and MO).
+//! - `deliveries`: the users' delivery queues (receipts and MO);
+//! - `callbacks`: the callback queue (HTTP receipts and MO) and its
+//!   retries.
 //!
 //! This file holds what they share: the message records (for query_sm
 //! and cancel, forgotten after [`STATUS_RETENTION_MS`]), credit and
 //! throttle state, and the sequence that makes tokens and time keys
 //! unique.
 
+mod callbacks;
 mod deliveries;
 mod mt;
 mod receipts;
@@ -81,6 +84,7 @@ struct Inner {
     mt: mt::MtQueues,
     receipts: receipts::Receipts,
     deliveries: deliveries::DeliveryQueues,
+    callbacks: callbacks::CallbackQueue,
     seq: Seq,
 }
 
@@ -264,14 +268,15 @@ impl Store for MemoryStore {
 
     async fn fail(
         &self,
-        _connector: &str,
+        connector: &str,
         taken: &Taken,
         state: MessageState,
         error_code: u8,
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let now_ms = self.now_ms();
-        self.lock()?.fail(taken, state, error_code, now_ms, ttl);
+        self.lock()?
+            .fail(connector, taken, state, error_code, now_ms, ttl);
         Ok(())
     }
 
@@ -335,5 +340,41 @@ impl Store for MemoryStore {
 
     async fn delivery_depth(&self, user: &str) -> Result<u64, StoreError> {
         Ok(self.lock()?.deliveries.depth(user))
+    }
+
+    async fn queue_callback(&self, call: &HttpCall, ttl: Duration) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        self.lock()?
+            .queue_callback(Callback::Call(call.clone()), now_ms, ttl);
+        Ok(())
+    }
+
+    /// Items taken and not settled for [`RECLAIM_AFTER_MS`] first, then
+    /// due retries joining the queue's back, then the queue. A restart of
+    /// this process loses the queue.
+    async fn take_callbacks(
+        &self,
+        _consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<CallbackTaken>, StoreError> {
+        self.take_callbacks_waiting(max, block).await
+    }
+
+    async fn callbacks_done(&self, tokens: &[String]) -> Result<(), StoreError> {
+        self.lock()?.callbacks.done(tokens);
+        Ok(())
+    }
+
+    async fn retry_callback(&self, token: &str, delay: Duration) -> Result<(), StoreError> {
+        let now_ms = self.now_ms();
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        inner.callbacks.retry(&mut inner.seq, token, now_ms, delay);
+        Ok(())
+    }
+
+    async fn callback_depth(&self) -> Result<u64, StoreError> {
+        Ok(self.lock()?.callbacks.depth())
     }
 }

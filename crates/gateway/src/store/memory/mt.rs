@@ -348,6 +348,7 @@ impl Inner {
     /// [`Store::fail`] at `now_ms`.
     pub(super) fn fail(
         &mut self,
+        connector: &str,
         taken: &Taken,
         state: MessageState,
         error_code: u8,
@@ -365,11 +366,23 @@ impl Inner {
         e.final_ms = Some(now_ms);
         e.error_code = error_code;
         self.refund(&taken.message.id);
+        // The upstream's refusal, for a callback that asked for it.
+        if state == MessageState::Rejected {
+            self.queue_submitted(
+                connector,
+                &taken.message,
+                u32::from(error_code),
+                "",
+                now_ms,
+                ttl,
+            );
+        }
         self.queue_receipt(
             &taken.message.id,
             state,
             u16::from(error_code),
             now_ms,
+            (connector, ""),
             now_ms,
             ttl,
         );

@@ -14,13 +14,16 @@
 //!   reference).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use smpp::MessageState;
 
 use super::{Inner, Seq, TimeKey, ms};
 use crate::store::rules::{self, PartCounts, PartStep};
-use crate::store::{DeliveryItem, PartReceipt, ReceiptOutcome, Taken, UserReceipt};
+use crate::store::{
+    Callback, DeliveryItem, PartReceipt, ReceiptOutcome, StoredMessage, Taken, UserReceipt,
+};
 
 #[cfg(doc)]
 use crate::store::Store;
@@ -144,6 +147,9 @@ impl Inner {
         if self.mt.settle(&taken.token).is_some() {
             if let Some(e) = self.messages.get_mut(id) {
                 e.place = super::mt::Place::Done;
+                // The upstream's answer, for a callback that asked for it.
+                let first = upstream_ids.first().map_or("", String::as_str);
+                self.queue_submitted(connector, &taken.message, 0, first, now_ms, ttl);
             }
         }
         self.receipts.sweep(now_ms);
@@ -166,7 +172,7 @@ impl Inner {
             for u in upstream_ids {
                 let k = (connector.to_string(), u.clone());
                 if let Some(r) = self.receipts.take_held(&k, now_ms) {
-                    self.apply_receipt(id, u, r, now_ms, ttl);
+                    self.apply_receipt(connector, id, u, r, now_ms, ttl);
                 }
             }
         }
@@ -182,7 +188,7 @@ impl Inner {
         ttl: Duration,
     ) -> ReceiptOutcome {
         match self.receipts.lookup(connector, upstream_id, now_ms) {
-            Some(id) => self.apply_receipt(&id, upstream_id, r, now_ms, ttl),
+            Some(id) => self.apply_receipt(connector, &id, upstream_id, r, now_ms, ttl),
             None => {
                 let k = (connector.to_string(), upstream_id.to_string());
                 let expires = now_ms.saturating_add(ms(ttl));
@@ -195,6 +201,7 @@ impl Inner {
     /// Apply a part receipt to message `id` (its mapping exists).
     fn apply_receipt(
         &mut self,
+        connector: &str,
         id: &str,
         upstream_id: &str,
         r: PartReceipt,
@@ -230,14 +237,17 @@ impl Inner {
             PartStep::Duplicate => ReceiptOutcome::Duplicate,
             PartStep::Partial => ReceiptOutcome::Partial,
             PartStep::Intermediate => {
-                let queued = self.queue_receipt(id, r.state, r.error_code, done_ms, now_ms, ttl);
+                let by = (connector, upstream_id);
+                let queued =
+                    self.queue_receipt(id, r.state, r.error_code, done_ms, by, now_ms, ttl);
                 ReceiptOutcome::Intermediate { queued }
             }
             PartStep::Final { state, error_code } => {
                 e.state = state;
                 e.final_ms = Some(done_ms);
                 e.error_code = rules::error_code_for_status(error_code);
-                let queued = self.queue_receipt(id, state, error_code, done_ms, now_ms, ttl);
+                let by = (connector, upstream_id);
+                let queued = self.queue_receipt(id, state, error_code, done_ms, by, now_ms, ttl);
                 self.finish(id);
                 ReceiptOutcome::Final { state, queued }
             }
@@ -247,12 +257,17 @@ impl Inner {
     /// Queue `id`'s receipt in `state` for its user when it asked for one
     /// ([`rules::wants_receipt`]); whether it was queued. Its sub and
     /// dlvrd are the part count's, or (not sent) the message's parts and 0.
+    /// It goes to the callback queue when the message has a callback
+    /// (`by`: the connector and upstream id it came by), else to the
+    /// user's delivery queue.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn queue_receipt(
         &mut self,
         id: &str,
         state: MessageState,
         error_code: u16,
         done_ms: i64,
+        by: (&str, &str),
         now_ms: i64,
         ttl: Duration,
     ) -> bool {
@@ -277,8 +292,35 @@ impl Inner {
             dlvrd,
             done_ms,
         };
-        let user = m.user.clone();
-        self.queue_delivery(&user, DeliveryItem::Receipt(Box::new(receipt)), now_ms, ttl);
+        if m.callback.is_some() {
+            let item = crate::store::callback::receipt_callback(receipt, by.0, by.1);
+            self.queue_callback(item, now_ms, ttl);
+        } else {
+            let user = m.user.clone();
+            self.queue_delivery(&user, DeliveryItem::Receipt(Box::new(receipt)), now_ms, ttl);
+        }
         true
+    }
+
+    /// Queue the upstream's answer (`status`, 0 for ESME_ROK) to `m`'s
+    /// submit when its callback's level asks for it.
+    pub(super) fn queue_submitted(
+        &mut self,
+        connector: &str,
+        m: &Arc<StoredMessage>,
+        status: u32,
+        upstream_id: &str,
+        now_ms: i64,
+        ttl: Duration,
+    ) {
+        if m.callback.as_ref().is_some_and(|c| c.level.smsc()) {
+            let item = Callback::Submitted {
+                message: m.clone(),
+                connector: connector.to_string(),
+                status,
+                upstream_id: upstream_id.to_string(),
+            };
+            self.queue_callback(item, now_ms, ttl);
+        }
     }
 }

@@ -17,6 +17,7 @@ fn message(id: &str) -> StoredMessage {
         rate_micro: 0,
         accepted_ms: 0,
         expires_ms: None,
+        callback: None,
     }
 }
 

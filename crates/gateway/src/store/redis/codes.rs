@@ -48,6 +48,7 @@ mod tests {
             ("DELIVERED", MessageState::Delivered.as_u8() as i64),
             ("FINAL_FIRST", FINAL_STATES.0 as i64),
             ("FINAL_LAST", FINAL_STATES.1 as i64),
+            ("REJECTED", MessageState::Rejected.as_u8() as i64),
         ]
     }
 

@@ -7,10 +7,12 @@ use bytes::Bytes;
 use smpp::MessageState;
 
 use super::RedisStore;
-use super::keys::{delivery_key, queue_key};
+use super::keys::{callback_key, delivery_key, queue_key};
 use crate::store::message::UnstorableMessage;
 use crate::store::way_back::{decode_mo, encode_mo};
-use crate::store::{Delivery, DeliveryItem, StoredMessage, Taken, UserReceipt};
+use crate::store::{
+    Callback, CallbackTaken, Delivery, DeliveryItem, HttpCall, StoredMessage, Taken, UserReceipt,
+};
 
 impl RedisStore {
     /// Decode queue entries; acknowledge (and log) those that are not
@@ -69,6 +71,31 @@ impl RedisStore {
         if !corrupt.is_empty() {
             if let Err(e) = self.ack_entries(&delivery_key(user), &corrupt).await {
                 tracing::warn!(user, error = %e, "could not drop corrupt delivery queue entries");
+            }
+        }
+        out
+    }
+}
+
+impl RedisStore {
+    /// Decode callback stream entries; drop (acknowledge, delete and log)
+    /// those that do not decode, so they cannot wedge the queue.
+    pub(super) async fn decode_callbacks(&self, entries: Vec<Entry>) -> Vec<CallbackTaken> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut corrupt = Vec::new();
+        for e in entries {
+            let id = e.id.clone();
+            match callback_of(e) {
+                Ok(c) => out.push(c),
+                Err(field) => {
+                    tracing::warn!(stream_id = id, field, "dropping a corrupt callback entry");
+                    corrupt.push(id);
+                }
+            }
+        }
+        if !corrupt.is_empty() {
+            if let Err(e) = self.ack_entries(callback_key(), &corrupt).await {
+                tracing::warn!(error = %e, "could not drop corrupt callback entries");
             }
         }
         out
@@ -184,6 +211,67 @@ fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
         item,
         queued_ms,
         expires_ms,
+    })
+}
+
+/// A callback stream entry as a [`CallbackTaken`]; the field at fault
+/// when it does not decode.
+fn callback_of(mut e: Entry) -> Result<CallbackTaken, &'static str> {
+    let queued_ms = e.number("q")?;
+    let expires_ms = e.number("exp")?;
+    let attempts = e.number("n")?;
+    let kind = e.take(b"k");
+    let item = match kind.as_deref() {
+        Some(b"c") => Callback::Call(
+            e.take(b"v")
+                .and_then(|v| HttpCall::decode(Bytes::from(v)).ok())
+                .ok_or("v")?,
+        ),
+        Some(b"r") | Some(b"s") => {
+            let connector = e
+                .take(b"c")
+                .and_then(|c| String::from_utf8(c).ok())
+                .ok_or("c")?;
+            let upstream_id = e
+                .take(b"up")
+                .and_then(|c| String::from_utf8(c).ok())
+                .ok_or("up")?;
+            let message: std::sync::Arc<StoredMessage> = e
+                .take(b"m")
+                .and_then(|m| StoredMessage::decode(Bytes::from(m)).ok())
+                .ok_or("m")?
+                .into();
+            if kind.as_deref() == Some(b"s") {
+                Callback::Submitted {
+                    message,
+                    connector,
+                    status: e.number("st")?,
+                    upstream_id,
+                }
+            } else {
+                let receipt = UserReceipt {
+                    state: MessageState::from_u8(e.number("st")?),
+                    error_code: e.number("err")?,
+                    sub: e.number("sub")?,
+                    dlvrd: e.number("dlvrd")?,
+                    done_ms: e.number("done")?,
+                    message,
+                };
+                Callback::Receipt {
+                    receipt: Box::new(receipt),
+                    connector,
+                    upstream_id,
+                }
+            }
+        }
+        _ => return Err("k"),
+    };
+    Ok(CallbackTaken {
+        token: e.id,
+        item,
+        queued_ms,
+        expires_ms,
+        attempts,
     })
 }
 

@@ -59,3 +59,25 @@ pub fn tat_key(user: &str) -> String {
 pub fn message_key(id: &str) -> String {
     format!("tern:{{m:{id}}}")
 }
+
+/// The callback queue (a stream, one for every user): HTTP receipts and
+/// MO calls.
+pub fn callback_key() -> &'static str {
+    "tern:{cb}:q"
+}
+
+/// The callback retry set (retry ids by due time).
+pub fn callback_retry_key() -> &'static str {
+    "tern:{cb}:retry"
+}
+
+/// The items of the callback retry set, by retry id (MessagePack of
+/// their stream fields).
+pub fn callback_retry_items_key() -> &'static str {
+    "tern:{cb}:retry:v"
+}
+
+/// The sequence retry ids are drawn from.
+pub fn callback_seq_key() -> &'static str {
+    "tern:{cb}:seq"
+}

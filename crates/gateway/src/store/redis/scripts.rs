@@ -49,6 +49,9 @@ script!(
 script!(DELIVER, DELIVER_LUA, "deliver.lua", "clock.lua");
 script!(DELIVERED, DELIVERED_LUA, "delivered.lua");
 script!(REDELIVER, REDELIVER_LUA, "redeliver.lua");
+script!(CB_QUEUE, CB_QUEUE_LUA, "cbqueue.lua", "clock.lua");
+script!(CB_RETRY, CB_RETRY_LUA, "cbretry.lua", "clock.lua");
+script!(CB_PROMOTE, CB_PROMOTE_LUA, "cbpromote.lua", "clock.lua");
 
 /// The prelude's names and their numbers: its `local A, B = 1, 2` lines
 /// (see `lua/prelude.lua`; `codes`' tests hold them to the Rust codes).
@@ -95,7 +98,7 @@ fn inline_constants(source: &str) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 11] = [
+    const ALL: [(&str, &str); 14] = [
         ("submit", SUBMIT_LUA),
         ("cancel", CANCEL_LUA),
         ("depth", DEPTH_LUA),
@@ -107,6 +110,9 @@ mod tests {
         ("deliver", DELIVER_LUA),
         ("delivered", DELIVERED_LUA),
         ("redeliver", REDELIVER_LUA),
+        ("cbqueue", CB_QUEUE_LUA),
+        ("cbretry", CB_RETRY_LUA),
+        ("cbpromote", CB_PROMOTE_LUA),
     ];
 
     /// The functions the fragments define.
@@ -165,7 +171,7 @@ mod tests {
     #[test]
     fn no_prelude_name_is_left_in_a_script() {
         let constants = prelude_constants();
-        assert_eq!(constants.len(), 16, "{constants:?}");
+        assert_eq!(constants.len(), 17, "{constants:?}");
         for (name, source) in ALL {
             let code = code(&inline_constants(source));
             let words: Vec<&str> = code

@@ -12,8 +12,9 @@ use super::pool::Req;
 use super::{RedisStore, scripts};
 use crate::store::message::UnstorableMessage;
 use crate::store::{
-    CancelOutcome, Delivery, DeliveryItem, MessageStatus, PartReceipt, RECLAIM_AFTER_MS,
-    ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoreError, Submission, Taken,
+    CallbackTaken, CancelOutcome, Delivery, DeliveryItem, HttpCall, MessageStatus, PartReceipt,
+    RECLAIM_AFTER_MS, ReceiptCallback, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store,
+    StoreError, Submission, Taken,
 };
 
 /// The parts of `key` around a `\0` placeholder, for a script that
@@ -35,6 +36,13 @@ fn ttl_ms(ttl: Duration) -> u64 {
 /// never bytes that decode as nothing.
 fn unstorable(e: UnstorableMessage) -> StoreError {
     StoreError(format!("redis: cannot store: {e}"))
+}
+
+/// A message's callback level for the scripts ('' for none).
+fn callback_level(c: &Option<ReceiptCallback>) -> String {
+    c.as_ref()
+        .map(|c| c.level.as_u8().to_string())
+        .unwrap_or_default()
 }
 
 /// `HMGET user state accepted_ms final_ms error_code`.
@@ -79,7 +87,8 @@ impl Store for RedisStore {
             .arg(STATUS_RETENTION_MS)
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
-            .arg(m.submit.registered_delivery.0);
+            .arg(m.submit.registered_delivery.0)
+            .arg(callback_level(&m.callback));
         // Safe to repeat: the script is idempotent on the message id.
         let code: i64 = self
             .script(inv)
@@ -203,10 +212,13 @@ impl Store for RedisStore {
             inv.key(upstream_key(connector, u))
                 .key(held_key(connector, u));
         }
-        inv.arg(GROUP)
+        inv.key(callback_key())
+            .arg(GROUP)
             .arg(&taken.token)
             .arg(&taken.message.id)
-            .arg(ttl_ms(ttl));
+            .arg(ttl_ms(ttl))
+            .arg(callback_level(&taken.message.callback))
+            .arg(connector);
         for u in upstream_ids {
             inv.arg(u);
         }
@@ -252,6 +264,7 @@ impl Store for RedisStore {
             .key(credit_key(&m.user))
             .key(requeued_key(connector))
             .key(delivery_key(&m.user))
+            .key(callback_key())
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&m.id)
@@ -260,7 +273,9 @@ impl Store for RedisStore {
             .arg(m.submit.registered_delivery.0)
             .arg(m.parts)
             .arg(ttl_ms(ttl))
-            .arg(&encoded[..]);
+            .arg(&encoded[..])
+            .arg(callback_level(&m.callback))
+            .arg(connector);
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
@@ -296,7 +311,9 @@ impl Store for RedisStore {
             .arg(m_prefix)
             .arg(m_suffix)
             .arg(d_prefix)
-            .arg(d_suffix);
+            .arg(d_suffix)
+            .arg(callback_key())
+            .arg(connector);
         // Not idempotent (an intermediate receipt is queued again): `run`
         // repeats only a request that failed on a connection found dead,
         // which Redis most likely never ran.
@@ -374,5 +391,55 @@ impl Store for RedisStore {
         let mut cmd = ::redis::cmd("XLEN");
         cmd.arg(delivery_key(user));
         self.run(Req::Cmd(&cmd)).await
+    }
+
+    async fn queue_callback(&self, call: &HttpCall, ttl: Duration) -> Result<(), StoreError> {
+        let encoded = call.encode().map_err(unstorable)?;
+        let mut inv = scripts::CB_QUEUE.prepare_invoke();
+        inv.key(callback_key()).arg(ttl_ms(ttl)).arg(&encoded[..]);
+        // Not idempotent (it would queue twice), like `deliver`.
+        self.script::<String>(inv).await.map(|_| ())
+    }
+
+    async fn take_callbacks(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<CallbackTaken>, StoreError> {
+        self.take_callbacks_with_reclaim(consumer, max, block, RECLAIM_AFTER_MS)
+            .await
+    }
+
+    async fn callbacks_done(&self, tokens: &[String]) -> Result<(), StoreError> {
+        let tokens: Vec<String> = tokens.iter().filter(|t| is_stream_id(t)).cloned().collect();
+        // Safe to repeat: a second run finds them gone.
+        self.ack_entries(callback_key(), &tokens).await.map(|_| ())
+    }
+
+    async fn retry_callback(&self, token: &str, delay: Duration) -> Result<(), StoreError> {
+        if !is_stream_id(token) {
+            return Ok(());
+        }
+        let mut inv = scripts::CB_RETRY.prepare_invoke();
+        inv.key(callback_key())
+            .key(callback_retry_key())
+            .key(callback_retry_items_key())
+            .key(callback_seq_key())
+            .arg(GROUP)
+            .arg(token)
+            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        // Safe to repeat: a second run finds the entry settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn callback_depth(&self) -> Result<u64, StoreError> {
+        let mut p = ::redis::pipe();
+        p.cmd("XLEN")
+            .arg(callback_key())
+            .cmd("ZCARD")
+            .arg(callback_retry_key());
+        let (stream, retries): (u64, u64) = self.run(Req::Pipe(&p)).await?;
+        Ok(stream + retries)
     }
 }

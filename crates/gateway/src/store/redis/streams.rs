@@ -14,10 +14,13 @@ use std::time::Duration;
 use ::redis::Value;
 
 use super::decode::{Entry, array, bulk, entry, pairs};
-use super::keys::{GROUP, delivery_key, queue_key, requeued_key, retry_key, retry_messages_key};
+use super::keys::{
+    GROUP, callback_key, callback_retry_items_key, callback_retry_key, delivery_key, queue_key,
+    requeued_key, retry_key, retry_messages_key,
+};
 use super::pool::Req;
 use super::{RedisStore, scripts};
-use crate::store::{Delivery, StoreError, Taken};
+use crate::store::{CallbackTaken, Delivery, StoreError, Taken};
 
 #[cfg(doc)]
 use crate::store::{RECLAIM_AFTER_MS, Store};
@@ -186,6 +189,68 @@ impl RedisStore {
                 return Ok(out);
             }
         }
+    }
+
+    /// [`Store::take_callbacks`] with a reclaim time of
+    /// `reclaim_after_ms` instead of [`RECLAIM_AFTER_MS`] (tests use a
+    /// short one): as [`Self::take_deliveries_with_reclaim`] on the
+    /// callback stream, with due retries moved to the stream's tail
+    /// before each read and no block past the next retry's due time.
+    pub async fn take_callbacks_with_reclaim(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<Vec<CallbackTaken>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let key = callback_key();
+        self.ensure_group(key).await?;
+        let start = tokio::time::Instant::now();
+        let recovered = self.recover(key, consumer, max).await?;
+        let recovered = self.decode_callbacks(recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
+        }
+        let claimed = self
+            .reclaim_some(key, consumer, reclaim_after_ms, max)
+            .await?;
+        let mut out = self.decode_callbacks(claimed).await;
+        loop {
+            let next_due = self.promote_callbacks(max).await?;
+            if out.len() >= max {
+                return Ok(out);
+            }
+            let mut block_ms = if out.is_empty() {
+                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
+            } else {
+                0
+            };
+            if let Some(due) = next_due {
+                block_ms = block_ms.min(due);
+            }
+            let got = self
+                .read_entries(key, consumer, max - out.len(), block_ms, ">")
+                .await?;
+            out.extend(self.decode_callbacks(got).await);
+            if !out.is_empty() || start.elapsed() >= block {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Move up to `limit` due callback retries to the callback stream's
+    /// tail; the ms until the next one is due, if any.
+    async fn promote_callbacks(&self, limit: usize) -> Result<Option<u64>, StoreError> {
+        let mut inv = scripts::CB_PROMOTE.prepare_invoke();
+        inv.key(callback_retry_key())
+            .key(callback_retry_items_key())
+            .key(callback_key())
+            .arg(limit);
+        let next: i64 = self.script(inv).await?;
+        Ok(u64::try_from(next).ok())
     }
 
     /// Restart recovery: at the first takes by `consumer` from the stream

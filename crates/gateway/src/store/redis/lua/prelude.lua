@@ -19,3 +19,5 @@ local R_HELD, R_DUPLICATE, R_INTERMEDIATE, R_PARTIAL, R_FINAL = 0, 1, 2, 3, 4
 -- SMPP message_state values (smpp::MessageState): DELIVERED, and the
 -- final states FINAL_FIRST..=FINAL_LAST (MessageState::is_final)
 local DELIVERED, FINAL_FIRST, FINAL_LAST = 2, 2, 8
+-- MessageState::Rejected (fail.lua: the upstream refused the submit)
+local REJECTED = 8

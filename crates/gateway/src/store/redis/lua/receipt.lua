@@ -7,7 +7,8 @@
 -- is the one script that names keys it was not given, which a single
 -- Redis allows and a Cluster would not: docs/store.md, "Redis Cluster").
 -- ARGV: 1 upstream id, 2 state, 3 error code, 4 done ms, 5 ttl ms,
--- 6/7 message key prefix/suffix, 8/9 delivery key prefix/suffix.
+-- 6/7 message key prefix/suffix, 8/9 delivery key prefix/suffix,
+-- 10 the callback stream, 11 the connector.
 
 -- rules::held_replaces: a receipt replaces the one held for its upstream
 -- id, except a non-final one over a final one. `held`: the held value
@@ -32,4 +33,4 @@ end
 local mkey = ARGV[6] .. id .. ARGV[7]
 local function stream(user) return ARGV[8] .. (user or '') .. ARGV[9] end
 return apply(mkey, stream, id, ARGV[1], tonumber(ARGV[2]),
-  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[10], ARGV[11])

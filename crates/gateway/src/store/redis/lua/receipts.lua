@@ -14,8 +14,19 @@ local function wants(rd, st)
 end
 -- rules::error_code_for_status: query_sm's error_code is one octet.
 local function error_code_for_status(err) return math.min(err, 255) end
-local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
+-- A receipt for the user: to the callback queue `ck` (with the connector
+-- and upstream id it came by) when the message has a callback (`cb`),
+-- else to the user's delivery stream `sk`.
+local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl, cb, ck, conn, upid)
   local now = now_ms()
+  if cb then
+    -- Not trimmed: the sender in every tern drains it and drops what
+    -- expired.
+    redis.call('XADD', ck, '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
+      'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
+      'exp', fmt(now + ttl), 'n', '0', 'c', conn, 'up', upid, 'm', m)
+    return
+  end
   -- MINID: what was queued more than a ttl ago has expired undelivered
   -- (no receiver bound all that time): trimmed, so a queue nobody takes
   -- from stays bounded.
@@ -25,11 +36,13 @@ local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl)
 end
 -- rules::PartCounts::apply on the message hash: `pn` parts (total), `pd`
 -- done, `pdl` delivered, `fst` / `ferr` the last part not delivered,
--- `d:<upstream id>` a part counted. Answers {outcome, queued, state}.
--- sk: the user's delivery stream, or a function naming it from the user.
+-- `d:<upstream id>` a part counted, `cb` the callback level of a
+-- message sent with one. Answers {outcome, queued, state}.
+-- sk: the user's delivery stream, or a function naming it from the user;
+-- ck: the callback stream; conn: the connector the receipt came by.
 -- A single-part message needs no per-part mark: its part count says it.
-local function apply(hk, sk, id, upid, st, err, done, ttl)
-  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state')
+local function apply(hk, sk, id, upid, st, err, done, ttl, ck, conn)
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state', 'cb')
   if not h[1] then return {R_DUPLICATE, 0, 0} end
   -- Nothing changes a final message (failed, expired, cancelled, or
   -- every part counted): apply's `message_final`.
@@ -53,7 +66,7 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
     -- `rd` wants one. Written out here and below, not as a nested
     -- function: a closure over apply's locals costs every call.
     if wants(rd, st) then
-      queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl)
+      queue_receipt(sk, id, h[1], st, err, pn, pdl, done, ttl, h[8], ck, conn, upid)
       return {R_INTERMEDIATE, 1, st}
     end
     return {R_INTERMEDIATE, 0, st}
@@ -86,8 +99,16 @@ local function apply(hk, sk, id, upid, st, err, done, ttl)
   redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
     'final_ms', fmt(done), 'error_code', fmt(error_code_for_status(ferr)))
   if wants(rd, fst) then
-    queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl)
+    queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl, h[8], ck, conn, upid)
     return {R_FINAL, 1, fst}
   end
   return {R_FINAL, 0, fst}
+end
+-- The upstream's answer to a submit (`status`, 0 for ESME_ROK) for a
+-- message whose callback level `cb` asks for it (1 or 3).
+local function queue_submitted(ck, id, m, status, conn, upid, ttl, cb)
+  if cb ~= 1 and cb ~= 3 then return end
+  local now = now_ms()
+  redis.call('XADD', ck, '*', 'k', 's', 'id', id, 'st', fmt(status), 'q', fmt(now),
+    'exp', fmt(now + ttl), 'n', '0', 'c', conn, 'up', upid, 'm', m)
 end

@@ -1,18 +1,31 @@
--- Store::sent: maps the upstream ids, marks the hash, settles; the first
--- time, records the parts for receipts and applies the receipts held for
--- these ids. Answers whether the entry was pending.
+-- Store::sent: settles the entry, maps the upstream ids, marks the hash;
+-- the first time, records the parts for receipts and applies the
+-- receipts held for these ids; when the entry was pending and the
+-- message's callback asks for it, queues the upstream's answer. Answers
+-- whether the entry was pending.
 -- KEYS: 1 queue stream, 2 message hash, 3 requeued, 4 the user's
--- delivery stream, then per upstream id its mapping key and its held key.
--- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5.. the
--- upstream ids.
+-- delivery stream, then per upstream id its mapping key and its held
+-- key, last the callback stream.
+-- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5 the
+-- message's callback level ('' for none), 6 connector, 7.. the upstream
+-- ids.
 
-local n = #ARGV - 4
+local n = #ARGV - 6
+local ck = KEYS[5 + 2 * n]
+local ttl = tonumber(ARGV[4])
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[3])
 for i = 1, n do
   redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
 local st = redis.call('HMGET', KEYS[2], 'user', 'state')
 if st[1] then
   redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
+  if acked == 1 and ARGV[5] ~= '' then
+    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], ARGV[7] or '',
+      ttl, tonumber(ARGV[5]))
+  end
   -- A message already final (another taker failed it) takes no parts.
   if n > 0 and not is_final(tonumber(st[2]) or 0)
       and redis.call('HSETNX', KEYS[2], 'pn', fmt(n)) == 1 then
@@ -22,14 +35,11 @@ if st[1] then
         redis.call('DEL', KEYS[4 + 2 * i])
         local st, err, done = string.match(held, '^(%d+):(%d+):(%-?%d+)$')
         if st then
-          apply(KEYS[2], KEYS[4], ARGV[3], ARGV[4 + i], tonumber(st), tonumber(err),
-            tonumber(done), tonumber(ARGV[4]))
+          apply(KEYS[2], KEYS[4], ARGV[3], ARGV[6 + i], tonumber(st), tonumber(err),
+            tonumber(done), ttl, ck, ARGV[6])
         end
       end
     end
   end
 end
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[3])
 return acked

@@ -3,7 +3,7 @@
 -- ARGV: 1 queue limit, 2 rate ('' = unlimited), 3 burst, 4 parts,
 -- 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
 -- 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE,
--- 14 registered_delivery.
+-- 14 registered_delivery, 15 the callback level ('' for none).
 -- A refusal returns before the first write, so it changes nothing.
 
 -- Idempotent on the message id: a submit repeated after a lost answer
@@ -44,5 +44,6 @@ local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[7], 'm', ARGV[6])
 redis.call('HSET', KEYS[4], 'm', ARGV[6], 'user', ARGV[8], 'conn', ARGV[9], 'sid', sid,
   'state', ARGV[13], 'accepted_ms', ARGV[10], 'charge', charge, 'error_code', '0',
   'rd', ARGV[14])
+if ARGV[15] ~= '' then redis.call('HSET', KEYS[4], 'cb', ARGV[15]) end
 redis.call('PEXPIRE', KEYS[4], ARGV[11])
 return SUBMIT_OK
