@@ -96,6 +96,7 @@ async fn serve_with<S: Store + Clone>(
     let http = tokio::spawn(gateway::http::serve(ctx.clone(), http_listener));
     let connectors = gateway::connector::spawn_all(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
+    let callbacks = gateway::callbacks::spawn(&ctx).context("starting the HTTP callback client")?;
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -127,6 +128,8 @@ async fn serve_with<S: Store + Clone>(
     for c in connectors {
         let _ = tokio::time::timeout(Duration::from_secs(70), c).await;
     }
+    // Callbacks out get their attempt's time (the sender bounds it).
+    let _ = tokio::time::timeout(Duration::from_secs(15), callbacks).await;
     info!("tern stopped");
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::Secret;
 use super::ini::Section;
 use super::keys::{Keys, Reader, key_table};
 use super::values::{Credit, items, regex, trimmed, whole, yes_no};
+use crate::store::CallMethod;
 
 /// A user's password: an argon2id PHC string, or plain text (accepted
 /// with a warning at start).
@@ -62,6 +63,10 @@ pub struct User {
     /// message_payload) before delivery; otherwise each part goes as it
     /// came.
     pub mo_reassemble: bool,
+    /// Where the user's MO goes as an HTTP call (Jasmin's MO parameters)
+    /// instead of its receiver binds.
+    pub mo_url: Option<String>,
+    pub mo_method: CallMethod,
 }
 
 key_table! {
@@ -85,6 +90,8 @@ key_table! {
         GROUP: String = "group", optional, trimmed;
         ..account;
         MO_REASSEMBLE: bool = "mo_reassemble", default "no", yes_no;
+        MO_URL: String = "mo_url", optional, http_url;
+        MO_METHOD: CallMethod = "mo_method", default "GET", call_method;
     }
 }
 
@@ -177,7 +184,25 @@ pub(super) fn read_user(
         bind_modes: u.get_or(&BIND_MODES, group.bind_modes),
         source_addr: u.get_or(&SOURCE_ADDR, group.source_addr),
         mo_reassemble: u.get(&user::MO_REASSEMBLE),
+        mo_url: u.get(&user::MO_URL),
+        mo_method: u.get(&user::MO_METHOD),
     }
+}
+
+/// An absolute http or https URL with a host.
+fn http_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    match url::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(v.to_string())
+        }
+        _ => Err(format!("expected an http or https URL, got {v:?}")),
+    }
+}
+
+/// `GET` or `POST`.
+fn call_method(v: &str) -> Result<CallMethod, String> {
+    CallMethod::parse(v.trim()).ok_or_else(|| format!("expected GET or POST, got {:?}", v.trim()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //!   [`Store::receipt`] (which matches it to its message, or holds it
 //!   until the message's mapping exists); an unreadable receipt is
 //!   answered ESME_ROK and logged (sending it again cannot help);
-//! - an MO goes through the mo-routes to a user's delivery queue; a user
+//! - an MO goes through the mo-routes to a user's delivery queue (or, for
+//!   a user with an `mo_url`, to the callback queue as an HTTP call with
+//!   Jasmin's MO parameters, [`crate::jasmin::mo_call`]); a user
 //!   with `mo_reassemble` gets the parts of a concatenated MO joined into
 //!   one deliver_sm (parts are joined across the connector's sessions and
 //!   answered, each on its own session, once the whole is stored; parts
@@ -418,11 +420,27 @@ async fn store_mo<S: Store>(
 ) -> CommandStatus {
     // An MO asks the user for nothing back.
     d.registered_delivery = Default::default();
-    match ctx
-        .store
-        .deliver(user, &DeliveryItem::Mo(d), c.dlr_expiry)
-        .await
-    {
+    let to_url = ctx
+        .config
+        .load()
+        .users
+        .get(user)
+        .and_then(|u| u.mo_url.clone().map(|url| (url, u.mo_method)));
+    let stored = match to_url {
+        // A user with an mo_url gets it as an HTTP call (the callback
+        // queue), with an id of its own that every retry carries.
+        Some((url, method)) => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let call = crate::jasmin::mo_call(&url, method, &id, &c.name, &d);
+            ctx.store.queue_callback(&call, c.dlr_expiry).await
+        }
+        None => {
+            ctx.store
+                .deliver(user, &DeliveryItem::Mo(d), c.dlr_expiry)
+                .await
+        }
+    };
+    match stored {
         Ok(()) => CommandStatus::ESME_ROK,
         Err(e) => {
             if store_warning_due() {

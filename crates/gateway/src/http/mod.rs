@@ -40,7 +40,7 @@ use crate::config::{Config, Credit, User};
 use crate::context::Context;
 use crate::store::Store;
 use crate::store::now_us;
-use crate::submit::{SubmitError, plan, submit};
+use crate::submit::{SubmitError, plan, submit_with};
 
 /// The largest request body taken (a /send is a few hundred bytes).
 pub const BODY_MAX: usize = 64 * 1024;
@@ -185,7 +185,7 @@ async fn send_as<S: Store>(
         Ok(s) => s,
         Err(e) => return flavour.error(StatusCode::BAD_REQUEST, &e.0),
     };
-    match submit(ctx, user, send.submit, &send.tags).await {
+    match submit_with(ctx, user, send.submit, &send.tags, send.callback).await {
         Ok(id) => flavour.success(&id),
         Err(e) => refused(flavour, &e),
     }

@@ -11,6 +11,8 @@ use smpp::text::Encoding;
 use smpp::time::SmppTime;
 use smpp::tlv::{TlvTag, TlvsBuilder};
 
+use crate::store::{CallMethod, DlrLevel, ReceiptCallback};
+
 /// The most octets in short_message; longer content goes in
 /// message_payload, which the connector splits per its `split`.
 const SHORT_MESSAGE_MAX: usize = 254;
@@ -33,6 +35,8 @@ fn bad(reason: impl Into<String>) -> BadParameter {
 pub struct Send {
     pub submit: SubmitSm<Bytes>,
     pub tags: Vec<u32>,
+    /// Where the receipts go (`dlr=yes` with a `dlr-url`).
+    pub callback: Option<ReceiptCallback>,
 }
 
 /// Read /send's parameters (Jasmin's: `to`, `from`, `coding`, `content`
@@ -100,11 +104,35 @@ pub fn send(p: &HashMap<String, String>) -> Result<Send, BadParameter> {
         Some("yes") => true,
         Some(_) => return Err(bad("dlr must be yes or no")),
     };
-    if dlr && p.contains_key("dlr-url") {
-        // Receipt callbacks come with their store queue (issue 11's next
-        // step); accepting the URL now would drop its receipts.
-        return Err(bad("dlr-url is not supported yet"));
-    }
+    let level = match p.get("dlr-level").map(|v| v.trim()) {
+        None => DlrLevel::Smsc,
+        Some(v) => v
+            .parse::<u8>()
+            .ok()
+            .and_then(DlrLevel::from_u8)
+            .ok_or_else(|| bad("dlr-level must be 1, 2 or 3"))?,
+    };
+    let method = match p.get("dlr-method") {
+        None => CallMethod::Get,
+        Some(m) => {
+            CallMethod::parse(m.trim()).ok_or_else(|| bad("dlr-method must be GET or POST"))?
+        }
+    };
+    // As Jasmin: the callback is dlr=yes's; a dlr-url alone asks nothing.
+    let callback = match (dlr, p.get("dlr-url")) {
+        (true, Some(u)) => Some(ReceiptCallback {
+            url: callback_url(u, "dlr-url")?,
+            method,
+            level,
+        }),
+        _ => None,
+    };
+    // The SMSC is asked for a receipt when one goes somewhere: to the
+    // user's binds (no dlr-url), or to a callback at level 2 or 3.
+    let registered = match &callback {
+        Some(c) => c.level.terminal(),
+        None => dlr,
+    };
     let tags = match p.get("tags") {
         None => Vec::new(),
         Some(t) => t
@@ -128,13 +156,32 @@ pub fn send(p: &HashMap<String, String>) -> Result<Send, BadParameter> {
             priority_flag: priority,
             schedule_delivery_time: schedule,
             validity_period: validity,
-            registered_delivery: RegisteredDelivery(u8::from(dlr)),
+            registered_delivery: RegisteredDelivery(u8::from(registered)),
             short_message,
             tlvs,
             ..Default::default()
         },
         tags,
+        callback,
     })
+}
+
+/// The longest callback URL taken.
+pub const URL_MAX: usize = 2048;
+
+/// A callback URL (`dlr-url`, `callback_url`): absolute http or https
+/// with a host, at most [`URL_MAX`] long.
+pub fn callback_url(u: &str, name: &str) -> Result<String, BadParameter> {
+    let u = u.trim();
+    let ok = u.len() <= URL_MAX
+        && url::Url::parse(u).is_ok_and(|parsed| {
+            matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some()
+        });
+    if ok {
+        Ok(u.to_string())
+    } else {
+        Err(bad(format!("{name} must be an http or https URL")))
+    }
 }
 
 /// An integer parameter in `min..=max`, `default` when absent.
@@ -215,6 +262,42 @@ mod tests {
     }
 
     #[test]
+    fn a_dlr_url_makes_a_callback_at_its_level() {
+        let with = |extra: &[(&str, &str)]| {
+            let mut p = vec![("to", "33"), ("content", "x")];
+            p.extend_from_slice(extra);
+            send(&params(&p)).unwrap()
+        };
+        // Jasmin's defaults: level 1, GET; level 1 asks the SMSC for no
+        // receipt.
+        let s = with(&[("dlr", "yes"), ("dlr-url", "http://127.0.0.1:9/dlr?k=1")]);
+        let c = s.callback.unwrap();
+        assert_eq!(c.url, "http://127.0.0.1:9/dlr?k=1");
+        assert_eq!((c.level, c.method), (DlrLevel::Smsc, CallMethod::Get));
+        assert_eq!(s.submit.registered_delivery.0, 0);
+        let s = with(&[
+            ("dlr", "yes"),
+            ("dlr-url", "https://h.example/d"),
+            ("dlr-level", "3"),
+            ("dlr-method", "post"),
+        ]);
+        let c = s.callback.unwrap();
+        assert_eq!((c.level, c.method), (DlrLevel::Both, CallMethod::Post));
+        assert_eq!(s.submit.registered_delivery.0, 1);
+        let s = with(&[("dlr", "yes"), ("dlr-url", "http://h/"), ("dlr-level", "2")]);
+        assert_eq!(s.callback.unwrap().level, DlrLevel::Terminal);
+        assert_eq!(s.submit.registered_delivery.0, 1);
+        // dlr=no: a dlr-url asks nothing (Jasmin).
+        let s = with(&[("dlr", "no"), ("dlr-url", "http://h/")]);
+        assert_eq!(s.callback, None);
+        assert_eq!(s.submit.registered_delivery.0, 0);
+        // dlr=yes without a URL: receipts over SMPP, as before.
+        let s = with(&[("dlr", "yes")]);
+        assert_eq!(s.callback, None);
+        assert_eq!(s.submit.registered_delivery.0, 1);
+    }
+
+    #[test]
     fn codings_hex_and_long_content() {
         let s = send(&params(&[("to", "33"), ("coding", "8"), ("content", "é")])).unwrap();
         assert_eq!(&s.submit.short_message[..], &[0x00, 0xE9]);
@@ -272,15 +355,17 @@ mod tests {
         assert!(reason(&[("to", "33"), ("content", "x"), ("dlr", "maybe")]).starts_with("dlr"));
         assert!(reason(&[("to", "33"), ("content", "x"), ("tags", "a")]).starts_with("tags"));
         assert!(reason(&[("to", "33"), ("content", "€"), ("coding", "3")]).starts_with("content"));
-        assert!(
-            reason(&[
-                ("to", "33"),
-                ("content", "x"),
-                ("dlr", "yes"),
-                ("dlr-url", "http://x")
-            ])
-            .starts_with("dlr-url")
-        );
+        let dlr = |extra: &[(&str, &str)]| {
+            let mut p = vec![("to", "33"), ("content", "x"), ("dlr", "yes")];
+            p.extend_from_slice(extra);
+            reason(&p)
+        };
+        assert!(dlr(&[("dlr-url", "ftp://x/")]).starts_with("dlr-url"));
+        assert!(dlr(&[("dlr-url", "not a url")]).starts_with("dlr-url"));
+        assert!(dlr(&[("dlr-url", "http://x/"), ("dlr-level", "4")]).starts_with("dlr-level"));
+        assert!(dlr(&[("dlr-url", "http://x/"), ("dlr-method", "PUT")]).starts_with("dlr-method"));
+        let long = format!("http://x/{}", "a".repeat(URL_MAX));
+        assert!(dlr(&[("dlr-url", &long)]).starts_with("dlr-url"));
         let huge = "a".repeat(CONTENT_MAX + 1);
         assert!(reason(&[("to", "33"), ("content", &huge)]).contains("too long"));
     }
