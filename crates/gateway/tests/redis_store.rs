@@ -390,9 +390,9 @@ async fn submit_is_one_round_trip() {
 }
 
 /// A message redis cannot encode (a short_message longer than its 254
-/// octets) is refused as Unavailable before the script runs: nothing
-/// charged, throttled, queued or kept (memory, which never encodes,
-/// accepts it: docs/store.md, "Where the backends may differ").
+/// octets) is refused for good (Unstorable, as memory refuses it: the
+/// contract's `submit::a_message_without_a_stored_form_is_refused`)
+/// before the script runs: nothing charged, throttled, queued or kept.
 #[tokio::test]
 async fn a_message_that_cannot_be_encoded_is_refused_and_changes_nothing() {
     let server = Server::start();
@@ -404,8 +404,8 @@ async fn a_message_that_cannot_be_encoded_is_refused_and_changes_nothing() {
     long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
     assert!(long.encode().is_err());
     match s.submit(sub(&long, limit, Some(100_000))).await {
-        Err(Refusal::Unavailable(why)) => assert!(why.contains("m-long"), "{why}"),
-        other => panic!("not refused as unavailable: {other:?}"),
+        Err(Refusal::Unstorable(why)) => assert!(why.contains("m-long"), "{why}"),
+        other => panic!("not refused as unstorable: {other:?}"),
     }
     assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);

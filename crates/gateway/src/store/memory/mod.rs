@@ -187,7 +187,7 @@ impl Store for MemoryStore {
         // other would not).
         s.message
             .encode()
-            .map_err(|e| Refusal::Unstorable(e.to_string()))?;
+            .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", s.message.id)))?;
         let now = (self.clock)();
         let mut g = self.lock().map_err(|e| Refusal::Unavailable(e.0))?;
         g.submit(s, now)

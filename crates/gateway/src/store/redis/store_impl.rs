@@ -61,7 +61,9 @@ impl Store for RedisStore {
         let charge = s.charge_micro.map(|c| c.to_string()).unwrap_or_default();
         // A message that cannot be stored is refused before it is accepted
         // (it would be queued as bytes that decode as nothing).
-        let encoded = m.encode().map_err(|e| Refusal::Unstorable(e.to_string()))?;
+        let encoded = m
+            .encode()
+            .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", m.id)))?;
         let mut inv = scripts::SUBMIT.prepare_invoke();
         inv.key(queue_key(connector))
             .key(credit_key(&m.user))
