@@ -9,6 +9,9 @@
 //! this module knows no protocol. [`SubmitError`] says why a message was
 //! refused, as the SMPP status DESIGN.md's table gives and as a reason a
 //! person can read (the HTTP API's `Error "<reason>"`).
+//!
+//! [`replace`] puts new content in a message still queued (replace_sm)
+//! through the same checks and routes ([`plan`]).
 
 pub mod replace;
 pub mod validate;
