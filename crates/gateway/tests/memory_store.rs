@@ -73,17 +73,25 @@ async fn a_queue_nobody_takes_from_drops_what_expired() {
     assert_eq!(s.delivery_depth("u").await.unwrap(), 1);
 }
 
-/// Memory keeps the message as it is, never encoded: a short_message
-/// longer than its 254 octets, which redis refuses as Unavailable
-/// (`redis_store.rs`), is accepted and handed out whole.
+/// Memory keeps the message as it is, but refuses what has no stored
+/// form, as redis does (`redis_store.rs`; the contract's
+/// `submit::a_message_without_a_stored_form_is_refused`): a short_message
+/// longer than its 254 octets is refused for good, and nothing is queued.
 #[tokio::test]
-async fn a_message_redis_cannot_encode_is_accepted() {
+async fn a_message_redis_cannot_encode_is_refused_as_redis_refuses_it() {
     let (s, _t) = clocked();
     let mut long = message("m-long", "u", 1, 0);
     long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
     assert!(long.encode().is_err());
-    s.submit(sub(&long, None, None)).await.unwrap();
-    let taken = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
-    assert_eq!(ids(&taken), vec!["m-long"]);
-    assert_eq!(*taken[0].message, long);
+    match s.submit(sub(&long, None, None)).await {
+        Err(gateway::store::Refusal::Unstorable(why)) => assert!(why.contains("m-long"), "{why}"),
+        other => panic!("not refused as unstorable: {other:?}"),
+    }
+    assert!(
+        s.take("up", "w", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.status("m-long").await.unwrap(), None);
 }

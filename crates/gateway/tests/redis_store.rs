@@ -390,9 +390,9 @@ async fn submit_is_one_round_trip() {
 }
 
 /// A message redis cannot encode (a short_message longer than its 254
-/// octets) is refused as Unavailable before the script runs: nothing
-/// charged, throttled, queued or kept (memory, which never encodes,
-/// accepts it: docs/store.md, "Where the backends may differ").
+/// octets) is refused for good (Unstorable, as memory refuses it: the
+/// contract's `submit::a_message_without_a_stored_form_is_refused`)
+/// before the script runs: nothing charged, throttled, queued or kept.
 #[tokio::test]
 async fn a_message_that_cannot_be_encoded_is_refused_and_changes_nothing() {
     let server = Server::start();
@@ -404,8 +404,8 @@ async fn a_message_that_cannot_be_encoded_is_refused_and_changes_nothing() {
     long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
     assert!(long.encode().is_err());
     match s.submit(sub(&long, limit, Some(100_000))).await {
-        Err(Refusal::Unavailable(why)) => assert!(why.contains("m-long"), "{why}"),
-        other => panic!("not refused as unavailable: {other:?}"),
+        Err(Refusal::Unstorable(why)) => assert!(why.contains("m-long"), "{why}"),
+        other => panic!("not refused as unstorable: {other:?}"),
     }
     assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
@@ -939,4 +939,61 @@ async fn deliveries_are_reclaimed_across_processes_and_corrupt_ones_dropped() {
     assert_eq!(got.len(), 1);
     assert_eq!(mo_text(&got[0]), b"after");
     assert_eq!(s.delivery_depth("v").await.unwrap(), 1);
+}
+
+/// A replace whose message changes between its read and its script (a
+/// second replace in between) reads again and calls `edit` again on what
+/// it finds: the compare-and-swap never stores a replacement made from a
+/// message that is no longer there.
+#[tokio::test]
+async fn a_replace_that_races_another_reads_again() {
+    use gateway::store::{ReplaceOutcome, Replacement};
+    let server = Server::start();
+    let s = store(&server);
+    let m = message("r", "u", 1, 0);
+    s.submit(sub(&m, None, None)).await.unwrap();
+    let mut sneaked = m.clone();
+    sneaked.submit.short_message = bytes::Bytes::from_static(b"sneaked in");
+    let sneaked_bytes = sneaked.encode().unwrap().to_vec();
+    let other = std::sync::Mutex::new(
+        redis::Client::open(server.url())
+            .unwrap()
+            .get_connection()
+            .unwrap(),
+    );
+    let seen = std::sync::Mutex::new(Vec::new());
+    let edit = |old: &StoredMessage| -> Result<Replacement, ()> {
+        let mut seen = seen.lock().unwrap();
+        seen.push(old.submit.short_message.clone());
+        if seen.len() == 1 {
+            // Another replace lands between this read and the script.
+            redis::cmd("HSET")
+                .arg(rs::message_key("r"))
+                .arg("m")
+                .arg(&sneaked_bytes[..])
+                .query::<()>(&mut *other.lock().unwrap())
+                .unwrap();
+        }
+        let mut submit = old.submit.clone();
+        submit.short_message = bytes::Bytes::from_static(b"mine");
+        Ok(Replacement {
+            submit,
+            parts: old.parts,
+            expires_ms: None,
+        })
+    };
+    assert_eq!(
+        s.replace("r", "u", edit).await.unwrap(),
+        ReplaceOutcome::Replaced
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            bytes::Bytes::new(),
+            bytes::Bytes::from_static(b"sneaked in")
+        ]
+    );
+    let t = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&t), vec!["r"]);
+    assert_eq!(&t[0].message.submit.short_message[..], b"mine");
 }

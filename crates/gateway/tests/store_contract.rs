@@ -44,6 +44,9 @@ contract! {
     submit::throttle_refusal_changes_nothing => test_clock;
     submit::queue_limit_and_taking_in_order => test_clock;
     submit::a_repeated_submit_is_accepted_once => test_clock;
+    submit::a_message_without_a_stored_form_is_refused => test_clock;
+    replace::a_waiting_message_is_replaced_for_its_owner_only => test_clock;
+    replace::a_retrying_message_is_replaced_where_it_waits => test_clock;
     connector::sent_maps_upstream_ids_until_their_ttl => test_clock;
     connector::retry_waits_for_its_delay_and_rejoins_the_queue => test_clock;
     connector::fail_is_final_and_refunds_tracked_credit_once => test_clock;

@@ -9,7 +9,9 @@
 //! moment, or not within the case) or fail; receipts for upstream ids
 //! already mapped or still to come (held), final or not, repeated; MO
 //! deliveries, takes of the users' delivery queues, delivered and
-//! redeliver on what was taken; and queries (status, balance, depths,
+//! redeliver on what was taken; replaces (new text and
+//! registered_delivery, by the owner or not, refused by the caller or
+//! with another number of parts, of messages in every state); and queries (status, balance, depths,
 //! upstream ids). Settling again what was settled (documented to change
 //! nothing) is in the mix too.
 //!
@@ -43,8 +45,8 @@ use std::time::Duration;
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use gateway::store::{
-    Delivery, DeliveryItem, Limit, MessageStatus, PartReceipt, Store, StoredMessage, Submission,
-    Taken, UserReceipt,
+    Delivery, DeliveryItem, Limit, MessageStatus, PartReceipt, Replacement, Store, StoredMessage,
+    Submission, Taken, UserReceipt,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -133,6 +135,16 @@ enum Op {
     Cancel {
         pick: usize,
         owner: bool,
+    },
+    /// Replace a submitted message's text (and its registered_delivery)
+    /// as its owner or not, the caller refusing or not, with the same
+    /// parts or one more.
+    Replace {
+        pick: usize,
+        owner: bool,
+        refuse: bool,
+        more_parts: bool,
+        rd: u8,
     },
     Deliver {
         user: usize,
@@ -265,6 +277,8 @@ fn op(repeat: bool) -> impl Strategy<Value = Op> {
         6 => (connector(), any::<usize>(), state(), prop_oneof![Just(0u16), Just(7), Just(0x1ff)], prop_oneof![4 => Just(true), 1 => Just(false)])
             .prop_map(|(connector, target, state, error_code, dated)| Op::Receipt { connector, target, state, error_code, dated }),
         2 => (pick, any::<bool>()).prop_map(|(pick, owner)| Op::Cancel { pick, owner }),
+        2 => (pick, prop_oneof![4 => Just(true), 1 => Just(false)], prop_oneof![1 => Just(true), 6 => Just(false)], prop_oneof![1 => Just(true), 4 => Just(false)], prop_oneof![Just(0u8), Just(1), Just(0x11)])
+            .prop_map(|(pick, owner, refuse, more_parts, rd)| Op::Replace { pick, owner, refuse, more_parts, rd }),
         2 => (user(), 0..MO_TEXTS.len()).prop_map(|(user, text)| Op::Deliver { user, text }),
         3 => (user(), 0usize..=3).prop_map(|(user, max)| Op::TakeDeliveries { user, max }),
         2 => proptest::collection::vec(pick, 1..=3).prop_map(|picks| Op::Delivered { picks }),
@@ -626,6 +640,43 @@ impl Pair {
                 self.log.push(format!("cancel {} as {user}", msg.id));
                 let (id, user) = (msg.id.clone(), user.to_string());
                 same!(self, m.cancel(&id, &user).await, r.cancel(&id, &user).await);
+            }
+            Op::Replace {
+                pick,
+                owner,
+                refuse,
+                more_parts,
+                rd,
+            } => {
+                if self.submitted.is_empty() {
+                    return Ok(());
+                }
+                let msg = &self.submitted[pick % self.submitted.len()].message;
+                let user = if owner { msg.user.as_str() } else { "nobody" };
+                let text = format!("r{}", self.log.len());
+                self.log.push(format!(
+                    "replace {} as {user} with {text:?} (rd {rd:#x}, refuse {refuse}, more parts {more_parts})",
+                    msg.id
+                ));
+                let (id, user) = (msg.id.clone(), user.to_string());
+                let edit = |old: &StoredMessage| -> Result<Replacement, &'static str> {
+                    if refuse {
+                        return Err("refused");
+                    }
+                    let mut submit = old.submit.clone();
+                    submit.short_message = text.clone().into();
+                    submit.registered_delivery = RegisteredDelivery(rd);
+                    Ok(Replacement {
+                        submit,
+                        parts: old.parts + u32::from(more_parts),
+                        expires_ms: Some(ACCEPTED + 1),
+                    })
+                };
+                same!(
+                    self,
+                    m.replace(&id, &user, edit).await,
+                    r.replace(&id, &user, edit).await
+                );
             }
             Op::Deliver { user, text } => {
                 self.log

@@ -281,7 +281,7 @@ async fn health<S: Store>(State(ctx): State<Arc<Context<S>>>) -> Response {
 /// The HTTP status of a refused submit, and whether to add Retry-After.
 fn refusal_status(e: &SubmitError) -> (StatusCode, bool) {
     match e {
-        SubmitError::Invalid(_) => (StatusCode::BAD_REQUEST, false),
+        SubmitError::Invalid(_) | SubmitError::Unstorable(_) => (StatusCode::BAD_REQUEST, false),
         SubmitError::NoRoute => (StatusCode::PRECONDITION_FAILED, false),
         SubmitError::Throttled | SubmitError::NoCredit => (StatusCode::FORBIDDEN, false),
         SubmitError::QueueFull | SubmitError::Unavailable => {

@@ -7,9 +7,13 @@
 //! is the [`crate::context::Context`]; this stage imports no other.
 //!
 //! - [`serve`]: the accept loop; each connection gets its own task
-//!   ([`session`]).
+//!   ([`session`]);
+//! - [`submit_multi`]: a submit_multi as one submit per destination.
+//!
+//! replace_sm is the submit path's ([`crate::submit::replace`]).
 
 pub mod session;
+pub mod submit_multi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -18,10 +18,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use super::submit_multi::submit_multi;
 use crate::accounts::BindGrant;
 use crate::config::User;
 use crate::context::Context;
 use crate::store::{CancelOutcome, Store};
+use crate::submit::replace::replace;
 use crate::submit::submit;
 
 /// Submits of one bind in flight at once.
@@ -195,8 +197,22 @@ async fn request<St: Store>(ctx: &Context<St>, user: &User, body: Body<Bytes>) -
             };
             (status, Body::CancelSmResp)
         }
+        Body::SubmitMulti(m) => {
+            let (status, resp) = submit_multi(ctx, user, m).await;
+            (status, Body::SubmitMultiResp(resp))
+        }
+        Body::ReplaceSm(r) => {
+            let status = match replace(ctx, user, &r).await {
+                Ok(()) => S::ESME_ROK,
+                Err(e) => {
+                    info!(message_id = %String::from_utf8_lossy(&r.message_id), reason = %e, "replace_sm refused");
+                    e.status()
+                }
+            };
+            (status, Body::ReplaceSmResp)
+        }
         other => {
-            // replace_sm, submit_multi: not offered.
+            // Nothing else an ESME may ask of an SMSC.
             let id = other.command_id();
             let resp = id
                 .response()

@@ -66,6 +66,22 @@ impl StoredMessage {
         self.rate_micro.saturating_mul(i64::from(self.parts))
     }
 
+    /// This message with `r`'s content in place of its own
+    /// ([`super::Store::replace`]): refused, as `(was, now)`, when the
+    /// replacement has another number of parts, since the charge and the
+    /// throughput were counted for these parts. The one place both
+    /// backends take that rule from.
+    pub fn replaced(&self, r: super::Replacement) -> Result<StoredMessage, (u32, u32)> {
+        if r.parts != self.parts {
+            return Err((self.parts, r.parts));
+        }
+        Ok(StoredMessage {
+            submit: r.submit,
+            expires_ms: r.expires_ms,
+            ..self.clone()
+        })
+    }
+
     /// The stored form, or why this message has none.
     pub fn encode(&self) -> Result<Bytes, UnstorableMessage> {
         let mut b = BytesMut::with_capacity(256 + self.submit.short_message.len());
@@ -254,6 +270,31 @@ mod tests {
         let mut m = sample();
         m.connectors = vec![String::new(); 70_000];
         assert_eq!(m.encode(), Err(UnstorableMessage::TooLong("connectors")));
+    }
+
+    #[test]
+    fn a_replacement_keeps_everything_but_the_content_and_its_parts() {
+        let m = sample();
+        let mut submit = m.submit.clone();
+        submit.short_message = Bytes::from_static(b"changed");
+        let r = crate::store::Replacement {
+            submit: submit.clone(),
+            parts: 1,
+            expires_ms: Some(1_790_000_100_000),
+        };
+        let n = m.replaced(r.clone()).unwrap();
+        assert_eq!(n.submit, submit);
+        assert_eq!(n.expires_ms, Some(1_790_000_100_000));
+        assert_eq!(
+            (&n.id, &n.user, &n.connectors),
+            (&m.id, &m.user, &m.connectors)
+        );
+        assert_eq!(
+            (n.parts, n.rate_micro, n.accepted_ms),
+            (1, m.rate_micro, m.accepted_ms)
+        );
+        let two = crate::store::Replacement { parts: 2, ..r };
+        assert_eq!(m.replaced(two), Err((1, 2)));
     }
 
     #[test]

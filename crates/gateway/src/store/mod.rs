@@ -63,6 +63,11 @@ pub enum Refusal {
     /// The store cannot be reached: ESME_RMSGQFUL (temporary).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The message has no stored form ([`UnstorableMessage`]): a field
+    /// too long for its length prefix, or a submit_sm that does not
+    /// encode. Permanent: the same message is refused every time.
+    #[error("message cannot be stored: {0}")]
+    Unstorable(String),
 }
 
 /// The store could not answer.
@@ -89,6 +94,36 @@ pub enum CancelOutcome {
     /// Removed from its queue before it was sent; credit refunded.
     Cancelled,
     /// Already sent upstream or final.
+    TooLate,
+    /// No such message for this user.
+    NotFound,
+}
+
+/// What [`Store::replace`] puts in place of a queued message: the new
+/// submit_sm, its parts and its expiry. Everything else (id, owner,
+/// connectors, rate, acceptance time) stays the original's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub submit: smpp::pdu::SubmitSm<bytes::Bytes>,
+    /// The parts the new content is sent as: it must be the original's
+    /// (its charge and the throughput it used were counted for those).
+    pub parts: u32,
+    /// When it expires if still queued, Unix milliseconds.
+    pub expires_ms: Option<i64>,
+}
+
+/// What [`Store::replace`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaceOutcome<E> {
+    /// The message now waits, where it waited, as the replacement says
+    /// (in the queue it joins the back, as a retry that falls due does).
+    Replaced,
+    /// The caller's `edit` refused it; nothing changed.
+    Refused(E),
+    /// The replacement has another number of parts than the message
+    /// (`was`, `now`); nothing changed.
+    PartsDiffer { was: u32, now: u32 },
+    /// Already taken by a connector, sent upstream or final.
     TooLate,
     /// No such message for this user.
     NotFound,
@@ -137,6 +172,28 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         user: &str,
     ) -> impl Future<Output = Result<CancelOutcome, StoreError>> + Send;
+
+    /// Replace `user`'s message `id` while it waits for its connector
+    /// (queued, or in the retry set; not taken, not sent upstream) with
+    /// what `edit` makes of it ([`StoredMessage::replaced`]: the same
+    /// parts, so its charge and throughput stay right). Atomic: the
+    /// replacement is stored only if the message is still the one `edit`
+    /// saw and still waits (redis: a compare-and-swap, `edit` called
+    /// again when another replace came in between), so a connector takes
+    /// either the old message or the new one, never a mix and never
+    /// both. A queued message joins the back of its queue (redis cannot
+    /// rewrite a stream entry in place); a message in the retry set keeps
+    /// its due time. `edit` may be called more than once and must not
+    /// have effects. Repeating a replace stores the same message again.
+    fn replace<E, F>(
+        &self,
+        id: &str,
+        user: &str,
+        edit: F,
+    ) -> impl Future<Output = Result<ReplaceOutcome<E>, StoreError>> + Send
+    where
+        E: Send,
+        F: Fn(&StoredMessage) -> Result<Replacement, E> + Send + Sync;
 
     /// A user's credit balance in millionths; None when not tracked
     /// (unlimited).

@@ -9,7 +9,11 @@
 //! this module knows no protocol. [`SubmitError`] says why a message was
 //! refused, as the SMPP status DESIGN.md's table gives and as a reason a
 //! person can read (the HTTP API's `Error "<reason>"`).
+//!
+//! [`replace`] puts new content in a message still queued (replace_sm)
+//! through the same checks and routes ([`plan`]).
 
+pub mod replace;
 pub mod validate;
 
 use bytes::Bytes;
@@ -42,6 +46,10 @@ pub enum SubmitError {
     /// The store cannot be reached (temporary).
     #[error("store unavailable")]
     Unavailable,
+    /// The message has no stored form (a field too long for the store's
+    /// length prefixes, a submit_sm that does not encode): permanent.
+    #[error("message cannot be stored: {0}")]
+    Unstorable(String),
 }
 
 impl SubmitError {
@@ -54,6 +62,11 @@ impl SubmitError {
             SubmitError::Throttled => CommandStatus::ESME_RTHROTTLED,
             SubmitError::NoCredit => CommandStatus::ESME_RSUBMITFAIL,
             SubmitError::QueueFull | SubmitError::Unavailable => CommandStatus::ESME_RMSGQFUL,
+            // The generic permanent refusal of a submit: the store cannot
+            // say which field is at fault (a length, a NUL in a C-Octet
+            // String, too many entries), so no field's status would be
+            // true; and not RMSGQFUL, which tells the ESME to retry.
+            SubmitError::Unstorable(_) => CommandStatus::ESME_RSUBMITFAIL,
         }
     }
 }
@@ -170,6 +183,7 @@ pub async fn submit_with<S: Store>(
         Err(Refusal::NoCredit) => Err(SubmitError::NoCredit),
         Err(Refusal::QueueFull) => Err(SubmitError::QueueFull),
         Err(Refusal::Unavailable(_)) => Err(SubmitError::Unavailable),
+        Err(Refusal::Unstorable(why)) => Err(SubmitError::Unstorable(why)),
     }
 }
 

@@ -148,3 +148,145 @@ fn store_refusals_are_temporary_smpp_statuses() {
         "invalid validity period"
     );
 }
+
+#[tokio::test]
+async fn a_message_without_a_stored_form_is_refused_for_good() {
+    let ctx = context().await;
+    let bob = user(&ctx, "bob");
+    // Valid as a message (two parts), but short_message holds 254 octets
+    // at most: the store cannot write it.
+    let mut s = sms("33612345678");
+    s.short_message = Bytes::from(vec![b'x'; 300]);
+    let e = submit(&ctx, &bob, s, &[]).await.unwrap_err();
+    assert!(matches!(e, SubmitError::Unstorable(_)), "{e:?}");
+    assert_eq!(e.status(), S::ESME_RSUBMITFAIL);
+    assert!(!e.status().is_temporary());
+    assert!(e.to_string().starts_with("message cannot be stored"), "{e}");
+    assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(250_000));
+    assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 0);
+}
+
+mod replace_sm {
+    use super::*;
+    use crate::store::Store;
+    use crate::submit::replace::{ReplaceError, replace};
+    use smpp::pdu::{RegisteredDelivery, ReplaceSm};
+
+    fn replace_sm(id: &str, text: &'static [u8]) -> ReplaceSm<Bytes> {
+        ReplaceSm {
+            message_id: Bytes::copy_from_slice(id.as_bytes()),
+            short_message: Bytes::from_static(text),
+            registered_delivery: RegisteredDelivery::FINAL,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_message_gets_its_new_text_for_its_owner_only() {
+        let ctx = context().await;
+        let bob = user(&ctx, "bob");
+        let id = submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+        let fast = user(&ctx, "fast");
+        assert_eq!(
+            replace(&ctx, &fast, &replace_sm(&id, b"mine now")).await,
+            Err(ReplaceError::NotFound)
+        );
+        assert_eq!(
+            replace(&ctx, &bob, &replace_sm("no-such-id", b"x")).await,
+            Err(ReplaceError::NotFound)
+        );
+        replace(&ctx, &bob, &replace_sm(&id, b"hello again"))
+            .await
+            .unwrap();
+        // The same charge, the same queue; the connector takes the new text.
+        assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(150_000));
+        assert_eq!(ctx.store.queue_depth("fr").await.unwrap(), 1);
+        let taken = ctx
+            .store
+            .take("fr", "w", 10, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1);
+        let m = &taken[0].message;
+        assert_eq!(&m.submit.short_message[..], b"hello again");
+        assert_eq!(m.submit.registered_delivery, RegisteredDelivery::FINAL);
+        assert_eq!(&m.submit.destination.addr[..], b"33612345678");
+        // Taken by its connector: too late.
+        assert_eq!(
+            replace(&ctx, &bob, &replace_sm(&id, b"later")).await,
+            Err(ReplaceError::TooLate)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_new_content_is_checked_as_a_submit_and_keeps_its_parts_and_route() {
+        let ctx = context().await;
+        let bob = user(&ctx, "bob");
+        let id = submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+        let mut r = replace_sm(&id, b"x");
+        r.registered_delivery = RegisteredDelivery(3);
+        let e = replace(&ctx, &bob, &r).await.unwrap_err();
+        assert_eq!(e.status(), S::ESME_RINVREGDLVFLG);
+        let mut r = replace_sm(&id, b"x");
+        r.validity_period = Bytes::from_static(b"nonsense");
+        assert_eq!(
+            replace(&ctx, &bob, &r).await.unwrap_err().status(),
+            S::ESME_RINVEXPIRY
+        );
+        let mut r = replace_sm(&id, b"x");
+        r.sm_default_msg_id = 3;
+        assert_eq!(
+            replace(&ctx, &bob, &r).await.unwrap_err().status(),
+            S::ESME_RINVDFTMSGID
+        );
+        let mut r = replace_sm(&id, b"x");
+        r.source.addr = Bytes::from_static(b"Other");
+        assert_eq!(
+            replace(&ctx, &bob, &r).await,
+            Err(ReplaceError::SourceDiffers)
+        );
+        // 161 GSM characters are two parts; the message was charged one.
+        let mut r = replace_sm(&id, b"x");
+        r.short_message = Bytes::from(vec![b'a'; 161]);
+        let e = replace(&ctx, &bob, &r).await.unwrap_err();
+        assert_eq!(e, ReplaceError::PartsDiffer { was: 1, now: 2 });
+        assert_eq!(e.status(), S::ESME_RREPLACEFAIL);
+        let taken = ctx
+            .store
+            .take("fr", "w", 10, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(&taken[0].message.submit.short_message[..], b"hello");
+        assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(150_000));
+    }
+
+    #[tokio::test]
+    async fn a_replacement_that_another_route_would_take_is_refused() {
+        // A route that sees the text: "vip" for texts that say VIP.
+        let config = format!(
+            "{CONFIG}
+[filter:says-vip]
+type = short_message
+value = VIP
+[mt-route:30]
+type = static
+connectors = vip
+filters = to-france, says-vip
+rate = 0.1
+"
+        );
+        let config = Config::parse(&config, "test.ini", &|_| None).unwrap();
+        let ctx = Context::new(Arc::new(config), MemoryStore::new())
+            .await
+            .unwrap();
+        let bob = user(&ctx, "bob");
+        let id = submit(&ctx, &bob, sms("33612345678"), &[]).await.unwrap();
+        assert_eq!(
+            replace(&ctx, &bob, &replace_sm(&id, b"now VIP")).await,
+            Err(ReplaceError::RouteDiffers)
+        );
+        replace(&ctx, &bob, &replace_sm(&id, b"still plain"))
+            .await
+            .unwrap();
+    }
+}

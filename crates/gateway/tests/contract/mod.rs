@@ -14,6 +14,7 @@ pub mod backend;
 pub mod connector;
 pub mod deliveries;
 pub mod receipts;
+pub mod replace;
 pub mod submit;
 
 use std::time::Duration;

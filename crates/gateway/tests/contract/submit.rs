@@ -207,3 +207,25 @@ pub async fn a_repeated_submit_is_accepted_once<B: Backend>(b: &B) {
     assert_eq!(s.balance("u").await.unwrap(), Some(4_000_000));
     assert!(take(b, 10).await.is_empty());
 }
+
+/// A message without a stored form (a short_message over its 254 octets
+/// does not encode as a PDU) is refused for good by both backends, and
+/// the refusal changes nothing: not charged, throttled, queued or kept.
+pub async fn a_message_without_a_stored_form_is_refused<B: Backend>(b: &B) {
+    let s = b.store();
+    s.init_credit("u", 1_000_000).await.unwrap();
+    let limit = Some(Limit { rate: 1, burst: 1 });
+    let mut long = message("m-long", "u", 1, 100_000);
+    long.submit.short_message = bytes::Bytes::from(vec![b'x'; 255]);
+    match s.submit(sub(&long, limit, Some(100_000))).await {
+        Err(Refusal::Unstorable(why)) => assert!(why.contains("m-long"), "{why}"),
+        other => panic!("not refused as unstorable: {other:?}"),
+    }
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    assert_eq!(s.status("m-long").await.unwrap(), None);
+    // Not throttled: the burst of one is still there.
+    let m = message("m", "u", 1, 100_000);
+    s.submit(sub(&m, limit, Some(100_000))).await.unwrap();
+    assert_eq!(crate::common::fixtures::ids(&take(b, 10).await), vec!["m"]);
+}

@@ -186,6 +186,12 @@ impl Store for MemoryStore {
     /// Idempotent on the message id, as redis: an id already accepted
     /// (and not yet forgotten) answers `Ok` and changes nothing.
     async fn submit(&self, s: Submission<'_>) -> Result<(), Refusal> {
+        // Refused as redis refuses it: a message without a stored form
+        // (this backend keeps it as it is, but must not accept what the
+        // other would not).
+        s.message
+            .encode()
+            .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", s.message.id)))?;
         let now = (self.clock)();
         let mut g = self.lock().map_err(|e| Refusal::Unavailable(e.0))?;
         g.submit(s, now)
@@ -206,6 +212,19 @@ impl Store for MemoryStore {
     async fn cancel(&self, id: &str, user: &str) -> Result<CancelOutcome, StoreError> {
         let now_ms = self.now_ms();
         Ok(self.lock()?.cancel(id, user, now_ms))
+    }
+
+    async fn replace<E, F>(
+        &self,
+        id: &str,
+        user: &str,
+        edit: F,
+    ) -> Result<ReplaceOutcome<E>, StoreError>
+    where
+        E: Send,
+        F: Fn(&StoredMessage) -> Result<Replacement, E> + Send + Sync,
+    {
+        self.lock()?.replace(id, user, edit)
     }
 
     async fn balance(&self, user: &str) -> Result<Option<i64>, StoreError> {

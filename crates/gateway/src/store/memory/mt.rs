@@ -23,6 +23,9 @@
 //!   succeeds for it (it leaves the retry set, DELETED, refunded), and
 //!   for a due retry back in the queue and not taken yet. A taken
 //!   message is too late.
+//! - Replace (of a message queued or in the retry set, as cancel) swaps
+//!   the message in its record; a queued one moves to the back of its
+//!   queue, as on redis, where a stream entry cannot be rewritten.
 //! - Refunds (cancel, fail) give back what submit actually charged
 //!   (nothing for an unlimited user), to a tracked balance only, once
 //!   ([`rules::take_refund`]).
@@ -41,8 +44,8 @@ use tokio::sync::Notify;
 
 use super::{Entry, Inner, MemoryStore, TimeKey, ms};
 use crate::store::{
-    CancelOutcome, RECLAIM_AFTER_MS, Refusal, STATUS_RETENTION_MS, StoreError, Submission, Taken,
-    rules,
+    CancelOutcome, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement, STATUS_RETENTION_MS,
+    StoreError, StoredMessage, Submission, Taken, rules,
 };
 
 #[cfg(doc)]
@@ -238,6 +241,48 @@ impl Inner {
         self.refund(id);
         self.finish(id);
         CancelOutcome::Cancelled
+    }
+
+    /// [`Store::replace`]: under the one lock, so the message `edit` sees
+    /// is the one replaced.
+    pub(super) fn replace<E, F>(
+        &mut self,
+        id: &str,
+        user: &str,
+        edit: F,
+    ) -> Result<ReplaceOutcome<E>, StoreError>
+    where
+        F: Fn(&StoredMessage) -> Result<Replacement, E>,
+    {
+        let Some(e) = self.messages.get_mut(id).filter(|e| e.user == user) else {
+            return Ok(ReplaceOutcome::NotFound);
+        };
+        let waiting = matches!(e.place, Place::Queued | Place::Retrying(_));
+        let Some(old) = e.message.as_ref().filter(|_| waiting) else {
+            return Ok(ReplaceOutcome::TooLate);
+        };
+        let r = match edit(old) {
+            Ok(r) => r,
+            Err(refused) => return Ok(ReplaceOutcome::Refused(refused)),
+        };
+        let new = match old.replaced(r) {
+            Ok(new) => new,
+            Err((was, now)) => return Ok(ReplaceOutcome::PartsDiffer { was, now }),
+        };
+        // Stored as redis would store it, or refused as redis refuses it.
+        new.encode()
+            .map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
+        e.message = Some(Arc::new(new));
+        if e.place == Place::Queued {
+            // To the back of the queue, as redis (a new stream entry).
+            if let Some(q) = self.mt.queues.get_mut(&e.connector) {
+                if let Some(at) = q.iter().position(|q| q == id) {
+                    q.remove(at);
+                }
+                q.push_back(id.to_string());
+            }
+        }
+        Ok(ReplaceOutcome::Replaced)
     }
 
     /// What a take can have at `now_ms`, without waiting: up to `max`

@@ -15,6 +15,11 @@ pub(super) const NOT_FOUND: i64 = 0;
 pub(super) const TOO_LATE: i64 = 1;
 pub(super) const CANCELLED: i64 = 2;
 
+// replace.lua, with NOT_FOUND and TOO_LATE above.
+pub(super) const REPLACED: i64 = 3;
+/// The message changed between its read and the script: read it again.
+pub(super) const REPLACE_RACED: i64 = 4;
+
 // receipt.lua and receipts.lua's apply(): the first element of the answer.
 pub(super) const R_HELD: i64 = 0;
 pub(super) const R_DUPLICATE: i64 = 1;
@@ -40,6 +45,8 @@ mod tests {
             ("NOT_FOUND", NOT_FOUND),
             ("TOO_LATE", TOO_LATE),
             ("CANCELLED", CANCELLED),
+            ("REPLACED", REPLACED),
+            ("REPLACE_RACED", REPLACE_RACED),
             ("R_HELD", R_HELD),
             ("R_DUPLICATE", R_DUPLICATE),
             ("R_INTERMEDIATE", R_INTERMEDIATE),

@@ -34,6 +34,7 @@ macro_rules! script {
 
 script!(SUBMIT, SUBMIT_LUA, "submit.lua", "clock.lua", "pending.lua");
 script!(CANCEL, CANCEL_LUA, "cancel.lua", "clock.lua");
+script!(REPLACE, REPLACE_LUA, "replace.lua");
 script!(DEPTH, DEPTH_LUA, "depth.lua", "pending.lua");
 script!(PROMOTE, PROMOTE_LUA, "promote.lua", "clock.lua");
 script!(SENT, SENT_LUA, "sent.lua", "clock.lua", "receipts.lua");
@@ -98,9 +99,10 @@ fn inline_constants(source: &str) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 14] = [
+    const ALL: [(&str, &str); 15] = [
         ("submit", SUBMIT_LUA),
         ("cancel", CANCEL_LUA),
+        ("replace", REPLACE_LUA),
         ("depth", DEPTH_LUA),
         ("promote", PROMOTE_LUA),
         ("sent", SENT_LUA),
@@ -171,7 +173,7 @@ mod tests {
     #[test]
     fn no_prelude_name_is_left_in_a_script() {
         let constants = prelude_constants();
-        assert_eq!(constants.len(), 17, "{constants:?}");
+        assert_eq!(constants.len(), 19, "{constants:?}");
         for (name, source) in ALL {
             let code = code(&inline_constants(source));
             let words: Vec<&str> = code

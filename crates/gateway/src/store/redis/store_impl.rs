@@ -13,8 +13,8 @@ use super::{RedisStore, scripts};
 use crate::store::message::UnstorableMessage;
 use crate::store::{
     CallbackTaken, CancelOutcome, Delivery, DeliveryItem, HttpCall, MessageStatus, PartReceipt,
-    RECLAIM_AFTER_MS, ReceiptCallback, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store,
-    StoreError, Submission, Taken,
+    RECLAIM_AFTER_MS, ReceiptCallback, ReceiptOutcome, Refusal, ReplaceOutcome, Replacement,
+    STATUS_RETENTION_MS, Store, StoreError, StoredMessage, Submission, Taken,
 };
 
 /// The parts of `key` around a `\0` placeholder, for a script that
@@ -45,6 +45,9 @@ fn callback_level(c: &Option<ReceiptCallback>) -> String {
         .unwrap_or_default()
 }
 
+/// Reads and compare-and-swaps a replace tries before giving up.
+const REPLACE_ROUNDS: usize = 8;
+
 /// `HMGET user state accepted_ms final_ms error_code`.
 type StatusFields = (
     Option<String>,
@@ -65,9 +68,9 @@ impl Store for RedisStore {
         let charge = s.charge_micro.map(|c| c.to_string()).unwrap_or_default();
         // A message that cannot be stored is refused before it is accepted
         // (it would be queued as bytes that decode as nothing).
-        let encoded = m.encode().map_err(|e| {
-            Refusal::Unavailable(format!("redis: message {} cannot be stored: {e}", m.id))
-        })?;
+        let encoded = m
+            .encode()
+            .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", m.id)))?;
         let mut inv = scripts::SUBMIT.prepare_invoke();
         inv.key(queue_key(connector))
             .key(credit_key(&m.user))
@@ -158,6 +161,79 @@ impl Store for RedisStore {
                 "redis: unexpected cancel answer {other}"
             ))),
         }
+    }
+
+    async fn replace<E, F>(
+        &self,
+        id: &str,
+        user: &str,
+        edit: F,
+    ) -> Result<ReplaceOutcome<E>, StoreError>
+    where
+        E: Send,
+        F: Fn(&StoredMessage) -> Result<Replacement, E> + Send + Sync,
+    {
+        let key = message_key(id);
+        // Another replace between the read and the script makes it read
+        // again; a few rounds, then the store is too busy to say.
+        for _ in 0..REPLACE_ROUNDS {
+            let mut cmd = ::redis::cmd("HMGET");
+            cmd.arg(&key).arg("user").arg("conn").arg("m");
+            let (owner, connector, read): (Option<String>, Option<String>, Option<Vec<u8>>) =
+                self.run(Req::Cmd(&cmd)).await?;
+            let (Some(owner), Some(connector), Some(read)) = (owner, connector, read) else {
+                return Ok(ReplaceOutcome::NotFound);
+            };
+            if owner != user {
+                return Ok(ReplaceOutcome::NotFound);
+            }
+            let old = StoredMessage::decode(read.clone().into())
+                .map_err(|e| StoreError(format!("redis: message {id}: {e}")))?;
+            // What `edit` or the parts rule refuses is said only of a
+            // message that still waits (as memory, which looks first):
+            // the script then checks without writing.
+            let (encoded, refusal) = match edit(&old).map(|r| old.replaced(r)) {
+                Ok(Ok(new)) => (
+                    Some((
+                        new.encode().map_err(unstorable)?,
+                        new.submit.registered_delivery.0,
+                    )),
+                    None,
+                ),
+                Ok(Err((was, now))) => (None, Some(ReplaceOutcome::PartsDiffer { was, now })),
+                Err(refused) => (None, Some(ReplaceOutcome::Refused(refused))),
+            };
+            let mut inv = scripts::REPLACE.prepare_invoke();
+            inv.key(&key)
+                .key(queue_key(&connector))
+                .key(retry_key(&connector))
+                .key(retry_messages_key(&connector))
+                .key(requeued_key(&connector))
+                .arg(user)
+                .arg(GROUP)
+                .arg(MessageState::Enroute.as_u8())
+                .arg(&read[..]);
+            match &encoded {
+                Some((bytes, rd)) => inv.arg(&bytes[..]).arg(id).arg(*rd),
+                None => inv.arg("").arg(id).arg(0),
+            };
+            // Safe to repeat: a second run finds the replacement in place
+            // of what was read (raced), reads it and stores it again.
+            match self.script::<i64>(inv).await? {
+                NOT_FOUND => return Ok(ReplaceOutcome::NotFound),
+                TOO_LATE => return Ok(ReplaceOutcome::TooLate),
+                REPLACED => return Ok(refusal.unwrap_or(ReplaceOutcome::Replaced)),
+                REPLACE_RACED => continue,
+                other => {
+                    return Err(StoreError(format!(
+                        "redis: unexpected replace answer {other}"
+                    )));
+                }
+            }
+        }
+        Err(StoreError(format!(
+            "redis: message {id} changed {REPLACE_ROUNDS} times while being replaced"
+        )))
     }
 
     async fn balance(&self, user: &str) -> Result<Option<i64>, StoreError> {

@@ -14,6 +14,8 @@
 local SUBMIT_OK, QUEUE_FULL, THROTTLED, NO_CREDIT, ALREADY_ACCEPTED = 0, 1, 2, 3, 4
 -- cancel.lua
 local NOT_FOUND, TOO_LATE, CANCELLED = 0, 1, 2
+-- replace.lua (and NOT_FOUND, TOO_LATE above)
+local REPLACED, REPLACE_RACED = 3, 4
 -- apply() and receipt.lua: the first element of their answer
 local R_HELD, R_DUPLICATE, R_INTERMEDIATE, R_PARTIAL, R_FINAL = 0, 1, 2, 3, 4
 -- SMPP message_state values (smpp::MessageState): DELIVERED, and the
