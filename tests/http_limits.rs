@@ -133,6 +133,18 @@ async fn slow_clients_are_cut_off_and_floods_shed() {
         trickle(&mut s, form.as_bytes(), slow)
     });
 
+    // An idle keep-alive connection: closed after the header timeout.
+    let idle = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert!(read_response(&mut s).ends_with("PONG"));
+        let idle_from = Instant::now();
+        let (rest, closed_at) = read_to_close(&mut s, slow);
+        assert!(rest.is_empty(), "{rest}");
+        closed_at - idle_from
+    });
+
     // An oversize parameter: 400 naming it.
     let a = get(&format!(
         "{base}/send?username=alice&password=alice-pw&to=447700900123&content=x&from={}",
@@ -155,6 +167,8 @@ async fn slow_clients_are_cut_off_and_floods_shed() {
         "{answer}"
     );
     assert!(took < slow, "{took:?}");
+    let idle_for = idle.join().unwrap();
+    assert!(idle_for >= Duration::from_secs(9), "{idle_for:?}");
     let (answer, took) = body.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(took < slow, "{took:?}");
