@@ -229,7 +229,12 @@ fn take(message: &Map<String, Value>) -> Taken {
     Taken { to, params: Ok(p) }
 }
 
-/// POST /secure/sendbatch.
+/// POST /secure/sendbatch: read the batch, take each message, answer.
+///
+/// The hand-over point for batch callbacks is here, once `outcome` is
+/// complete and before the answer: the callback queue takes the
+/// [`BatchOutcome`] (its [`BatchOutcome::callbacks`]) where the
+/// `callback_url`/`errback_url` refusal below now stands.
 pub async fn send_batch<S: Store>(
     State(ctx): State<Arc<Context<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
