@@ -161,6 +161,13 @@ async fn slow_clients_are_cut_off_and_floods_shed() {
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("parameter name"), "{}", a.body);
 
+    // A request line over the header bound: 414.
+    let a = get(&format!(
+        "{base}/send?username=alice&password=alice-pw&to=447700900123&content={}",
+        "a".repeat(70_000)
+    ));
+    assert_eq!(a.status, 414, "{}", a.body);
+
     let (answer, took) = headers.join().unwrap();
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),

@@ -36,7 +36,7 @@ pub const CONNECTIONS_MAX: usize = 2048;
 /// The time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest request line and headers (431 above). A GET /send's
+/// The largest request line and headers (414 or 431 above). A GET /send's
 /// content is in its URL, so this is [`super::limits::BODY_MAX`] too.
 pub const HEADER_MAX: usize = super::limits::BODY_MAX;
 
