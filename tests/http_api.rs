@@ -7,123 +7,17 @@
 //! SMPP, and 503 with Retry-After when the store (redis) is down.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod http_support;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use e2e::*;
+use http_support::*;
 use smpp::pdu::{Body, QuerySm};
 use smpp::receipt::Receipt;
 use smpp::{CommandStatus as S, MessageState};
 use smpp_session::BindMode;
-
-/// What urllib got.
-struct Answer {
-    status: u16,
-    headers: serde_json::Value,
-    body: String,
-}
-
-/// One request by tests/interop/http_request.py.
-fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/http_request.py");
-    let mut h = serde_json::Map::new();
-    for (k, v) in headers {
-        h.insert((*k).into(), (*v).into());
-    }
-    let req = serde_json::json!({"method": method, "url": url, "body": body, "headers": h});
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(req.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "http_request.py failed");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    Answer {
-        status: v["status"].as_u64().unwrap() as u16,
-        headers: v["headers"].clone(),
-        body: v["body"].as_str().unwrap().to_string(),
-    }
-}
-
-impl Answer {
-    /// A header by name, whatever its case on the wire.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
-    }
-}
-
-fn get(url: &str) -> Answer {
-    http("GET", url, None, &[])
-}
-
-/// The id in `Success "<id>"`.
-fn success_id(a: &Answer) -> String {
-    assert_eq!(a.status, 200, "{}", a.body);
-    a.body
-        .strip_prefix("Success \"")
-        .and_then(|r| r.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("not a Jasmin success: {}", a.body))
-        .to_string()
-}
-
-fn config(sim_port: u16, store: &str) -> String {
-    format!(
-        "
-[smpp-server]
-bind = 127.0.0.1
-port = {{smpp_port}}
-[http-api]
-bind = 127.0.0.1
-port = {{http_port}}
-{store}
-[user:alice]
-password = alice-pw
-credit = 1
-max_binds = 4
-[user:free]
-password = free-pw
-throughput = 1
-burst = 1
-[connector:sim]
-host = 127.0.0.1
-port = {sim_port}
-username = alice
-password = pw
-reconnect_delay = 1
-[filter:to-uk]
-type = destination_addr
-value = ^44
-[mt-route:10]
-type = static
-connectors = sim
-filters = to-uk
-rate = 0.1
-"
-    )
-}
-
-fn start(store: &str) -> (Sim, Tern, String) {
-    let sim = Sim::start(&[]);
-    let http_port = free_port();
-    let tern = Tern::start_on(&config(sim.port, store), free_port(), http_port);
-    wait_for_port(http_port);
-    (sim, tern, format!("http://127.0.0.1:{http_port}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_answers_as_jasmin_and_the_message_goes_the_smpp_way() {

@@ -9,9 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::http::{encode, get, success_id};
+mod http_support;
+
 use e2e::sink::{Call, Sink};
 use e2e::*;
+use http_support::{encode, get, success_id};
 
 fn config(sim_port: u16, store: &str, users: &str) -> String {
     format!(

@@ -13,7 +13,6 @@ use smpp::pdu::{Bind, Body, DeliverSm, DeliverSmResp};
 use smpp_session::{BindMode, Event, Session, SessionConfig, esme};
 use tokio::sync::mpsc;
 
-pub mod http;
 pub mod sink;
 
 /// The directory the workspace's binaries are built into (next to the test

@@ -1,8 +1,9 @@
 //! The HTTP API on `[http-api] bind/port` (shared/DESIGN.md, "HTTP API"):
 //! Jasmin's `/send` (GET query or POST form) answered as Jasmin does, the
 //! JSON `POST /send` of the HTTP-to-SMPP example (Basic auth →
-//! `{"messageId"}`), `/balance`, `/rate`, `/ping` (liveness) and
-//! `/health` (readiness: the store answers and a connector is bound).
+//! `{"messageId"}`), `/balance`, `/rate`, `/ping` (liveness), `/health`
+//! (readiness: the store answers and a connector is bound), and Jasmin's
+//! REST flavour under `/secure/` ([`rest`], [`batch`]).
 //!
 //! A /send takes the one submit path the SMPP front end takes
 //! ([`crate::submit`]): the same credentials check and cool-down
@@ -10,75 +11,52 @@
 //! client's IP as a bind is), throughput shared with the user's binds,
 //! credit, validation, routing (with the request's `tags`) and the store
 //! before the answer; a message sent here is queried over SMPP like any.
-//! Credentials come as `username`/`password` parameters or HTTP Basic
-//! auth; they are never logged. This stage imports no other.
+//! [`send_message`] is that path for every flavour and every message of a
+//! batch. Credentials come as `username`/`password` parameters or HTTP
+//! Basic auth; they are never logged ([`access_log`]). This stage imports
+//! no other.
 //!
 //! Answers: 200 `Success "<id>"`; 400 `Error "<reason>"` naming the bad
 //! parameter; 403 for bad credentials, no credit or over throughput; 412
 //! `Error "No route found"`; 503 with Retry-After when the store cannot
-//! take it. Bodies are capped at [`BODY_MAX`].
+//! take it. The connection, request and parameter limits are [`limits`]'
+//! and [`server`]'s.
 
+pub mod access_log;
+pub mod batch;
+pub mod limits;
 pub mod params;
+pub mod rest;
+pub mod server;
+
+pub use server::{listen, serve};
 
 use std::collections::HashMap;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use bytes::Bytes;
-use tokio::net::TcpListener;
-use tracing::{Instrument, info, info_span};
 
-use crate::config::{Config, Credit, User};
+use crate::config::{Credit, User};
 use crate::context::Context;
 use crate::store::Store;
 use crate::store::now_us;
 use crate::submit::{SubmitError, plan, submit_with};
 
-/// The largest request body taken (a /send is a few hundred bytes).
-pub const BODY_MAX: usize = 64 * 1024;
+use params::BadParameter;
 
 /// Seconds a client is told to wait when the store cannot take a message.
 const RETRY_AFTER_S: &str = "1";
 
-/// Bind a listener for the configured HTTP address.
-pub async fn listen(config: &Config) -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::new(config.http_api.bind, config.http_api.port)).await
-}
-
-/// Serve the API until the context's front-end shutdown; requests in
-/// progress are finished first.
-pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
-    if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "HTTP API listening");
-    }
-    let mut shutdown = ctx.shutdown.front_end();
-    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
-    let stop = async move {
-        while !*shutdown.borrow() {
-            if shutdown.changed().await.is_err() {
-                return;
-            }
-        }
-    };
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop);
-    if let Err(e) = served
-        .into_future()
-        .instrument(info_span!("http_api"))
-        .await
-    {
-        tracing::warn!(error = %e, "HTTP API stopped");
-    }
-}
-
-/// The API's routes.
+/// The API's routes, behind the access log and the request limits.
 pub fn router<S: Store>(ctx: Arc<Context<S>>) -> Router {
     Router::new()
         .route("/ping", get(|| async { "PONG" }))
@@ -86,11 +64,20 @@ pub fn router<S: Store>(ctx: Arc<Context<S>>) -> Router {
         .route("/balance", get(balance::<S>))
         .route("/rate", get(rate::<S>))
         .route("/health", get(health::<S>))
-        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .route("/secure/send", post(rest::send::<S>))
+        .route("/secure/sendbatch", post(batch::send_batch::<S>))
+        .route("/secure/balance", get(rest::balance::<S>))
+        .route("/secure/rate", get(rest::rate::<S>))
         .with_state(ctx)
+        .layer(middleware::from_fn_with_state(
+            limits::InFlight::default(),
+            limits::limit,
+        ))
+        .layer(middleware::from_fn(access_log::log))
 }
 
-type Params = HashMap<String, String>;
+/// A request's parameters by name (Jasmin's names).
+pub type Params = HashMap<String, String>;
 
 /// GET /send: the parameters in the query string.
 async fn send_query<S: Store>(
@@ -135,7 +122,7 @@ async fn send_jasmin<S: Store>(
 ) -> Response {
     let user = match authenticate(ctx, peer, headers, p).await {
         Ok(u) => u,
-        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
+        Err(r) => return Flavour::Jasmin.auth_refused(&r),
     };
     send_as(ctx, &user, p, Flavour::Jasmin).await
 }
@@ -157,7 +144,7 @@ async fn send_json<S: Store>(
     }
     let user = match authenticate(ctx, peer, headers, &Params::new()).await {
         Ok(u) => u,
-        Err(r) => return Flavour::Json.error(r.status(), r.reason()),
+        Err(r) => return Flavour::Json.auth_refused(&r),
     };
     let b: Body = match serde_json::from_slice(body) {
         Ok(b) => b,
@@ -174,18 +161,63 @@ async fn send_json<S: Store>(
     send_as(ctx, &user, &p, Flavour::Json).await
 }
 
-/// Read /send's parameters, take the submit path, answer in `flavour`.
+/// Why a /send, or one message of a batch, was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendRefused {
+    /// A parameter is missing or wrong; the reason names it.
+    #[error("{0}")]
+    BadParameter(#[from] BadParameter),
+    /// The submit path refused it.
+    #[error("{0}")]
+    Submit(#[from] SubmitError),
+}
+
+impl SendRefused {
+    /// The HTTP status of the refusal, and whether to add Retry-After.
+    fn status(&self) -> (StatusCode, bool) {
+        match self {
+            SendRefused::BadParameter(_) => (StatusCode::BAD_REQUEST, false),
+            SendRefused::Submit(e) => match e {
+                SubmitError::Invalid(_) | SubmitError::Unstorable(_) => {
+                    (StatusCode::BAD_REQUEST, false)
+                }
+                SubmitError::NoRoute => (StatusCode::PRECONDITION_FAILED, false),
+                SubmitError::Throttled | SubmitError::NoCredit => (StatusCode::FORBIDDEN, false),
+                SubmitError::QueueFull | SubmitError::Unavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, true)
+                }
+            },
+        }
+    }
+}
+
+/// /send's parameters read and checked: the parameter sizes
+/// ([`limits::check_params`]), then their meaning ([`params::send`]).
+fn read_send(p: &Params) -> Result<params::Send, BadParameter> {
+    limits::check_params(p)?;
+    params::send(p)
+}
+
+/// Read /send's parameters and take the submit path as `user`: the new
+/// message's id once it is durable, or why not. Every /send flavour and
+/// every message of a batch comes here.
+pub async fn send_message<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    p: &Params,
+) -> Result<String, SendRefused> {
+    let send = read_send(p)?;
+    Ok(submit_with(ctx, user, send.submit, &send.tags, send.callback).await?)
+}
+
+/// [`send_message`], answered in `flavour`.
 async fn send_as<S: Store>(
     ctx: &Context<S>,
     user: &User,
     p: &Params,
     flavour: Flavour,
 ) -> Response {
-    let send = match params::send(p) {
-        Ok(s) => s,
-        Err(e) => return flavour.error(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match submit_with(ctx, user, send.submit, &send.tags, send.callback).await {
+    match send_message(ctx, user, p).await {
         Ok(id) => flavour.success(&id),
         Err(e) => refused(flavour, &e),
     }
@@ -201,20 +233,29 @@ async fn balance<S: Store>(
 ) -> Response {
     let user = match authenticate(&ctx, peer, &headers, &p).await {
         Ok(u) => u,
-        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
+        Err(r) => return Flavour::Jasmin.auth_refused(&r),
     };
+    match balance_of(&ctx, &user).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => refused(Flavour::Jasmin, &e),
+    }
+}
+
+/// What /balance and /secure/balance report for `user`.
+async fn balance_of<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+) -> Result<serde_json::Value, SendRefused> {
     let balance = match user.credit {
         Credit::Unlimited => None,
-        Credit::Micro(_) => match ctx.store.balance(&user.system_id).await {
-            Ok(b) => b,
-            Err(_) => {
-                let r = Flavour::Jasmin.error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable");
-                return with_retry_after(r);
-            }
-        },
+        Credit::Micro(_) => ctx
+            .store
+            .balance(&user.system_id)
+            .await
+            .map_err(|_| SubmitError::Unavailable)?,
     };
     let balance = balance.map(|micro| micro as f64 / 1_000_000.0);
-    axum::Json(serde_json::json!({ "balance": balance, "sms_count": null })).into_response()
+    Ok(serde_json::json!({ "balance": balance, "sms_count": null }))
 }
 
 /// GET /rate?to=&content=: `{"submit_sm_count": 2, "unit_rate": 0.1}`,
@@ -229,26 +270,35 @@ async fn rate<S: Store>(
 ) -> Response {
     let user = match authenticate(&ctx, peer, &headers, &p).await {
         Ok(u) => u,
-        Err(r) => return Flavour::Jasmin.error(r.status(), r.reason()),
+        Err(r) => return Flavour::Jasmin.auth_refused(&r),
     };
-    let send = match params::send(&p) {
-        Ok(s) => s,
-        Err(e) => return Flavour::Jasmin.error(StatusCode::BAD_REQUEST, &e.0),
-    };
-    match plan(&ctx, &user, &send.submit, &send.tags, now_us() / 1000) {
-        Ok(plan) => {
-            let unit_rate = match (user.credit, plan.route.rate) {
-                (Credit::Unlimited, _) | (_, Credit::Unlimited) => None,
-                (_, Credit::Micro(r)) => Some(r as f64 / 1_000_000.0),
-            };
-            axum::Json(serde_json::json!({
-                "submit_sm_count": plan.checked.parts,
-                "unit_rate": unit_rate,
-            }))
-            .into_response()
-        }
+    match rate_of(&ctx, &user, p) {
+        Ok(v) => axum::Json(v).into_response(),
         Err(e) => refused(Flavour::Jasmin, &e),
     }
+}
+
+/// What /rate and /secure/rate report: the /send parameters, where
+/// `content` may be left out (as Jasmin's /rate allows: an empty text,
+/// one part).
+fn rate_of<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    mut p: Params,
+) -> Result<serde_json::Value, SendRefused> {
+    if !p.contains_key("content") && !p.contains_key("hex-content") {
+        p.insert("content".into(), String::new());
+    }
+    let send = read_send(&p)?;
+    let plan = plan(ctx, user, &send.submit, &send.tags, now_us() / 1000)?;
+    let unit_rate = match (user.credit, plan.route.rate) {
+        (Credit::Unlimited, _) | (_, Credit::Unlimited) => None,
+        (_, Credit::Micro(r)) => Some(r as f64 / 1_000_000.0),
+    };
+    Ok(serde_json::json!({
+        "submit_sm_count": plan.checked.parts,
+        "unit_rate": unit_rate,
+    }))
 }
 
 /// GET /health: 200 when the store answers and a connector is bound,
@@ -278,24 +328,13 @@ async fn health<S: Store>(State(ctx): State<Arc<Context<S>>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// The HTTP status of a refused submit, and whether to add Retry-After.
-fn refusal_status(e: &SubmitError) -> (StatusCode, bool) {
-    match e {
-        SubmitError::Invalid(_) | SubmitError::Unstorable(_) => (StatusCode::BAD_REQUEST, false),
-        SubmitError::NoRoute => (StatusCode::PRECONDITION_FAILED, false),
-        SubmitError::Throttled | SubmitError::NoCredit => (StatusCode::FORBIDDEN, false),
-        SubmitError::QueueFull | SubmitError::Unavailable => {
-            (StatusCode::SERVICE_UNAVAILABLE, true)
-        }
-    }
-}
-
-/// How a /send answers: Jasmin's text, or the JSON of the HTTP-to-SMPP
-/// example.
+/// How an endpoint answers: Jasmin's text, the JSON of the HTTP-to-SMPP
+/// example, or Jasmin's REST API (its JSON around the text answers).
 #[derive(Debug, Clone, Copy)]
 enum Flavour {
     Jasmin,
     Json,
+    Rest,
 }
 
 impl Flavour {
@@ -303,6 +342,7 @@ impl Flavour {
         match self {
             Flavour::Jasmin => (StatusCode::OK, format!("Success \"{id}\"")).into_response(),
             Flavour::Json => axum::Json(serde_json::json!({ "messageId": id })).into_response(),
+            Flavour::Rest => Flavour::Rest.data(rest::proxied(&format!("Success \"{id}\"")).into()),
         }
     }
 
@@ -312,14 +352,37 @@ impl Flavour {
             Flavour::Json => {
                 (status, axum::Json(serde_json::json!({ "error": reason }))).into_response()
             }
+            Flavour::Rest => {
+                let message = rest::proxied(&format!("Error \"{reason}\""));
+                (
+                    status,
+                    axum::Json(serde_json::json!({ "message": message })),
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    /// A JSON answer: as it is, or in Jasmin REST's `{"data": ...}`.
+    fn data(self, value: serde_json::Value) -> Response {
+        match self {
+            Flavour::Jasmin | Flavour::Json => axum::Json(value).into_response(),
+            Flavour::Rest => axum::Json(serde_json::json!({ "data": value })).into_response(),
+        }
+    }
+
+    fn auth_refused(self, r: &AuthRefused) -> Response {
+        match (self, r) {
+            (Flavour::Rest, AuthRefused::Missing) => rest::unauthorized(),
+            _ => self.error(r.status(), r.reason()),
         }
     }
 }
 
-/// A refused submit's answer: its status, its reason, and Retry-After
-/// when it may succeed later.
-fn refused(flavour: Flavour, e: &SubmitError) -> Response {
-    let (status, retry) = refusal_status(e);
+/// A refused send's answer: its status, its reason, and Retry-After when
+/// it may succeed later.
+fn refused(flavour: Flavour, e: &SendRefused) -> Response {
+    let (status, retry) = e.status();
     let r = flavour.error(status, &e.to_string());
     if retry { with_retry_after(r) } else { r }
 }
@@ -355,7 +418,8 @@ impl AuthRefused {
 }
 
 /// The user of `username`/`password` parameters, else of HTTP Basic
-/// auth, checked as a bind's credentials are.
+/// auth, checked as a bind's credentials are; the access log is told who
+/// it is.
 async fn authenticate<S: Store>(
     ctx: &Context<S>,
     peer: SocketAddr,
@@ -366,7 +430,8 @@ async fn authenticate<S: Store>(
         (Some(u), Some(pw)) => (u.clone(), pw.clone()),
         _ => basic_auth(headers).ok_or(AuthRefused::Missing)?,
     };
-    ctx.accounts
+    let user = ctx
+        .accounts
         .authenticate(
             username.as_bytes(),
             password.as_bytes(),
@@ -374,7 +439,9 @@ async fn authenticate<S: Store>(
             Instant::now(),
         )
         .await
-        .map_err(|_| AuthRefused::Refused)
+        .map_err(|_| AuthRefused::Refused)?;
+    access_log::record_user(&user.system_id);
+    Ok(user)
 }
 
 /// `Authorization: Basic base64(user:password)`.
