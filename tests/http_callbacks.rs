@@ -13,7 +13,7 @@ mod http_support;
 
 use e2e::sink::{Call, Sink};
 use e2e::*;
-use http_support::{encode, get, success_id};
+use http_support::{encode, get, http_basic, success_id};
 
 fn config(sim_port: u16, store: &str, users: &str) -> String {
     format!(
@@ -238,4 +238,56 @@ fn mo_goes_to_the_users_mo_url() {
         ids.insert(c.get("id").to_string());
     }
     assert_eq!(ids.len(), calls.len(), "each MO once");
+}
+
+/// /secure/sendbatch's `callback_url` gets each accepted message and
+/// `errback_url` each refused one, with Jasmin's batch parameters.
+#[test]
+fn a_batch_reports_each_message_to_its_callback_or_errback_url() {
+    let sink = Sink::start();
+    let (sim, _tern, base, _) = start(
+        &[],
+        "[store]\nbackend = memory\n",
+        "[user:shop]\npassword = shop-pw\n",
+    );
+    let body = serde_json::json!({
+        "batch_config": {"callback_url": sink.url("/ok"), "errback_url": sink.url("/ko")},
+        "messages": [
+            {"to": ["447700900001", "447700900002"], "content": "hi"},
+            {"to": "447700900003", "content": "x", "coding": 99},
+        ],
+    })
+    .to_string();
+    let a = http_basic(
+        "POST",
+        &format!("{base}/secure/sendbatch"),
+        Some(&body),
+        &[("Content-Type", "application/json")],
+        ("shop", "shop-pw"),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    let batch = v["data"]["batchId"].as_str().unwrap().to_string();
+    assert_eq!(v["data"]["messageCount"], 3);
+    let calls = sink.wait_for("3 batch callbacks", Duration::from_secs(20), |c| {
+        c.len() >= 3
+    });
+    let ok: Vec<&Call> = calls.iter().filter(|c| c.path == "/ok").collect();
+    let ko: Vec<&Call> = calls.iter().filter(|c| c.path == "/ko").collect();
+    assert_eq!((ok.len(), ko.len()), (2, 1), "{calls:#?}");
+    for c in &ok {
+        assert_eq!(c.method, "GET");
+        assert_eq!(c.get("batchId"), batch);
+        assert_eq!(c.get("status"), "1");
+        assert!(c.get("statusText").starts_with("Success \""), "{c:?}");
+    }
+    let mut tos: Vec<&str> = ok.iter().map(|c| c.get("to")).collect();
+    tos.sort_unstable();
+    assert_eq!(tos, ["447700900001", "447700900002"]);
+    assert_eq!(ko[0].get("to"), "447700900003");
+    assert_eq!(ko[0].get("status"), "0");
+    assert!(ko[0].get("statusText").contains("coding"), "{:?}", ko[0]);
+    sim.wait_for("the 2 accepted sent", Duration::from_secs(20), |c| {
+        c["submit_sm"].as_u64() == Some(2)
+    });
 }

@@ -195,13 +195,15 @@ async fn a_batch_is_taken_message_by_message() {
         assert_eq!(a.status, 400, "{}", a.body);
         a.json()["message"].as_str().unwrap().to_string()
     };
+    // A callback URL must be one (the calls themselves:
+    // http_callbacks.rs).
     let m = refused(
-        r#"{"batch_config": {"callback_url": "http://127.0.0.1:1/ok"},
+        r#"{"batch_config": {"callback_url": "ftp://127.0.0.1:1/ok"},
             "messages": [{"to": "447700900006", "content": "x"}]}"#,
     );
     assert!(m.contains("batch_config.callback_url"), "{m}");
     let m = refused(
-        r#"{"batch_config": {"errback_url": "http://127.0.0.1:1/ko"},
+        r#"{"batch_config": {"errback_url": "not a url"},
             "messages": [{"to": "447700900006", "content": "x"}]}"#,
     );
     assert!(m.contains("batch_config.errback_url"), "{m}");

@@ -10,10 +10,9 @@
 //! (so over the user's throughput, the rest of a batch is refused). What
 //! became of each is a [`BatchOutcome`]: it is what Jasmin's
 //! `batch_config.callback_url` (called per accepted message) and
-//! `errback_url` (per refused one) report. Those calls belong to the
-//! durable callback queue; until it takes [`BatchOutcome`]s, a batch that
-//! asks for them is refused (400 naming the parameter) rather than its
-//! callbacks dropped. `schedule_at` is refused the same way (tern does
+//! `errback_url` (per refused one) report, with GET and Jasmin's
+//! parameters, through the store's callback queue (retried until a 2xx
+//! for up to [`CALLBACK_TTL`]). `schedule_at` is refused (400: tern does
 //! not hold messages back).
 //!
 //! As Jasmin does, a message without `to`, or without `content` and
@@ -28,16 +27,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use tracing::info;
+use tracing::{info, warn};
 
-use super::params::BadParameter;
+use super::params::{BadParameter, callback_url};
 use super::rest::{json_object, parameter_name, parameter_value, rest_user, unparseable};
 use super::{Flavour, Params, SendRefused, send_message};
 use crate::context::Context;
-use crate::store::Store;
+use crate::store::{CallMethod, HttpCall, Store};
 
 /// The most messages (destinations) in one batch.
 pub const BATCH_MAX: usize = 1000;
+
+/// How long a batch's callback waits to be answered 2xx (retried with
+/// back-off until then, as every callback).
+pub const CALLBACK_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// What became of one message of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,19 +93,34 @@ impl MessageOutcome {
     }
 }
 
+impl BatchCallbacks {
+    /// The call to make for `m` of batch `batch_id` (GET, Jasmin's
+    /// parameters), when its kind (accepted or refused) has a URL.
+    pub fn call_for(&self, batch_id: &str, m: &MessageOutcome) -> Option<HttpCall> {
+        let url = match m.result {
+            Ok(_) => self.callback_url.as_deref(),
+            Err(_) => self.errback_url.as_deref(),
+        }?;
+        let params = m
+            .callback_query(batch_id)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        Some(HttpCall {
+            url: url.to_string(),
+            method: CallMethod::Get,
+            params,
+        })
+    }
+}
+
 impl BatchOutcome {
     /// The callbacks to make: for each message whose kind (accepted or
-    /// refused) has a URL, that URL and the message's parameters.
-    pub fn callbacks(&self) -> Vec<(&str, Vec<(&'static str, String)>)> {
+    /// refused) has a URL, that call.
+    pub fn callbacks(&self) -> Vec<HttpCall> {
         self.results
             .iter()
-            .filter_map(|m| {
-                let url = match m.result {
-                    Ok(_) => self.callbacks.callback_url.as_deref(),
-                    Err(_) => self.callbacks.errback_url.as_deref(),
-                }?;
-                Some((url, m.callback_query(&self.batch_id)))
-            })
+            .filter_map(|m| self.callbacks.call_for(&self.batch_id, m))
             .collect()
     }
 
@@ -144,7 +162,7 @@ fn read_batch(body: &Map<String, Value>) -> Result<Batch, BadParameter> {
     };
     let url = |name: &str| match config.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => callback_url(s, &format!("batch_config.{name}")).map(Some),
         Some(_) => Err(bad(format!("batch_config.{name} must be a string"))),
     };
     let callbacks = BatchCallbacks {
@@ -230,11 +248,11 @@ fn take(message: &Map<String, Value>) -> Taken {
 }
 
 /// POST /secure/sendbatch: read the batch, take each message, answer.
-///
-/// The hand-over point for batch callbacks is here, once `outcome` is
-/// complete and before the answer: the callback queue takes the
-/// [`BatchOutcome`] (its [`BatchOutcome::callbacks`]) where the
-/// `callback_url`/`errback_url` refusal below now stands.
+/// Each message's callback (`callback_url` when accepted, `errback_url`
+/// when refused) joins the store's callback queue as soon as its message
+/// is taken, before the next: a tern that dies mid-batch has queued the
+/// calls of what it took (a kill between a message's store and its
+/// callback's loses that one call).
 pub async fn send_batch<S: Store>(
     State(ctx): State<Arc<Context<S>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -253,19 +271,6 @@ pub async fn send_batch<S: Store>(
         Ok(b) => b,
         Err(e) => return Flavour::Rest.error(StatusCode::BAD_REQUEST, &e.0),
     };
-    // The callback queue does not take BatchOutcomes yet: refuse what
-    // would be dropped.
-    for (name, url) in [
-        ("callback_url", &batch.callbacks.callback_url),
-        ("errback_url", &batch.callbacks.errback_url),
-    ] {
-        if url.is_some() {
-            return Flavour::Rest.error(
-                StatusCode::BAD_REQUEST,
-                &format!("batch_config.{name} is not supported yet"),
-            );
-        }
-    }
     let mut outcome = BatchOutcome {
         batch_id: uuid::Uuid::new_v4().to_string(),
         callbacks: batch.callbacks,
@@ -277,7 +282,18 @@ pub async fn send_batch<S: Store>(
             Ok(p) => send_message(&ctx, &user, &p).await,
             Err(e) => Err(SendRefused::BadParameter(e)),
         };
-        outcome.results.push(MessageOutcome { to, result });
+        let m = MessageOutcome { to, result };
+        if let Some(call) = outcome.callbacks.call_for(&outcome.batch_id, &m) {
+            if let Err(e) = ctx.store.queue_callback(&call, CALLBACK_TTL).await {
+                warn!(
+                    target: "tern::http",
+                    batch_id = %outcome.batch_id,
+                    error = %e,
+                    "cannot queue a batch callback; it is lost"
+                );
+            }
+        }
+        outcome.results.push(m);
     }
     info!(
         target: "tern::http",
@@ -375,16 +391,18 @@ mod tests {
         assert_eq!(o.accepted(), 1);
         let calls = o.callbacks();
         assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].0, "http://a/ok");
-        assert_eq!(
-            calls[0].1,
-            vec![
-                ("batchId", "b1".to_string()),
-                ("to", "33".to_string()),
-                ("status", "1".to_string()),
-                ("statusText", "Success \"id1\"".to_string()),
-            ]
-        );
+        assert_eq!(calls[0].url, "http://a/ok");
+        assert_eq!(calls[0].method, CallMethod::Get);
+        let expected: Vec<(String, String)> = [
+            ("batchId", "b1"),
+            ("to", "33"),
+            ("status", "1"),
+            ("statusText", "Success \"id1\""),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(calls[0].params, expected);
         let q = o.results[1].callback_query("b1");
         assert_eq!(q[2], ("status", "0".to_string()));
         assert_eq!(q[3].1, "HTTPAPI error: Error \"No route found");
