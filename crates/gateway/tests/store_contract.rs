@@ -62,4 +62,9 @@ contract! {
     deliveries::deliveries_are_taken_settled_and_redelivered_at_the_tail => test_clock;
     deliveries::an_expired_item_is_handed_out_all_the_same => test_clock;
     deliveries::a_blocking_take_of_deliveries_wakes_for_a_deliver => real_time;
+    callbacks::receipts_of_a_callback_message_go_to_the_callback_queue => test_clock;
+    callbacks::the_upstreams_answer_is_called_back_when_the_level_asks => test_clock;
+    callbacks::callbacks_are_taken_done_and_retried_with_attempts => test_clock;
+    callbacks::a_dead_consumers_callbacks_are_taken_again => test_clock;
+    callbacks::a_blocking_take_of_callbacks_wakes_for_a_queue_or_a_retry => real_time;
 }
