@@ -9,16 +9,20 @@
 //! moment, or not within the case) or fail; receipts for upstream ids
 //! already mapped or still to come (held), final or not, repeated; MO
 //! deliveries, takes of the users' delivery queues, delivered and
-//! redeliver on what was taken; and queries (status, balance, depths,
-//! upstream ids). Settling again what was settled (documented to change
-//! nothing) is in the mix too.
+//! redeliver on what was taken; the callback queue (some submits carry a
+//! `dlr-url` at level 1, 2 or 3, so their receipts and upstream answers
+//! are queued there; calls queued whole; takes, done and retries, due at
+//! once, in a moment or not within the case, on what was taken); and
+//! queries (status, balance, depths, upstream ids). Settling again what
+//! was settled (documented to change nothing) is in the mix too.
 //!
 //! What legitimately differs is normalised before comparing: tokens (a
 //! stream id on redis, a counter on memory) become the identity of what
 //! they were handed out for, and a time the store took from its own
 //! clock (a fail's or a cancel's final time, a receipt's without a done
 //! date, a queued item's stamps) becomes "now" (the two clocks are read
-//! a moment apart).
+//! a moment apart); a queued item's life (`expires_ms - queued_ms`) and
+//! a callback's attempts are compared exactly.
 //!
 //! One `redis-server` serves the whole run, FLUSHALLed before each case.
 //! 512 cases of up to 40 operations by default (a few seconds);
@@ -43,8 +47,9 @@ use std::time::Duration;
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use gateway::store::{
-    Delivery, DeliveryItem, Limit, MessageStatus, PartReceipt, Store, StoredMessage, Submission,
-    Taken, UserReceipt,
+    CallMethod, Callback, CallbackTaken, Delivery, DeliveryItem, DlrLevel, HttpCall, Limit,
+    MessageStatus, PartReceipt, ReceiptCallback, Store, StoredMessage, Submission, Taken,
+    UserReceipt,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -96,6 +101,8 @@ enum Op {
         throttled: bool,
         charged: bool,
         queue_limit: u64,
+        /// The `dlr-level` of its callback, if it has one.
+        callback: Option<u8>,
     },
     Take {
         connector: usize,
@@ -165,6 +172,27 @@ enum Op {
         connector: usize,
         target: usize,
     },
+    /// A call made whole (an MO for a `mo_url`).
+    QueueCallback {
+        text: usize,
+    },
+    TakeCallbacks {
+        max: usize,
+    },
+    /// Done: some of the callbacks handed out (settled or not).
+    CallbacksDone {
+        picks: Vec<usize>,
+    },
+    /// Retry one of the callbacks handed out (settled or not).
+    RetryCallback {
+        pick: usize,
+        delay: Delay,
+    },
+    CallbackDepth,
+}
+
+fn delay() -> impl Strategy<Value = Delay> {
+    prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)]
 }
 
 fn state() -> impl Strategy<Value = MessageState> {
@@ -231,9 +259,21 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![4 => Just(1_000u64), 1 => 1u64..=3],
+        prop_oneof![2 => Just(None), 1 => (1u8..=3).prop_map(Some)],
     )
         .prop_map(
-            |(again, user, connector, parts, rate, rd, throttled, charged, queue_limit)| {
+            |(
+                again,
+                user,
+                connector,
+                parts,
+                rate,
+                rd,
+                throttled,
+                charged,
+                queue_limit,
+                callback,
+            )| {
                 Op::Submit {
                     again,
                     user,
@@ -244,6 +284,7 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
                     throttled,
                     charged,
                     queue_limit,
+                    callback,
                 }
             },
         )
@@ -257,7 +298,7 @@ fn op(repeat: bool) -> impl Strategy<Value = Op> {
         6 => submit(repeat),
         4 => (connector(), 0usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
         4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
-        3 => (pick, prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)])
+        3 => (pick, delay())
             .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
         1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
             .prop_map(|(pick, state, code)| Op::Fail { pick, state, code }),
@@ -274,6 +315,11 @@ fn op(repeat: bool) -> impl Strategy<Value = Op> {
         1 => (connector()).prop_map(|connector| Op::QueueDepth { connector }),
         1 => (user()).prop_map(|user| Op::DeliveryDepth { user }),
         1 => (connector(), any::<usize>()).prop_map(|(connector, target)| Op::Upstream { connector, target }),
+        1 => (0..MO_TEXTS.len()).prop_map(|text| Op::QueueCallback { text }),
+        3 => (0usize..=3).prop_map(|max| Op::TakeCallbacks { max }),
+        2 => proptest::collection::vec(pick, 1..=3).prop_map(|picks| Op::CallbacksDone { picks }),
+        3 => (pick, delay()).prop_map(|(pick, delay)| Op::RetryCallback { pick, delay }),
+        1 => Just(Op::CallbackDepth),
     ]
 }
 
@@ -298,6 +344,12 @@ struct DeliveryHandle {
     user: &'static str,
     memory: Delivery,
     redis: Delivery,
+}
+
+/// A callback handed out by a take of the callback queue.
+struct CallbackHandle {
+    memory: CallbackTaken,
+    redis: CallbackTaken,
 }
 
 /// A submitted message and how it was submitted.
@@ -394,6 +446,59 @@ fn items(ds: &[Delivery]) -> Vec<Item> {
     ds.iter().map(item).collect()
 }
 
+/// A taken callback as both backends must hand it out: its item (a
+/// receipt's done time normalised), its life, its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CallbackItem {
+    item: Callback,
+    done: Option<Time>,
+    queued: Time,
+    life_ms: i64,
+    attempts: u32,
+}
+
+fn callback_item(c: &CallbackTaken) -> CallbackItem {
+    let now = now_ms();
+    let mut item = c.item.clone();
+    let done = match &mut item {
+        Callback::Receipt { receipt, .. } => {
+            let t = time(receipt.done_ms, now);
+            receipt.done_ms = 0;
+            Some(t)
+        }
+        Callback::Submitted { .. } | Callback::Call(_) => None,
+    };
+    CallbackItem {
+        item,
+        done,
+        queued: time(c.queued_ms, now),
+        life_ms: c.expires_ms - c.queued_ms,
+        attempts: c.attempts,
+    }
+}
+
+fn callback_items(cs: &[CallbackTaken]) -> Vec<CallbackItem> {
+    cs.iter().map(callback_item).collect()
+}
+
+/// The `dlr-level` `level` as a message's callback.
+fn receipt_callback(level: u8) -> Option<ReceiptCallback> {
+    Some(ReceiptCallback {
+        url: "http://127.0.0.1:9/dlr".into(),
+        method: CallMethod::Post,
+        level: DlrLevel::from_u8(level)?,
+    })
+}
+
+/// A call made whole, told apart by its text.
+fn call(text: &str) -> HttpCall {
+    HttpCall {
+        url: "http://127.0.0.1:9/mo".into(),
+        method: CallMethod::Get,
+        params: vec![("content".into(), text.into())],
+    }
+}
+
 /// A taken message, compared whole, shown by its id.
 #[derive(Clone, PartialEq, Eq)]
 struct Message(StoredMessage);
@@ -415,6 +520,7 @@ struct Pair {
     submitted: Vec<Submitted>,
     taken: Vec<Handle>,
     deliveries: Vec<DeliveryHandle>,
+    callbacks: Vec<CallbackHandle>,
     /// Upstream ids handed out by sent so far: x0 .. x<next_upstream - 1>.
     next_upstream: usize,
     log: Vec<String>,
@@ -456,6 +562,7 @@ impl Pair {
                 throttled,
                 charged,
                 queue_limit,
+                callback,
             } => {
                 let i = match again {
                     Some(k) if !self.submitted.is_empty() => k % self.submitted.len(),
@@ -469,7 +576,7 @@ impl Pair {
                             rate_micro: rate,
                             accepted_ms: ACCEPTED,
                             expires_ms: None,
-                            callback: None,
+                            callback: callback.and_then(receipt_callback),
                         };
                         message.submit.registered_delivery = RegisteredDelivery(rd);
                         let charge = charged.then(|| message.charge_micro());
@@ -484,7 +591,7 @@ impl Pair {
                 };
                 let s = &self.submitted[i];
                 self.log.push(format!(
-                    "submit {} of {} to {} ({} parts, rd {:#x}, throttle {:?}, charge {:?}, queue limit {})",
+                    "submit {} of {} to {} ({} parts, rd {:#x}, throttle {:?}, charge {:?}, queue limit {}, dlr-level {:?})",
                     s.message.id,
                     s.message.user,
                     s.message.connectors[0],
@@ -492,7 +599,8 @@ impl Pair {
                     s.message.submit.registered_delivery.0,
                     s.throttle,
                     s.charge,
-                    s.queue_limit
+                    s.queue_limit,
+                    s.message.callback.as_ref().map(|c| c.level.as_u8())
                 ));
                 let (a, b) = (
                     m.submit(s.submission()).await,
@@ -740,6 +848,66 @@ impl Pair {
                 self.log.push(format!("upstream {c} {up}"));
                 same!(self, m.upstream(c, &up).await, r.upstream(c, &up).await);
             }
+            Op::QueueCallback { text } => {
+                self.log.push(format!("queue call {:?}", MO_TEXTS[text]));
+                let c = call(MO_TEXTS[text]);
+                same!(
+                    self,
+                    m.queue_callback(&c, TTL).await,
+                    r.queue_callback(&c, TTL).await
+                );
+            }
+            Op::TakeCallbacks { max } => {
+                self.log.push(format!("take {max} callbacks"));
+                let a = m.take_callbacks("cb", max, Duration::ZERO).await;
+                let b = r.take_callbacks("cb", max, Duration::ZERO).await;
+                let (a, b) = (
+                    a.map_err(|e| TestCaseError::fail(e.0))?,
+                    b.map_err(|e| TestCaseError::fail(e.0))?,
+                );
+                same!(self, callback_items(&a), callback_items(&b));
+                for (memory, redis) in a.into_iter().zip(b) {
+                    self.log.push(format!("  = c{}", self.callbacks.len()));
+                    self.callbacks.push(CallbackHandle { memory, redis });
+                }
+            }
+            Op::CallbacksDone { picks } => {
+                if self.callbacks.is_empty() {
+                    return Ok(());
+                }
+                let n = self.callbacks.len();
+                let mut picks: Vec<usize> = picks.iter().map(|p| p % n).collect();
+                picks.dedup();
+                self.log.push(format!("callbacks done {picks:?}"));
+                let a: Vec<String> = picks
+                    .iter()
+                    .map(|&i| self.callbacks[i].memory.token.clone())
+                    .collect();
+                let b: Vec<String> = picks
+                    .iter()
+                    .map(|&i| self.callbacks[i].redis.token.clone())
+                    .collect();
+                same!(self, m.callbacks_done(&a).await, r.callbacks_done(&b).await);
+            }
+            Op::RetryCallback { pick, delay } => {
+                if self.callbacks.is_empty() {
+                    return Ok(());
+                }
+                let i = pick % self.callbacks.len();
+                self.log.push(format!("retry c{i} {delay:?}"));
+                let c = &self.callbacks[i];
+                same!(
+                    self,
+                    m.retry_callback(&c.memory.token, delay.duration()).await,
+                    r.retry_callback(&c.redis.token, delay.duration()).await
+                );
+                // A moment passes: due at the next take on both.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Op::CallbackDepth => {
+                self.log.push("callback depth".into());
+                same!(self, m.callback_depth().await, r.callback_depth().await);
+            }
         }
         Ok(())
     }
@@ -809,6 +977,14 @@ impl Pair {
                 (c, b.map(|t| messages(&t)))
             );
         }
+        same!(self, m.callback_depth().await, r.callback_depth().await);
+        let a = m.take_callbacks("cb", 1_000, Duration::ZERO).await;
+        let b = r.take_callbacks("cb", 1_000, Duration::ZERO).await;
+        same!(
+            self,
+            a.map(|c| callback_items(&c)),
+            b.map(|c| callback_items(&c))
+        );
         Ok(())
     }
 }
@@ -828,6 +1004,7 @@ async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
         submitted: Vec::new(),
         taken: Vec::new(),
         deliveries: Vec::new(),
+        callbacks: Vec::new(),
         next_upstream: 0,
         log: Vec::new(),
     };

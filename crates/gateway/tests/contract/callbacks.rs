@@ -467,11 +467,16 @@ pub async fn a_dead_consumers_callbacks_are_taken_again<B: Backend>(b: &B) {
     assert!(take_cbs(b, "b", 10).await.is_empty());
     b.pass(b.reclaim_ms() - b.tick()).await;
     assert!(take_cbs(b, "b", 10).await.is_empty());
-    // ... until it is, oldest first, same tokens, at most `max`.
+    // ... until it is, oldest first, same tokens, at most `max`, before
+    // what waits in the queue.
+    s.queue_callback(&call("fresh"), TTL).await.unwrap();
     b.pass(b.tick()).await;
     let back = take_cbs(b, "b", 1).await;
-    let rest = take_cbs(b, "b", 10).await;
+    let mut rest = take_cbs(b, "b", 10).await;
     assert_eq!(cb_tokens(&back), cb_tokens(&dead[..1]));
+    assert_eq!(call_texts(&rest), vec!["short", "fresh"]);
+    let fresh = rest.split_off(1);
+    s.callbacks_done(&cb_tokens(&fresh)).await.unwrap();
     assert_eq!(cb_tokens(&rest), cb_tokens(&dead[1..]));
     assert_eq!(cb_items(&rest), cb_items(&dead[1..]));
     // The expired one is handed out all the same (the sender drops it).
