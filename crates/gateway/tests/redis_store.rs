@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 
 use gateway::store::redis::{self as rs, RedisOptions, RedisStore};
 use gateway::store::{
-    CancelOutcome, Limit, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoredMessage, Taken,
+    Callback, CancelOutcome, DlrLevel, Limit, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store,
+    StoredMessage, Taken,
 };
 use smpp::MessageState;
 
-use common::fixtures::{TTL, ids, message, mo, mo_text, ms, part, sub, tokens, with_rd};
+use common::fixtures::{
+    TTL, call, call_texts, cb_tokens, ids, message, mo, mo_text, ms, part, sub, tokens,
+    with_callback, with_rd,
+};
 use common::redis_server::Server;
 
 fn store(server: &Server) -> RedisStore {
@@ -603,6 +607,94 @@ async fn a_restarted_process_resends_its_unsettled_work_at_once() {
             .unwrap();
     }
     assert_eq!(after.delivery_depth("u").await.unwrap(), 0);
+}
+
+/// The callback queue's restart recovery: a consumer name's callbacks
+/// taken and not settled are handed out again, at once and alone, by a
+/// new store with the same consumer name; another process's consumer
+/// gets none of them before the reclaim time, but does get what was in
+/// the retry set and what waits in the queue.
+#[tokio::test]
+async fn a_restarted_process_resends_its_unsettled_callbacks_at_once() {
+    let server = Server::start();
+    let before = store(&server);
+    // A level-1 answer first, then calls made whole.
+    let m = with_callback("s", 1, 0, DlrLevel::Smsc);
+    sent(&before, &m, &["xs"]).await;
+    for text in ["c1", "c2", "c3"] {
+        before.queue_callback(&call(text), TTL).await.unwrap();
+    }
+    let dead = before
+        .take_callbacks("cb1", 3, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(matches!(
+        dead[0].item,
+        Callback::Submitted { status: 0, .. }
+    ));
+    assert_eq!(call_texts(&dead[1..]), vec!["c1", "c2"]);
+    // "c2" failed once before the process died: in the retry set.
+    before
+        .retry_callback(&dead[2].token, Duration::ZERO)
+        .await
+        .unwrap();
+    drop(before);
+
+    // Another process's consumer: the queue and the due retry, not what
+    // cb1 holds (not idle long enough).
+    let third = store(&server);
+    let other = third
+        .take_callbacks("cb2", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&other), vec!["c3", "c2"]);
+    assert_eq!((other[0].attempts, other[1].attempts), (0, 1));
+    third.callbacks_done(&cb_tokens(&other)).await.unwrap();
+    assert_eq!(third.callback_depth().await.unwrap(), 2);
+
+    // The restarted process, same consumer name: its own unsettled
+    // callbacks first, at once, a page at a time, same tokens.
+    let after = store(&server);
+    after.queue_callback(&call("c4"), TTL).await.unwrap();
+    let t0 = Instant::now();
+    let again = after.take_callbacks("cb1", 1, ms(5_000)).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(again, dead[..1]);
+    let again = after
+        .take_callbacks("cb1", 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(again, dead[1..2]);
+    // Recovered once: from now on, only new work.
+    let new = after
+        .take_callbacks("cb1", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&new), vec!["c4"]);
+    assert!(
+        after
+            .take_callbacks("cb1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // What was recovered settles as anything taken.
+    after
+        .retry_callback(&dead[1].token, Duration::ZERO)
+        .await
+        .unwrap();
+    let retried = after
+        .take_callbacks("cb1", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&retried), vec!["c1"]);
+    assert_eq!(retried[0].attempts, 1);
+    let mut done = cb_tokens(&dead[..1]);
+    done.extend(cb_tokens(&new));
+    done.extend(cb_tokens(&retried));
+    after.callbacks_done(&done).await.unwrap();
+    assert_eq!(after.callback_depth().await.unwrap(), 0);
 }
 
 #[tokio::test]
