@@ -538,3 +538,23 @@ pub async fn a_blocking_take_of_callbacks_wakes_for_a_queue_or_a_retry<B: Backen
     s.callbacks_done(&cb_tokens(&third)).await.unwrap();
     assert_eq!(s.callback_depth().await.unwrap(), 0);
 }
+
+/// A retry delay too long to mean anything (a sender's back-off gone
+/// wild: `Duration::MAX`) is not due: the callback stays in the retry
+/// set, counted, and is not handed out.
+pub async fn an_absurd_callback_retry_delay_is_never_due<B: Backend>(b: &B) {
+    let s = b.store();
+    for text in ["max", "ms"] {
+        s.queue_callback(&call(text), TTL).await.unwrap();
+    }
+    let got = take_cbs(b, "a", 10).await;
+    s.retry_callback(&got[0].token, Duration::MAX)
+        .await
+        .unwrap();
+    s.retry_callback(&got[1].token, Duration::from_millis(u64::MAX))
+        .await
+        .unwrap();
+    b.pass(b.tick()).await;
+    assert!(take_cbs(b, "a", 10).await.is_empty());
+    assert_eq!(s.callback_depth().await.unwrap(), 2);
+}
