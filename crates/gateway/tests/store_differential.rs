@@ -28,6 +28,9 @@
 //! 512 cases of up to 40 operations by default (a few seconds);
 //! `PROPTEST_CASES` sets another number.
 //!
+//! [`mostly_callbacks`] has three submits in four carry a `dlr-url`, so
+//! that receipts and upstream answers meet in the callback queue often.
+//!
 //! [`repeated_message_ids`] also submits message ids again (the front end
 //! retrying a submit whose answer it did not get).
 //!
@@ -236,7 +239,24 @@ fn user() -> impl Strategy<Value = usize> + Clone {
     prop_oneof![4 => Just(0usize), 1 => Just(1usize)]
 }
 
-fn submit(repeat: bool) -> impl Strategy<Value = Op> {
+/// What a run's sequences are made of.
+#[derive(Debug, Clone, Copy)]
+struct Mix {
+    /// Submit message ids again.
+    repeat: bool,
+    /// The weights of a submit without a callback and with one.
+    callbacks: (u32, u32),
+}
+
+/// Mostly as the front end submits: a third of the submits with a
+/// callback.
+const PLAIN: Mix = Mix {
+    repeat: false,
+    callbacks: (2, 1),
+};
+
+fn submit(mix: Mix) -> impl Strategy<Value = Op> {
+    let repeat = mix.repeat;
     let again = if repeat {
         prop_oneof![3 => Just(None), 1 => any::<usize>().prop_map(Some)].boxed()
     } else {
@@ -259,7 +279,7 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![4 => Just(1_000u64), 1 => 1u64..=3],
-        prop_oneof![2 => Just(None), 1 => (1u8..=3).prop_map(Some)],
+        prop_oneof![mix.callbacks.0 => Just(None), mix.callbacks.1 => (1u8..=3).prop_map(Some)],
     )
         .prop_map(
             |(
@@ -290,12 +310,12 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
         )
 }
 
-fn op(repeat: bool) -> impl Strategy<Value = Op> {
+fn op(mix: Mix) -> impl Strategy<Value = Op> {
     let pick = any::<usize>();
     prop_oneof![
         1 => (user(), prop_oneof![Just(0i64), Just(250_000), Just(1_000_000)])
             .prop_map(|(user, micro)| Op::InitCredit { user, micro }),
-        6 => submit(repeat),
+        6 => submit(mix),
         4 => (connector(), 0usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
         4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
         3 => (pick, delay())
@@ -1016,7 +1036,7 @@ async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
 
 /// Run 512 sequences of up to 40 operations (`PROPTEST_CASES` sets
 /// another number) against one redis-server.
-fn differential(repeat: bool) {
+fn differential(mix: Mix) {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -1031,7 +1051,7 @@ fn differential(repeat: bool) {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = proptest::collection::vec(op(repeat), 1..=40);
+    let strategy = proptest::collection::vec(op(mix), 1..=40);
     let result = runner.run(&strategy, |ops| rt.block_on(run_case(&server, &ops)));
     match result {
         Ok(()) => {}
@@ -1044,13 +1064,25 @@ fn differential(repeat: bool) {
 
 #[test]
 fn the_backends_agree() {
-    differential(false);
+    differential(PLAIN);
 }
 
 /// With message ids submitted again.
 #[test]
 fn repeated_message_ids() {
-    differential(true);
+    differential(Mix {
+        repeat: true,
+        ..PLAIN
+    });
+}
+
+/// With three submits in four carrying a callback.
+#[test]
+fn mostly_callbacks() {
+    differential(Mix {
+        callbacks: (1, 3),
+        ..PLAIN
+    });
 }
 
 /// The receipt of a queued item must not depend on which backend made
@@ -1087,4 +1119,36 @@ fn normalising_keeps_what_a_receipt_says() {
         item(&d(MessageState::Delivered, 2)).done,
         Some(Time::Exact(DONE))
     );
+}
+
+/// The same guard for the callback queue: the normalisation keeps what a
+/// receipt callback says, where it came from, and its attempts.
+#[test]
+fn normalising_keeps_what_a_callback_says() {
+    let m = Arc::new(common::fixtures::with_rd("a", 2, 1));
+    let c = |state, up: &str, attempts| CallbackTaken {
+        token: "1".into(),
+        item: Callback::Receipt {
+            receipt: Box::new(UserReceipt {
+                message: m.clone(),
+                state,
+                error_code: 0,
+                sub: 2,
+                dlvrd: 2,
+                done_ms: DONE,
+            }),
+            connector: "up".into(),
+            upstream_id: up.into(),
+        },
+        queued_ms: now_ms(),
+        expires_ms: now_ms() + 10,
+        attempts,
+    };
+    let a = callback_item(&c(MessageState::Delivered, "x1", 0));
+    assert_eq!(a, callback_item(&c(MessageState::Delivered, "x1", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Undeliverable, "x1", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Delivered, "x2", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Delivered, "x1", 1)));
+    assert_eq!(a.done, Some(Time::Exact(DONE)));
+    assert_eq!(a.life_ms, 10);
 }
