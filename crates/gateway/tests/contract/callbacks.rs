@@ -7,15 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use gateway::store::{
-    Callback, DlrLevel, ReceiptOutcome, Store, StoredMessage, UserReceipt,
-    callback::receipt_callback,
-};
+use gateway::store::{Callback, DlrLevel, ReceiptOutcome, Store, StoredMessage, UserReceipt};
 use smpp::MessageState;
 
 use super::{Backend, assert_cb_stamped, drain_callbacks, sent, take_cbs, taken};
 use crate::common::fixtures::{
-    DONE, TTL, call, call_texts, cb_items, cb_tokens, fin, ms, part, with_callback,
+    DONE, TTL, call, call_texts, cb_items, cb_tokens, fin, mo, ms, part, with_callback, with_rd,
 };
 
 async fn rcpt<B: Backend>(b: &B, up: &str, state: MessageState, err: u16) -> ReceiptOutcome {
@@ -35,15 +32,18 @@ fn receipt(
     done_ms: i64,
     up: &str,
 ) -> Callback {
-    let r = UserReceipt {
-        message: m.clone().into(),
-        state,
-        error_code,
-        sub,
-        dlvrd,
-        done_ms,
-    };
-    receipt_callback(r, "up", up)
+    Callback::Receipt {
+        receipt: Box::new(UserReceipt {
+            message: m.clone().into(),
+            state,
+            error_code,
+            sub,
+            dlvrd,
+            done_ms,
+        }),
+        connector: "up".into(),
+        upstream_id: up.into(),
+    }
 }
 
 /// The upstream's answer to `m`'s submit on connector "up".
@@ -198,7 +198,7 @@ pub async fn receipts_of_a_callback_message_go_to_the_callback_queue<B: Backend>
 
     // A message without a callback still has its receipts delivered to
     // its user, not called back.
-    let g = crate::common::fixtures::with_rd("g", 1, 1);
+    let g = with_rd("g", 1, 1);
     sent(b, &g, &["t1"]).await;
     assert_eq!(
         rcpt(b, "t1", MessageState::Delivered, 0).await,
@@ -512,9 +512,7 @@ pub async fn a_blocking_take_of_callbacks_wakes_for_a_queue_or_a_retry<B: Backen
     tokio::time::sleep(ms(200)).await;
     assert!(!waiter.is_finished());
     // A delivery for a user does not wake it with anything.
-    s.deliver("u", &crate::common::fixtures::mo("not a callback"), TTL)
-        .await
-        .unwrap();
+    s.deliver("u", &mo("not a callback"), TTL).await.unwrap();
     tokio::time::sleep(ms(50)).await;
     assert!(!waiter.is_finished());
     let t0 = Instant::now();
