@@ -1032,3 +1032,94 @@ async fn deliveries_are_reclaimed_across_processes_and_corrupt_ones_dropped() {
     assert_eq!(mo_text(&got[0]), b"after");
     assert_eq!(s.delivery_depth("v").await.unwrap(), 1);
 }
+
+/// The callback queue's keys: the stream holds what is ready or taken,
+/// a retry leaves it for the retry set (its fields packed in
+/// `retry:v`, its id from `seq`) and comes back as a new entry; the
+/// message hash keeps a callback's level; entries that do not decode
+/// are dropped, not a wedge.
+#[tokio::test]
+async fn the_callback_queue_keys_and_corrupt_entries() {
+    use rs::keys::{callback_key, callback_retry_items_key, callback_retry_key, callback_seq_key};
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    async fn sizes(r: &mut redis::aio::MultiplexedConnection) -> (u64, u64, u64) {
+        redis::pipe()
+            .cmd("XLEN")
+            .arg(callback_key())
+            .cmd("ZCARD")
+            .arg(callback_retry_key())
+            .cmd("HLEN")
+            .arg(callback_retry_items_key())
+            .query_async(r)
+            .await
+            .unwrap()
+    }
+    let m = with_callback("a", 1, 1, DlrLevel::Both);
+    sent(&s, &m, &["xa"]).await;
+    let level: Option<String> = redis::cmd("HGET")
+        .arg(rs::message_key("a"))
+        .arg("cb")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(level.as_deref(), Some("3"));
+    sent(&s, &message("b", "u", 1, 0), &["xb"]).await;
+    let plain: Option<String> = redis::cmd("HGET")
+        .arg(rs::message_key("b"))
+        .arg("cb")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(plain, None);
+    assert_eq!(sizes(&mut r).await, (1, 0, 0));
+    let got = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(got.len(), 1);
+    s.retry_callback(&got[0].token, ms(60_000)).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (0, 1, 1));
+    let seq: u64 = redis::cmd("GET")
+        .arg(callback_seq_key())
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(seq, 1);
+    assert_eq!(s.callback_depth().await.unwrap(), 1);
+    // Due now (the test moves its score): back in the stream, whole.
+    let _: () = redis::cmd("ZADD")
+        .arg(callback_retry_key())
+        .arg(0)
+        .arg(format!("{seq:020}"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let back = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (1, 0, 0));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].item, got[0].item);
+    assert_eq!(back[0].attempts, 1);
+    s.callbacks_done(&cb_tokens(&back)).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (0, 0, 0));
+
+    for fields in [
+        vec!["k", "c", "v", "junk", "q", "1", "exp", "2", "n", "0"],
+        vec![
+            "k", "r", "q", "1", "exp", "2", "n", "0", "c", "up", "up", "x", "m", "junk",
+        ],
+        vec!["k", "s", "q", "1", "exp", "2", "n", "0"],
+        vec!["k", "??", "q", "1", "exp", "2", "n", "0"],
+        vec!["k", "c"],
+    ] {
+        let _: String = redis::cmd("XADD")
+            .arg(callback_key())
+            .arg("*")
+            .arg(&fields)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+    }
+    s.queue_callback(&call("after"), TTL).await.unwrap();
+    let got = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(call_texts(&got), vec!["after"]);
+    assert_eq!(s.callback_depth().await.unwrap(), 1);
+}
