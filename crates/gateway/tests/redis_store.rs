@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 
 use gateway::store::redis::{self as rs, RedisOptions, RedisStore};
 use gateway::store::{
-    CancelOutcome, Limit, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store, StoredMessage, Taken,
+    Callback, CancelOutcome, DlrLevel, Limit, ReceiptOutcome, Refusal, STATUS_RETENTION_MS, Store,
+    StoredMessage, Taken,
 };
 use smpp::MessageState;
 
-use common::fixtures::{TTL, ids, message, mo, mo_text, ms, part, sub, tokens, with_rd};
+use common::fixtures::{
+    TTL, call, call_texts, cb_tokens, ids, message, mo, mo_text, ms, part, sub, tokens,
+    with_callback, with_rd,
+};
 use common::redis_server::Server;
 
 fn store(server: &Server) -> RedisStore {
@@ -605,6 +609,94 @@ async fn a_restarted_process_resends_its_unsettled_work_at_once() {
     assert_eq!(after.delivery_depth("u").await.unwrap(), 0);
 }
 
+/// The callback queue's restart recovery: a consumer name's callbacks
+/// taken and not settled are handed out again, at once and alone, by a
+/// new store with the same consumer name; another process's consumer
+/// gets none of them before the reclaim time, but does get what was in
+/// the retry set and what waits in the queue.
+#[tokio::test]
+async fn a_restarted_process_resends_its_unsettled_callbacks_at_once() {
+    let server = Server::start();
+    let before = store(&server);
+    // A level-1 answer first, then calls made whole.
+    let m = with_callback("s", 1, 0, DlrLevel::Smsc);
+    sent(&before, &m, &["xs"]).await;
+    for text in ["c1", "c2", "c3"] {
+        before.queue_callback(&call(text), TTL).await.unwrap();
+    }
+    let dead = before
+        .take_callbacks("cb1", 3, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(matches!(
+        dead[0].item,
+        Callback::Submitted { status: 0, .. }
+    ));
+    assert_eq!(call_texts(&dead[1..]), vec!["c1", "c2"]);
+    // "c2" failed once before the process died: in the retry set.
+    before
+        .retry_callback(&dead[2].token, Duration::ZERO)
+        .await
+        .unwrap();
+    drop(before);
+
+    // Another process's consumer: the queue and the due retry, not what
+    // cb1 holds (not idle long enough).
+    let third = store(&server);
+    let other = third
+        .take_callbacks("cb2", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&other), vec!["c3", "c2"]);
+    assert_eq!((other[0].attempts, other[1].attempts), (0, 1));
+    third.callbacks_done(&cb_tokens(&other)).await.unwrap();
+    assert_eq!(third.callback_depth().await.unwrap(), 2);
+
+    // The restarted process, same consumer name: its own unsettled
+    // callbacks first, at once, a page at a time, same tokens.
+    let after = store(&server);
+    after.queue_callback(&call("c4"), TTL).await.unwrap();
+    let t0 = Instant::now();
+    let again = after.take_callbacks("cb1", 1, ms(5_000)).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(again, dead[..1]);
+    let again = after
+        .take_callbacks("cb1", 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(again, dead[1..2]);
+    // Recovered once: from now on, only new work.
+    let new = after
+        .take_callbacks("cb1", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&new), vec!["c4"]);
+    assert!(
+        after
+            .take_callbacks("cb1", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // What was recovered settles as anything taken.
+    after
+        .retry_callback(&dead[1].token, Duration::ZERO)
+        .await
+        .unwrap();
+    let retried = after
+        .take_callbacks("cb1", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(call_texts(&retried), vec!["c1"]);
+    assert_eq!(retried[0].attempts, 1);
+    let mut done = cb_tokens(&dead[..1]);
+    done.extend(cb_tokens(&new));
+    done.extend(cb_tokens(&retried));
+    after.callbacks_done(&done).await.unwrap();
+    assert_eq!(after.callback_depth().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn cancel_is_decided_by_the_pending_list_and_ack_settles() {
     let server = Server::start();
@@ -996,4 +1088,95 @@ async fn a_replace_that_races_another_reads_again() {
     let t = s.take("up", "w", 10, Duration::ZERO).await.unwrap();
     assert_eq!(ids(&t), vec!["r"]);
     assert_eq!(&t[0].message.submit.short_message[..], b"mine");
+}
+
+/// The callback queue's keys: the stream holds what is ready or taken,
+/// a retry leaves it for the retry set (its fields packed in
+/// `retry:v`, its id from `seq`) and comes back as a new entry; the
+/// message hash keeps a callback's level; entries that do not decode
+/// are dropped, not a wedge.
+#[tokio::test]
+async fn the_callback_queue_keys_and_corrupt_entries() {
+    use rs::keys::{callback_key, callback_retry_items_key, callback_retry_key, callback_seq_key};
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    async fn sizes(r: &mut redis::aio::MultiplexedConnection) -> (u64, u64, u64) {
+        redis::pipe()
+            .cmd("XLEN")
+            .arg(callback_key())
+            .cmd("ZCARD")
+            .arg(callback_retry_key())
+            .cmd("HLEN")
+            .arg(callback_retry_items_key())
+            .query_async(r)
+            .await
+            .unwrap()
+    }
+    let m = with_callback("a", 1, 1, DlrLevel::Both);
+    sent(&s, &m, &["xa"]).await;
+    let level: Option<String> = redis::cmd("HGET")
+        .arg(rs::message_key("a"))
+        .arg("cb")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(level.as_deref(), Some("3"));
+    sent(&s, &message("b", "u", 1, 0), &["xb"]).await;
+    let plain: Option<String> = redis::cmd("HGET")
+        .arg(rs::message_key("b"))
+        .arg("cb")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(plain, None);
+    assert_eq!(sizes(&mut r).await, (1, 0, 0));
+    let got = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(got.len(), 1);
+    s.retry_callback(&got[0].token, ms(60_000)).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (0, 1, 1));
+    let seq: u64 = redis::cmd("GET")
+        .arg(callback_seq_key())
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(seq, 1);
+    assert_eq!(s.callback_depth().await.unwrap(), 1);
+    // Due now (the test moves its score): back in the stream, whole.
+    let _: () = redis::cmd("ZADD")
+        .arg(callback_retry_key())
+        .arg(0)
+        .arg(format!("{seq:020}"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let back = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (1, 0, 0));
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].item, got[0].item);
+    assert_eq!(back[0].attempts, 1);
+    s.callbacks_done(&cb_tokens(&back)).await.unwrap();
+    assert_eq!(sizes(&mut r).await, (0, 0, 0));
+
+    for fields in [
+        vec!["k", "c", "v", "junk", "q", "1", "exp", "2", "n", "0"],
+        vec![
+            "k", "r", "q", "1", "exp", "2", "n", "0", "c", "up", "up", "x", "m", "junk",
+        ],
+        vec!["k", "s", "q", "1", "exp", "2", "n", "0"],
+        vec!["k", "??", "q", "1", "exp", "2", "n", "0"],
+        vec!["k", "c"],
+    ] {
+        let _: String = redis::cmd("XADD")
+            .arg(callback_key())
+            .arg("*")
+            .arg(&fields)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+    }
+    s.queue_callback(&call("after"), TTL).await.unwrap();
+    let got = s.take_callbacks("c", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(call_texts(&got), vec!["after"]);
+    assert_eq!(s.callback_depth().await.unwrap(), 1);
 }

@@ -55,6 +55,7 @@ contract! {
     connector::a_blocking_take_waits_and_wakes_for_a_submit_or_a_retry => real_time;
     connector::a_take_moves_at_most_max_due_retries_earliest_due_first => test_clock;
     connector::a_take_of_none_moves_nothing => test_clock;
+    connector::an_absurd_retry_delay_is_never_due => test_clock;
     receipts::a_final_receipt_is_queued_as_registered_delivery_asks => test_clock;
     receipts::a_receipt_without_a_done_date_is_final_now => test_clock;
     receipts::a_receipt_before_its_mapping_is_held_and_applied => test_clock;
@@ -65,4 +66,10 @@ contract! {
     deliveries::deliveries_are_taken_settled_and_redelivered_at_the_tail => test_clock;
     deliveries::an_expired_item_is_handed_out_all_the_same => test_clock;
     deliveries::a_blocking_take_of_deliveries_wakes_for_a_deliver => real_time;
+    callbacks::receipts_of_a_callback_message_go_to_the_callback_queue => test_clock;
+    callbacks::the_upstreams_answer_is_called_back_when_the_level_asks => test_clock;
+    callbacks::callbacks_are_taken_done_and_retried_with_attempts => test_clock;
+    callbacks::a_dead_consumers_callbacks_are_taken_again => test_clock;
+    callbacks::a_blocking_take_of_callbacks_wakes_for_a_queue_or_a_retry => real_time;
+    callbacks::an_absurd_callback_retry_delay_is_never_due => test_clock;
 }

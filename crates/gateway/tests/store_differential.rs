@@ -11,7 +11,11 @@
 //! deliveries, takes of the users' delivery queues, delivered and
 //! redeliver on what was taken; replaces (new text and
 //! registered_delivery, by the owner or not, refused by the caller or
-//! with another number of parts, of messages in every state); and queries (status, balance, depths,
+//! with another number of parts, of messages in every state); the
+//! callback queue (some submits carry a `dlr-url` at level 1, 2 or 3, so
+//! their receipts and upstream answers are queued there; calls queued
+//! whole; takes, done and retries, due at once, in a moment or not within
+//! the case, on what was taken); and queries (status, balance, depths,
 //! upstream ids). Settling again what was settled (documented to change
 //! nothing) is in the mix too.
 //!
@@ -20,11 +24,15 @@
 //! they were handed out for, and a time the store took from its own
 //! clock (a fail's or a cancel's final time, a receipt's without a done
 //! date, a queued item's stamps) becomes "now" (the two clocks are read
-//! a moment apart).
+//! a moment apart); a queued item's life (`expires_ms - queued_ms`) and
+//! a callback's attempts are compared exactly.
 //!
 //! One `redis-server` serves the whole run, FLUSHALLed before each case.
 //! 512 cases of up to 40 operations by default (a few seconds);
 //! `PROPTEST_CASES` sets another number.
+//!
+//! [`mostly_callbacks`] has three submits in four carry a `dlr-url`, so
+//! that receipts and upstream answers meet in the callback queue often.
 //!
 //! [`repeated_message_ids`] also submits message ids again (the front end
 //! retrying a submit whose answer it did not get).
@@ -45,8 +53,9 @@ use std::time::Duration;
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use gateway::store::{
-    Delivery, DeliveryItem, Limit, MessageStatus, PartReceipt, Replacement, Store, StoredMessage,
-    Submission, Taken, UserReceipt,
+    CallMethod, Callback, CallbackTaken, Delivery, DeliveryItem, DlrLevel, HttpCall, Limit,
+    MessageStatus, PartReceipt, ReceiptCallback, Replacement, Store, StoredMessage, Submission,
+    Taken, UserReceipt,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -98,6 +107,8 @@ enum Op {
         throttled: bool,
         charged: bool,
         queue_limit: u64,
+        /// The `dlr-level` of its callback, if it has one.
+        callback: Option<u8>,
     },
     Take {
         connector: usize,
@@ -177,6 +188,27 @@ enum Op {
         connector: usize,
         target: usize,
     },
+    /// A call made whole (an MO for a `mo_url`).
+    QueueCallback {
+        text: usize,
+    },
+    TakeCallbacks {
+        max: usize,
+    },
+    /// Done: some of the callbacks handed out (settled or not).
+    CallbacksDone {
+        picks: Vec<usize>,
+    },
+    /// Retry one of the callbacks handed out (settled or not).
+    RetryCallback {
+        pick: usize,
+        delay: Delay,
+    },
+    CallbackDepth,
+}
+
+fn delay() -> impl Strategy<Value = Delay> {
+    prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)]
 }
 
 fn state() -> impl Strategy<Value = MessageState> {
@@ -220,7 +252,24 @@ fn user() -> impl Strategy<Value = usize> + Clone {
     prop_oneof![4 => Just(0usize), 1 => Just(1usize)]
 }
 
-fn submit(repeat: bool) -> impl Strategy<Value = Op> {
+/// What a run's sequences are made of.
+#[derive(Debug, Clone, Copy)]
+struct Mix {
+    /// Submit message ids again.
+    repeat: bool,
+    /// The weights of a submit without a callback and with one.
+    callbacks: (u32, u32),
+}
+
+/// Mostly as the front end submits: a third of the submits with a
+/// callback.
+const PLAIN: Mix = Mix {
+    repeat: false,
+    callbacks: (2, 1),
+};
+
+fn submit(mix: Mix) -> impl Strategy<Value = Op> {
+    let repeat = mix.repeat;
     let again = if repeat {
         prop_oneof![3 => Just(None), 1 => any::<usize>().prop_map(Some)].boxed()
     } else {
@@ -243,9 +292,21 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![4 => Just(1_000u64), 1 => 1u64..=3],
+        prop_oneof![mix.callbacks.0 => Just(None), mix.callbacks.1 => (1u8..=3).prop_map(Some)],
     )
         .prop_map(
-            |(again, user, connector, parts, rate, rd, throttled, charged, queue_limit)| {
+            |(
+                again,
+                user,
+                connector,
+                parts,
+                rate,
+                rd,
+                throttled,
+                charged,
+                queue_limit,
+                callback,
+            )| {
                 Op::Submit {
                     again,
                     user,
@@ -256,20 +317,21 @@ fn submit(repeat: bool) -> impl Strategy<Value = Op> {
                     throttled,
                     charged,
                     queue_limit,
+                    callback,
                 }
             },
         )
 }
 
-fn op(repeat: bool) -> impl Strategy<Value = Op> {
+fn op(mix: Mix) -> impl Strategy<Value = Op> {
     let pick = any::<usize>();
     prop_oneof![
         1 => (user(), prop_oneof![Just(0i64), Just(250_000), Just(1_000_000)])
             .prop_map(|(user, micro)| Op::InitCredit { user, micro }),
-        6 => submit(repeat),
+        6 => submit(mix),
         4 => (connector(), 0usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
         4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
-        3 => (pick, prop_oneof![Just(Delay::Now), Just(Delay::Moment), Just(Delay::Later)])
+        3 => (pick, delay())
             .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
         1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
             .prop_map(|(pick, state, code)| Op::Fail { pick, state, code }),
@@ -288,6 +350,11 @@ fn op(repeat: bool) -> impl Strategy<Value = Op> {
         1 => (connector()).prop_map(|connector| Op::QueueDepth { connector }),
         1 => (user()).prop_map(|user| Op::DeliveryDepth { user }),
         1 => (connector(), any::<usize>()).prop_map(|(connector, target)| Op::Upstream { connector, target }),
+        1 => (0..MO_TEXTS.len()).prop_map(|text| Op::QueueCallback { text }),
+        3 => (0usize..=3).prop_map(|max| Op::TakeCallbacks { max }),
+        2 => proptest::collection::vec(pick, 1..=3).prop_map(|picks| Op::CallbacksDone { picks }),
+        3 => (pick, delay()).prop_map(|(pick, delay)| Op::RetryCallback { pick, delay }),
+        1 => Just(Op::CallbackDepth),
     ]
 }
 
@@ -312,6 +379,12 @@ struct DeliveryHandle {
     user: &'static str,
     memory: Delivery,
     redis: Delivery,
+}
+
+/// A callback handed out by a take of the callback queue.
+struct CallbackHandle {
+    memory: CallbackTaken,
+    redis: CallbackTaken,
 }
 
 /// A submitted message and how it was submitted.
@@ -408,6 +481,59 @@ fn items(ds: &[Delivery]) -> Vec<Item> {
     ds.iter().map(item).collect()
 }
 
+/// A taken callback as both backends must hand it out: its item (a
+/// receipt's done time normalised), its life, its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CallbackItem {
+    item: Callback,
+    done: Option<Time>,
+    queued: Time,
+    life_ms: i64,
+    attempts: u32,
+}
+
+fn callback_item(c: &CallbackTaken) -> CallbackItem {
+    let now = now_ms();
+    let mut item = c.item.clone();
+    let done = match &mut item {
+        Callback::Receipt { receipt, .. } => {
+            let t = time(receipt.done_ms, now);
+            receipt.done_ms = 0;
+            Some(t)
+        }
+        Callback::Submitted { .. } | Callback::Call(_) => None,
+    };
+    CallbackItem {
+        item,
+        done,
+        queued: time(c.queued_ms, now),
+        life_ms: c.expires_ms - c.queued_ms,
+        attempts: c.attempts,
+    }
+}
+
+fn callback_items(cs: &[CallbackTaken]) -> Vec<CallbackItem> {
+    cs.iter().map(callback_item).collect()
+}
+
+/// The `dlr-level` `level` as a message's callback.
+fn receipt_callback(level: u8) -> Option<ReceiptCallback> {
+    Some(ReceiptCallback {
+        url: "http://127.0.0.1:9/dlr".into(),
+        method: CallMethod::Post,
+        level: DlrLevel::from_u8(level)?,
+    })
+}
+
+/// A call made whole, told apart by its text.
+fn call(text: &str) -> HttpCall {
+    HttpCall {
+        url: "http://127.0.0.1:9/mo".into(),
+        method: CallMethod::Get,
+        params: vec![("content".into(), text.into())],
+    }
+}
+
 /// A taken message, compared whole, shown by its id.
 #[derive(Clone, PartialEq, Eq)]
 struct Message(StoredMessage);
@@ -429,6 +555,7 @@ struct Pair {
     submitted: Vec<Submitted>,
     taken: Vec<Handle>,
     deliveries: Vec<DeliveryHandle>,
+    callbacks: Vec<CallbackHandle>,
     /// Upstream ids handed out by sent so far: x0 .. x<next_upstream - 1>.
     next_upstream: usize,
     log: Vec<String>,
@@ -470,6 +597,7 @@ impl Pair {
                 throttled,
                 charged,
                 queue_limit,
+                callback,
             } => {
                 let i = match again {
                     Some(k) if !self.submitted.is_empty() => k % self.submitted.len(),
@@ -483,7 +611,7 @@ impl Pair {
                             rate_micro: rate,
                             accepted_ms: ACCEPTED,
                             expires_ms: None,
-                            callback: None,
+                            callback: callback.and_then(receipt_callback),
                         };
                         message.submit.registered_delivery = RegisteredDelivery(rd);
                         let charge = charged.then(|| message.charge_micro());
@@ -498,7 +626,7 @@ impl Pair {
                 };
                 let s = &self.submitted[i];
                 self.log.push(format!(
-                    "submit {} of {} to {} ({} parts, rd {:#x}, throttle {:?}, charge {:?}, queue limit {})",
+                    "submit {} of {} to {} ({} parts, rd {:#x}, throttle {:?}, charge {:?}, queue limit {}, dlr-level {:?})",
                     s.message.id,
                     s.message.user,
                     s.message.connectors[0],
@@ -506,7 +634,8 @@ impl Pair {
                     s.message.submit.registered_delivery.0,
                     s.throttle,
                     s.charge,
-                    s.queue_limit
+                    s.queue_limit,
+                    s.message.callback.as_ref().map(|c| c.level.as_u8())
                 ));
                 let (a, b) = (
                     m.submit(s.submission()).await,
@@ -791,6 +920,66 @@ impl Pair {
                 self.log.push(format!("upstream {c} {up}"));
                 same!(self, m.upstream(c, &up).await, r.upstream(c, &up).await);
             }
+            Op::QueueCallback { text } => {
+                self.log.push(format!("queue call {:?}", MO_TEXTS[text]));
+                let c = call(MO_TEXTS[text]);
+                same!(
+                    self,
+                    m.queue_callback(&c, TTL).await,
+                    r.queue_callback(&c, TTL).await
+                );
+            }
+            Op::TakeCallbacks { max } => {
+                self.log.push(format!("take {max} callbacks"));
+                let a = m.take_callbacks("cb", max, Duration::ZERO).await;
+                let b = r.take_callbacks("cb", max, Duration::ZERO).await;
+                let (a, b) = (
+                    a.map_err(|e| TestCaseError::fail(e.0))?,
+                    b.map_err(|e| TestCaseError::fail(e.0))?,
+                );
+                same!(self, callback_items(&a), callback_items(&b));
+                for (memory, redis) in a.into_iter().zip(b) {
+                    self.log.push(format!("  = c{}", self.callbacks.len()));
+                    self.callbacks.push(CallbackHandle { memory, redis });
+                }
+            }
+            Op::CallbacksDone { picks } => {
+                if self.callbacks.is_empty() {
+                    return Ok(());
+                }
+                let n = self.callbacks.len();
+                let mut picks: Vec<usize> = picks.iter().map(|p| p % n).collect();
+                picks.dedup();
+                self.log.push(format!("callbacks done {picks:?}"));
+                let a: Vec<String> = picks
+                    .iter()
+                    .map(|&i| self.callbacks[i].memory.token.clone())
+                    .collect();
+                let b: Vec<String> = picks
+                    .iter()
+                    .map(|&i| self.callbacks[i].redis.token.clone())
+                    .collect();
+                same!(self, m.callbacks_done(&a).await, r.callbacks_done(&b).await);
+            }
+            Op::RetryCallback { pick, delay } => {
+                if self.callbacks.is_empty() {
+                    return Ok(());
+                }
+                let i = pick % self.callbacks.len();
+                self.log.push(format!("retry c{i} {delay:?}"));
+                let c = &self.callbacks[i];
+                same!(
+                    self,
+                    m.retry_callback(&c.memory.token, delay.duration()).await,
+                    r.retry_callback(&c.redis.token, delay.duration()).await
+                );
+                // A moment passes: due at the next take on both.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Op::CallbackDepth => {
+                self.log.push("callback depth".into());
+                same!(self, m.callback_depth().await, r.callback_depth().await);
+            }
         }
         Ok(())
     }
@@ -860,6 +1049,14 @@ impl Pair {
                 (c, b.map(|t| messages(&t)))
             );
         }
+        same!(self, m.callback_depth().await, r.callback_depth().await);
+        let a = m.take_callbacks("cb", 1_000, Duration::ZERO).await;
+        let b = r.take_callbacks("cb", 1_000, Duration::ZERO).await;
+        same!(
+            self,
+            a.map(|c| callback_items(&c)),
+            b.map(|c| callback_items(&c))
+        );
         Ok(())
     }
 }
@@ -879,6 +1076,7 @@ async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
         submitted: Vec::new(),
         taken: Vec::new(),
         deliveries: Vec::new(),
+        callbacks: Vec::new(),
         next_upstream: 0,
         log: Vec::new(),
     };
@@ -890,7 +1088,7 @@ async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
 
 /// Run 512 sequences of up to 40 operations (`PROPTEST_CASES` sets
 /// another number) against one redis-server.
-fn differential(repeat: bool) {
+fn differential(mix: Mix) {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -905,7 +1103,7 @@ fn differential(repeat: bool) {
         failure_persistence: None,
         ..Config::default()
     });
-    let strategy = proptest::collection::vec(op(repeat), 1..=40);
+    let strategy = proptest::collection::vec(op(mix), 1..=40);
     let result = runner.run(&strategy, |ops| rt.block_on(run_case(&server, &ops)));
     match result {
         Ok(()) => {}
@@ -918,13 +1116,25 @@ fn differential(repeat: bool) {
 
 #[test]
 fn the_backends_agree() {
-    differential(false);
+    differential(PLAIN);
 }
 
 /// With message ids submitted again.
 #[test]
 fn repeated_message_ids() {
-    differential(true);
+    differential(Mix {
+        repeat: true,
+        ..PLAIN
+    });
+}
+
+/// With three submits in four carrying a callback.
+#[test]
+fn mostly_callbacks() {
+    differential(Mix {
+        callbacks: (1, 3),
+        ..PLAIN
+    });
 }
 
 /// The receipt of a queued item must not depend on which backend made
@@ -961,4 +1171,36 @@ fn normalising_keeps_what_a_receipt_says() {
         item(&d(MessageState::Delivered, 2)).done,
         Some(Time::Exact(DONE))
     );
+}
+
+/// The same guard for the callback queue: the normalisation keeps what a
+/// receipt callback says, where it came from, and its attempts.
+#[test]
+fn normalising_keeps_what_a_callback_says() {
+    let m = Arc::new(common::fixtures::with_rd("a", 2, 1));
+    let c = |state, up: &str, attempts| CallbackTaken {
+        token: "1".into(),
+        item: Callback::Receipt {
+            receipt: Box::new(UserReceipt {
+                message: m.clone(),
+                state,
+                error_code: 0,
+                sub: 2,
+                dlvrd: 2,
+                done_ms: DONE,
+            }),
+            connector: "up".into(),
+            upstream_id: up.into(),
+        },
+        queued_ms: now_ms(),
+        expires_ms: now_ms() + 10,
+        attempts,
+    };
+    let a = callback_item(&c(MessageState::Delivered, "x1", 0));
+    assert_eq!(a, callback_item(&c(MessageState::Delivered, "x1", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Undeliverable, "x1", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Delivered, "x2", 0)));
+    assert_ne!(a, callback_item(&c(MessageState::Delivered, "x1", 1)));
+    assert_eq!(a.done, Some(Time::Exact(DONE)));
+    assert_eq!(a.life_ms, 10);
 }

@@ -1,13 +1,13 @@
 //! The test data of the store's tests: messages on connector `up`,
-//! submissions, part receipts and MO items, and small readers of what the
-//! store hands back.
+//! submissions, part receipts, MO items and callbacks, and small readers
+//! of what the store hands back.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway::store::{
-    Delivery, DeliveryItem, Limit, PartReceipt, ReceiptOutcome, StoredMessage, Submission, Taken,
-    UserReceipt,
+    CallMethod, Callback, CallbackTaken, Delivery, DeliveryItem, DlrLevel, HttpCall, Limit,
+    PartReceipt, ReceiptCallback, ReceiptOutcome, StoredMessage, Submission, Taken, UserReceipt,
 };
 use smpp::MessageState;
 use smpp::pdu::{DeliverSm, RegisteredDelivery};
@@ -47,6 +47,27 @@ pub fn with_rd(id: &str, parts: u32, rd: u8) -> StoredMessage {
     let mut m = message(id, "u", parts, 0);
     m.submit.registered_delivery = RegisteredDelivery(rd);
     m
+}
+
+/// A message of user "u" asking for receipts per `rd`, sent with a
+/// `dlr-url` at `level`: its receipts go to the callback queue.
+pub fn with_callback(id: &str, parts: u32, rd: u8, level: DlrLevel) -> StoredMessage {
+    let mut m = with_rd(id, parts, rd);
+    m.callback = Some(ReceiptCallback {
+        url: "http://127.0.0.1:9/dlr".into(),
+        method: CallMethod::Post,
+        level,
+    });
+    m
+}
+
+/// A call made whole (an MO for a `mo_url`), told apart by `text`.
+pub fn call(text: &str) -> HttpCall {
+    HttpCall {
+        url: "http://127.0.0.1:9/mo".into(),
+        method: CallMethod::Get,
+        params: vec![("content".into(), text.into()), ("to".into(), "123".into())],
+    }
 }
 
 /// A submission with a queue limit of 1000.
@@ -106,4 +127,28 @@ pub fn receipt_of(d: &Delivery) -> &UserReceipt {
         DeliveryItem::Receipt(r) => r,
         other => panic!("not a receipt: {other:?}"),
     }
+}
+
+pub fn cb_tokens(cs: &[CallbackTaken]) -> Vec<String> {
+    cs.iter().map(|c| c.token.clone()).collect()
+}
+
+/// The items of taken callbacks.
+pub fn cb_items(cs: &[CallbackTaken]) -> Vec<Callback> {
+    cs.iter().map(|c| c.item.clone()).collect()
+}
+
+/// The `content` of taken callbacks that are calls made whole.
+pub fn call_texts(cs: &[CallbackTaken]) -> Vec<String> {
+    cs.iter()
+        .map(|c| match &c.item {
+            Callback::Call(h) => h
+                .params
+                .iter()
+                .find(|(k, _)| k == "content")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+            other => panic!("not a call: {other:?}"),
+        })
+        .collect()
 }

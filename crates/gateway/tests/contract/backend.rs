@@ -10,7 +10,8 @@
 //! a boundary, a margin real scheduling cannot eat. Redis' takes hand out
 //! again what was idle for [`REDIS_RECLAIM_MS`] instead of
 //! [`RECLAIM_AFTER_MS`] (300 s), through
-//! [`RedisStore::take_with_reclaim`], the same code with another constant.
+//! [`RedisStore::take_with_reclaim`] (and its `take_deliveries_` and
+//! `take_callbacks_` siblings), the same code with another constant.
 //!
 //! A case that needs time to pass *by itself* (a blocked take waiting for
 //! a retry to fall due) runs memory on the real clock instead
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
-use gateway::store::{Delivery, RECLAIM_AFTER_MS, Store, StoreError, Taken};
+use gateway::store::{CallbackTaken, Delivery, RECLAIM_AFTER_MS, Store, StoreError, Taken};
 
 use crate::common::redis_server::Server;
 
@@ -60,8 +61,9 @@ pub trait Backend: Send + Sync {
     /// clock.
     fn slack_ms(&self) -> i64;
 
-    /// After how long a taken and unsettled message or delivery is
-    /// handed out again by [`Backend::take`] / [`Backend::take_deliveries`].
+    /// After how long a taken and unsettled message, delivery or callback
+    /// is handed out again by [`Backend::take`] /
+    /// [`Backend::take_deliveries`] / [`Backend::take_callbacks`].
     fn reclaim_ms(&self) -> u64;
 
     /// [`Store::take`], with this backend's reclaim time.
@@ -81,6 +83,14 @@ pub trait Backend: Send + Sync {
         max: usize,
         block: Duration,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// [`Store::take_callbacks`], with this backend's reclaim time.
+    fn take_callbacks(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> impl Future<Output = Result<Vec<CallbackTaken>, StoreError>> + Send;
 
     /// Assert that `at`, a time the store wrote during a call, lies
     /// between `before` and `after`, [`Backend::now_ms`] read before and
@@ -188,6 +198,15 @@ impl Backend for Memory {
     ) -> Result<Vec<Delivery>, StoreError> {
         self.store.take_deliveries(user, consumer, max, block).await
     }
+
+    async fn take_callbacks(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<CallbackTaken>, StoreError> {
+        self.store.take_callbacks(consumer, max, block).await
+    }
 }
 
 /// The redis backend on its own `redis-server`, killed when dropped.
@@ -256,6 +275,17 @@ impl Backend for Redis {
     ) -> Result<Vec<Delivery>, StoreError> {
         self.store
             .take_deliveries_with_reclaim(user, consumer, max, block, REDIS_RECLAIM_MS)
+            .await
+    }
+
+    async fn take_callbacks(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<CallbackTaken>, StoreError> {
+        self.store
+            .take_callbacks_with_reclaim(consumer, max, block, REDIS_RECLAIM_MS)
             .await
     }
 }

@@ -358,3 +358,23 @@ pub async fn a_take_of_none_moves_nothing<B: Backend>(b: &B) {
     assert_eq!(ids(&take(b, 10).await), vec!["b", "a"]);
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
 }
+
+/// A retry delay too long to mean anything (`Duration::MAX`) is not due:
+/// the message stays in the retry set, counted in the queue's depth, and
+/// is not handed out.
+pub async fn an_absurd_retry_delay_is_never_due<B: Backend>(b: &B) {
+    let s = b.store();
+    for id in ["a", "b"] {
+        s.submit(sub(&message(id, "u", 1, 0), None, None))
+            .await
+            .unwrap();
+    }
+    let t = take(b, 10).await;
+    s.retry("up", &t[0], Duration::MAX).await.unwrap();
+    s.retry("up", &t[1], Duration::from_millis(u64::MAX))
+        .await
+        .unwrap();
+    b.pass(b.tick()).await;
+    assert!(take(b, 10).await.is_empty());
+    assert_eq!(s.queue_depth("up").await.unwrap(), 2);
+}

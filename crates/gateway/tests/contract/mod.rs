@@ -5,12 +5,15 @@
 //! The cases follow the pipeline: [`submit`] (throttle, credit, queue
 //! limit, cancel), [`connector`] (take, sent, retry, fail, reclaim,
 //! blocking takes), [`receipts`] (part receipts summed into the user's
-//! one final receipt, held receipts, intermediate ones) and
-//! [`deliveries`] (the users' delivery queues). What only one backend
+//! one final receipt, held receipts, intermediate ones),
+//! [`deliveries`] (the users' delivery queues) and [`callbacks`] (the
+//! one callback queue: receipts of messages sent with a `dlr-url`, the
+//! upstream's answer, retries with attempts). What only one backend
 //! does (redis' key layout, consumer groups, restart recovery, its
 //! connection pool) stays in `redis_store.rs` / `memory_store.rs`.
 
 pub mod backend;
+pub mod callbacks;
 pub mod connector;
 pub mod deliveries;
 pub mod receipts;
@@ -19,7 +22,7 @@ pub mod submit;
 
 use std::time::Duration;
 
-use gateway::store::{Delivery, Store, StoredMessage, Taken};
+use gateway::store::{CallbackTaken, Delivery, Store, StoredMessage, Taken};
 
 use crate::common::fixtures::{TTL, sub};
 pub use backend::Backend;
@@ -67,4 +70,33 @@ pub async fn drain<B: Backend>(b: &B, user: &str) -> Vec<Delivery> {
 pub fn assert_stamped<B: Backend>(b: &B, d: &Delivery, ttl: Duration, before: i64, after: i64) {
     b.assert_between(d.queued_ms, before, after);
     assert_eq!(d.expires_ms - d.queued_ms, ttl.as_millis() as i64, "{d:?}");
+}
+
+/// Up to `max` callbacks for consumer `consumer`, not waiting.
+pub async fn take_cbs<B: Backend>(b: &B, consumer: &str, max: usize) -> Vec<CallbackTaken> {
+    b.take_callbacks(consumer, max, Duration::ZERO)
+        .await
+        .unwrap()
+}
+
+/// Everything waiting in the callback queue (due retries included, at
+/// most 100 of them), taken and done.
+pub async fn drain_callbacks<B: Backend>(b: &B) -> Vec<CallbackTaken> {
+    let got = take_cbs(b, "drain", 100).await;
+    let tokens: Vec<String> = got.iter().map(|c| c.token.clone()).collect();
+    b.store().callbacks_done(&tokens).await.unwrap();
+    got
+}
+
+/// A callback's stamps: queued between `before` and `after` (the
+/// store's clock), expiring `ttl` later.
+pub fn assert_cb_stamped<B: Backend>(
+    b: &B,
+    c: &CallbackTaken,
+    ttl: Duration,
+    before: i64,
+    after: i64,
+) {
+    b.assert_between(c.queued_ms, before, after);
+    assert_eq!(c.expires_ms - c.queued_ms, ttl.as_millis() as i64, "{c:?}");
 }

@@ -23,13 +23,24 @@ fn split_key(key: &str) -> (&str, &str) {
     key.split_once('\0').unwrap_or((key, ""))
 }
 
+/// The longest ttl or retry delay the scripts are given: ten years.
+const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
+
 /// A ttl in whole milliseconds for PX and expiry stamps: at least 1 (PX
 /// refuses 0), at most ten years (an absurd ttl is not an error).
 fn ttl_ms(ttl: Duration) -> u64 {
-    const MAX_MS: u64 = 10 * 366 * 24 * 3600 * 1000;
     u64::try_from(ttl.as_millis())
         .unwrap_or(MAX_MS)
         .clamp(1, MAX_MS)
+}
+
+/// A retry delay in whole milliseconds, at most ten years: a longer one
+/// would overflow the due time the script formats (`now + delay` past
+/// 2^63 formats as a negative score) and be due at once instead of never.
+fn delay_ms(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis())
+        .unwrap_or(MAX_MS)
+        .min(MAX_MS)
 }
 
 /// A message (or MO) that does not encode: an error of the operation,
@@ -318,7 +329,7 @@ impl Store for RedisStore {
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&taken.message.id)
-            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+            .arg(delay_ms(delay))
             .arg(&encoded[..]);
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
@@ -504,7 +515,7 @@ impl Store for RedisStore {
             .key(callback_seq_key())
             .arg(GROUP)
             .arg(token)
-            .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+            .arg(delay_ms(delay));
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
