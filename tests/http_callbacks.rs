@@ -291,3 +291,54 @@ fn a_batch_reports_each_message_to_its_callback_or_errback_url() {
         c["submit_sm"].as_u64() == Some(2)
     });
 }
+
+/// SIGHUP applies to the HTTP API and the callbacks: a user added to the
+/// file can /send at once, a removed one is refused, and an MO goes to
+/// the mo_url the new file gives.
+#[test]
+fn a_reload_applies_to_the_http_api_and_the_mo_url() {
+    let sink = Sink::start();
+    let users = "[user:inbound]\npassword = in-pw\n[mo-route:0]\ntype = default\nusers = inbound\n";
+    let (_sim, tern, base, _) = start(&["--mo-rate", "5"], "[store]\nbackend = memory\n", users);
+    let send_as = |user: &str, pw: &str| {
+        get(&format!(
+            "{base}/send?username={user}&password={pw}&to=447700900123&content=x"
+        ))
+        .status
+    };
+    assert_eq!(send_as("alice", "alice-pw"), 200);
+    assert_eq!(send_as("carol", "carol-pw"), 403);
+    // Without an mo_url, MO waits for an SMPP receiver.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(sink.calls().is_empty());
+    let path = tern.dir.join("tern.ini");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace(
+            "[user:alice]\npassword = alice-pw\n",
+            "[user:carol]\npassword = carol-pw\n",
+        )
+        .replace(
+            "[user:inbound]\npassword = in-pw\n",
+            &format!(
+                "[user:inbound]\npassword = in-pw\nmo_url = {}\n",
+                sink.url("/mo")
+            ),
+        );
+    std::fs::write(&path, text).unwrap();
+    tern.proc.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while send_as("carol", "carol-pw") != 200 {
+        assert!(Instant::now() < deadline, "the reload did not take");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(send_as("alice", "alice-pw"), 403);
+    let calls = sink.wait_for("MO at the new mo_url", Duration::from_secs(20), |c| {
+        c.len() >= 2
+    });
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.path == "/mo" && c.get("to") == "12345")
+    );
+}

@@ -4,7 +4,10 @@
 //!
 //! Passwords never reach it: the query string is logged with every
 //! `password` value replaced by `***`, bodies (forms, JSON) and headers
-//! (Basic auth) are not logged at all. The user is the one
+//! (Basic auth) are not logged at all. Nor are the texts people send
+//! (`content`, `hex-content`: their length only) or a callback URL's path
+//! and query (`dlr-url`: its scheme and host only; a query may carry a
+//! customer's token). The user is the one
 //! [`super::authenticate`] accepted, told through [`record_user`] (a
 //! task-local slot the request's future runs in), never the name a client
 //! claimed.
@@ -59,8 +62,9 @@ pub async fn log(req: Request, next: Next) -> Response {
 }
 
 /// The query string with each `password` value (whatever the case of
-/// its name) replaced by `***`; a query that cannot be read is not
-/// logged, as it might hold one.
+/// its name) replaced by `***`, texts by their length and a `dlr-url` by
+/// its scheme and host; a query that cannot be read is not logged, as it
+/// might hold a password.
 fn redact(query: &str) -> String {
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
         return "<unreadable>".to_string();
@@ -68,11 +72,17 @@ fn redact(query: &str) -> String {
     let pairs: Vec<(String, String)> = pairs
         .into_iter()
         .map(|(k, v)| {
-            if k.eq_ignore_ascii_case("password") {
-                (k, "***".to_string())
-            } else {
-                (k, v)
-            }
+            let name = k.to_ascii_lowercase();
+            let v = match name.as_str() {
+                "password" => "***".to_string(),
+                "content" | "hex-content" => format!("<{} bytes>", v.len()),
+                "dlr-url" => match url::Url::parse(&v) {
+                    Ok(u) => format!("{}://{}/...", u.scheme(), u.host_str().unwrap_or("")),
+                    Err(_) => "<unreadable>".to_string(),
+                },
+                _ => v,
+            };
+            (k, v)
         })
         .collect();
     serde_urlencoded::to_string(pairs).unwrap_or_else(|_| "<unreadable>".to_string())
@@ -91,5 +101,16 @@ mod tests {
         assert_eq!(redact("PassWord=s3cret"), "PassWord=***");
         assert_eq!(redact("pass%77ord=s3cret"), "password=***");
         assert!(!redact("password=s3%63ret&password=again").contains("s3"));
+    }
+
+    #[test]
+    fn texts_and_callback_urls_are_not_logged() {
+        assert_eq!(
+            redact("to=33&content=my+secret+code+1234"),
+            "to=33&content=%3C19+bytes%3E"
+        );
+        assert_eq!(redact("hex-content=4142"), "hex-content=%3C4+bytes%3E");
+        let r = redact("dlr-url=https%3A%2F%2Fh.example%2Fdlr%3Ftoken%3Dabc");
+        assert!(r.contains("h.example") && !r.contains("abc"), "{r}");
     }
 }
