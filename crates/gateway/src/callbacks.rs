@@ -7,11 +7,14 @@
 //!   had taken, on redis) while fewer than [`MAX_IN_FLIGHT`] calls are
 //!   out; each item is sent by its own task.
 //! - At most [`PER_HOST`] calls to one host (scheme, host and port) at a
-//!   time; an item for a host with [`HOST_BACKLOG`] calls waiting already
-//!   goes back to the retry set without a try, so one dead endpoint cannot
-//!   hold every slot.
+//!   time; the others wait for the host's slot in this process. A host
+//!   whose last call failed is *failing* until one succeeds: of its items
+//!   only [`FAILING_HOST_BACKLOG`] wait here, the next go back to the
+//!   retry set without a try (counted as an attempt), so a dead endpoint
+//!   cannot hold every slot while healthy ones take what they can.
 //! - Each attempt has [`ATTEMPT_TIMEOUT`]. A 2xx answer settles the item
-//!   for good ([`Store::callbacks_done`]): it is never sent again. Any
+//!   for good ([`Store::callbacks_done`], many at once: a task of the
+//!   sender's gathers them for [`ACK_LINGER`]): it is never sent again. Any
 //!   other answer, a timeout or a connection error puts it in the retry
 //!   set ([`Store::retry_callback`]) after [`backoff`] of its attempts;
 //!   an item whose next try would come after its expiry (the
@@ -38,9 +41,12 @@ use crate::store::{CallMethod, CallbackTaken, HttpCall, Store, now_us};
 pub const MAX_IN_FLIGHT: usize = 256;
 /// Calls out at once to one host.
 pub const PER_HOST: usize = 8;
-/// Calls waiting for one host (out or waiting for a slot) beyond which a
-/// new one is put off.
-pub const HOST_BACKLOG: usize = 64;
+/// Calls waiting for a failing host (out or waiting for a slot) beyond
+/// which a new one is put off.
+pub const FAILING_HOST_BACKLOG: usize = 2 * PER_HOST;
+/// How long settling an answered callback waits for others to settle
+/// with.
+pub const ACK_LINGER: Duration = Duration::from_millis(1);
 /// The longest one attempt may take, connection included.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a take waits for work.
@@ -84,19 +90,22 @@ struct Hosts {
 
 struct Host {
     waiting: usize,
+    /// Whether its last call failed.
+    failing: bool,
     slots: Arc<Semaphore>,
 }
 
 impl Hosts {
-    /// A place for one more call to `host`, or None when its backlog is
-    /// full.
+    /// A place for one more call to `host`, or None when it is failing
+    /// and has [`FAILING_HOST_BACKLOG`] waiting.
     fn enter(self: &Arc<Self>, host: &str) -> Option<(HostGuard, Arc<Semaphore>)> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let h = map.entry(host.to_string()).or_insert_with(|| Host {
             waiting: 0,
+            failing: false,
             slots: Arc::new(Semaphore::new(PER_HOST)),
         });
-        if h.waiting >= HOST_BACKLOG {
+        if h.failing && h.waiting >= FAILING_HOST_BACKLOG {
             return None;
         }
         h.waiting += 1;
@@ -115,6 +124,25 @@ impl Hosts {
 struct HostGuard {
     hosts: Arc<Hosts>,
     host: String,
+}
+
+impl HostGuard {
+    /// Record how the call went: the host is failing until one succeeds.
+    fn outcome(&self, ok: bool) {
+        let mut map = self
+            .hosts
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(h) = map.get_mut(&self.host) {
+            if h.failing == ok {
+                h.failing = !ok;
+                if ok {
+                    info!(host = self.host, "callbacks to this host answered again");
+                }
+            }
+        }
+    }
 }
 
 impl Drop for HostGuard {
@@ -140,6 +168,8 @@ async fn run<S: Store>(ctx: Arc<Context<S>>, client: reqwest::Client) {
     let hosts = Arc::new(Hosts {
         map: Mutex::new(HashMap::new()),
     });
+    let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
+    let acker = tokio::spawn(ack(ctx.clone(), acked).in_current_span());
     let mut store_down = false;
     while !*stop.borrow() {
         // Wait for a free slot before taking: what is taken is ours.
@@ -182,16 +212,47 @@ async fn run<S: Store>(ctx: Arc<Context<S>>, client: reqwest::Client) {
                     Err(_) => break,
                 },
             };
-            let (ctx, client, hosts) = (ctx.clone(), client.clone(), hosts.clone());
+            let (ctx, client, hosts, acks) =
+                (ctx.clone(), client.clone(), hosts.clone(), acks.clone());
             tokio::spawn(
-                async move { send(&ctx, &client, &hosts, item, permit).await }.in_current_span(),
+                async move { send(&ctx, &client, &hosts, &acks, item, permit).await }
+                    .in_current_span(),
             );
         }
     }
-    // Calls out get one attempt's time to finish.
+    // Calls out get one attempt's time to finish (and settle: a permit
+    // comes back once its item is settled).
     let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(ATTEMPT_TIMEOUT, in_flight.acquire_many(all)).await;
+    drop(acks);
+    let _ = acker.await;
     debug!("callback sender stopped");
+}
+
+/// An answered item to settle, and its slot, given back once it is.
+type Ack = (String, OwnedSemaphorePermit);
+
+/// Settle answered items, many per store call.
+async fn ack<S: Store>(ctx: Arc<Context<S>>, mut acked: tokio::sync::mpsc::UnboundedReceiver<Ack>) {
+    let mut tokens = Vec::new();
+    let mut permits = Vec::new();
+    while let Some((t, p)) = acked.recv().await {
+        tokens.push(t);
+        permits.push(p);
+        tokio::time::sleep(ACK_LINGER).await;
+        while tokens.len() < MAX_IN_FLIGHT {
+            match acked.try_recv() {
+                Ok((t, p)) => {
+                    tokens.push(t);
+                    permits.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        settle(&ctx, &tokens).await;
+        tokens.clear();
+        permits.clear();
+    }
 }
 
 /// The outcome of one attempt.
@@ -205,8 +266,9 @@ async fn send<S: Store>(
     ctx: &Context<S>,
     client: &reqwest::Client,
     hosts: &Arc<Hosts>,
+    acks: &tokio::sync::mpsc::UnboundedSender<Ack>,
     c: CallbackTaken,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let now_ms = now_us() / 1000;
     if c.expires_ms <= now_ms {
@@ -233,8 +295,8 @@ async fn send<S: Store>(
         url.host_str().unwrap_or(""),
         url.port_or_known_default().unwrap_or(0)
     );
-    let Some((_place, slots)) = hosts.enter(&host) else {
-        debug!(host, "host backlog full; callback put off");
+    let Some((place, slots)) = hosts.enter(&host) else {
+        debug!(host, "host failing with a full backlog; callback put off");
         retry(ctx, &c, backoff(c.attempts), now_ms).await;
         return;
     };
@@ -248,10 +310,17 @@ async fn send<S: Store>(
             Err(_) => Attempt::Failed("timed out".into()),
         }
     };
+    let ok = matches!(&attempt, Attempt::Answered(s) if s.is_success());
+    place.outcome(ok);
+    drop(place);
     match attempt {
         Attempt::Answered(status) if status.is_success() => {
             debug!(host, %status, attempts = c.attempts, "callback answered");
-            done(ctx, &c.token).await;
+            if let Err(tokio::sync::mpsc::error::SendError((token, _))) =
+                acks.send((c.token, permit))
+            {
+                done(ctx, &token).await;
+            }
         }
         Attempt::Answered(status) => {
             info!(host, %status, attempts = c.attempts, "callback refused; will retry");
@@ -294,12 +363,17 @@ fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
 }
 
+/// Settle one item for good (one that is not sent: expired, or with
+/// nowhere to go).
+async fn done<S: Store>(ctx: &Context<S>, token: &str) {
+    settle(ctx, &[token.to_string()]).await;
+}
+
 /// Settle for good, trying the store a few times: an item left taken is
 /// sent again after a restart or the reclaim time.
-async fn done<S: Store>(ctx: &Context<S>, token: &str) {
-    let tokens = [token.to_string()];
+async fn settle<S: Store>(ctx: &Context<S>, tokens: &[String]) {
     for pause in [100u64, 400, 1600] {
-        match ctx.store.callbacks_done(&tokens).await {
+        match ctx.store.callbacks_done(tokens).await {
             Ok(()) => return,
             Err(e) => {
                 debug!(error = %e, "cannot settle a callback; trying again");
@@ -307,7 +381,10 @@ async fn done<S: Store>(ctx: &Context<S>, token: &str) {
             }
         }
     }
-    warn!("cannot settle a callback in the store; it may be sent again");
+    warn!(
+        count = tokens.len(),
+        "cannot settle callbacks in the store; they may be sent again"
+    );
 }
 
 /// Back to the retry set after `delay`, or dropped when the next try
