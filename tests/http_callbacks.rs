@@ -13,42 +13,14 @@ mod http_support;
 
 use e2e::sink::{Call, Sink};
 use e2e::*;
-use http_support::{encode, get, http_basic, success_id};
+use http_support::{config_with, encode, get, http_basic, start_with, success_id};
 
-fn config(sim_port: u16, store: &str, users: &str) -> String {
-    format!(
-        "
-[smpp-server]
-bind = 127.0.0.1
-port = {{smpp_port}}
-[http-api]
-bind = 127.0.0.1
-port = {{http_port}}
-{store}
-[user:alice]
-password = alice-pw
-{users}
-[connector:sim]
-host = 127.0.0.1
-port = {sim_port}
-username = alice
-password = pw
-reconnect_delay = 1
-[mt-route:0]
-type = default
-connectors = sim
-"
-    )
-}
-
-/// tern on `store` with smsc-sim (`sim_args`), ready: the connector bound.
-fn start(sim_args: &[&str], store: &str, users: &str) -> (Sim, Tern, String, u16) {
-    let sim = Sim::start(sim_args);
-    let http_port = free_port();
-    let tern = Tern::start_on(&config(sim.port, store, users), free_port(), http_port);
-    let base = format!("http://127.0.0.1:{http_port}");
+/// tern on `store` with smsc-sim (`sim_args`) and the `extra` sections,
+/// ready: the connector bound.
+fn start(sim_args: &[&str], store: &str, extra: &str) -> (Sim, Tern, String) {
+    let (sim, tern, base) = start_with(sim_args, store, extra);
     ready(&base);
-    (sim, tern, base, http_port)
+    (sim, tern, base)
 }
 
 /// Wait for /health to say ready (a connector bound).
@@ -77,7 +49,7 @@ fn of<'a>(calls: &'a [Call], id: &str) -> Vec<&'a Call> {
 #[test]
 fn receipts_reach_the_dlr_url_at_each_level_with_jasmins_parameters() {
     let sink = Sink::start();
-    let (_sim, _tern, base, _) = start(&[], "[store]\nbackend = memory\n", "");
+    let (_sim, _tern, base) = start(&[], "[store]\nbackend = memory\n", "");
     // Level 3, POST: the SMSC's answer, then the receipt.
     let url = sink.url("/dlr?token=abc");
     let id = send(&base, &url, 3, "POST");
@@ -127,7 +99,7 @@ fn receipts_reach_the_dlr_url_at_each_level_with_jasmins_parameters() {
 #[test]
 fn a_refused_callback_is_retried_with_back_off_until_a_2xx_and_never_after() {
     let sink = Sink::start();
-    let (_sim, _tern, base, _) = start(&[], "[store]\nbackend = memory\n", "");
+    let (_sim, _tern, base) = start(&[], "[store]\nbackend = memory\n", "");
     sink.answer_next(&[500, 404]);
     let id = send(&base, &sink.url("/dlr"), 1, "GET");
     let calls = sink.wait_for("a 200 at the third try", Duration::from_secs(30), |c| {
@@ -145,7 +117,7 @@ fn a_refused_callback_is_retried_with_back_off_until_a_2xx_and_never_after() {
 #[test]
 fn the_upstream_refusal_is_called_back_at_level_1_and_its_receipt_at_level_2() {
     let sink = Sink::start();
-    let (_sim, _tern, base, _) = start(
+    let (_sim, _tern, base) = start(
         &["--fail-rate", "1", "--fail-status", "0x0b"],
         "[store]\nbackend = memory\n",
         "",
@@ -174,7 +146,7 @@ fn a_callback_survives_a_sigkill_on_redis_and_is_sent_once_after_its_2xx() {
     sink.answer_always(Some(503));
     let sim = Sim::start(&[]);
     let (port, http_port) = (free_port(), free_port());
-    let ini = config(sim.port, &store, "");
+    let ini = config_with(sim.port, &store, "");
     let base = format!("http://127.0.0.1:{http_port}");
     let tern = Tern::start_on(&ini, port, http_port);
     ready(&base);
@@ -224,8 +196,7 @@ fn mo_goes_to_the_users_mo_url() {
          [mo-route:0]\ntype = default\nusers = inbound\n",
         sink.url("/mo")
     );
-    let (_sim, _tern, _base, _) =
-        start(&["--mo-rate", "20"], "[store]\nbackend = memory\n", &users);
+    let (_sim, _tern, _base) = start(&["--mo-rate", "20"], "[store]\nbackend = memory\n", &users);
     let calls = sink.wait_for("5 MO", Duration::from_secs(20), |c| c.len() >= 5);
     let mut ids = std::collections::HashSet::new();
     for c in &calls {
@@ -245,7 +216,7 @@ fn mo_goes_to_the_users_mo_url() {
 #[test]
 fn a_batch_reports_each_message_to_its_callback_or_errback_url() {
     let sink = Sink::start();
-    let (sim, _tern, base, _) = start(
+    let (sim, _tern, base) = start(
         &[],
         "[store]\nbackend = memory\n",
         "[user:shop]\npassword = shop-pw\n",
@@ -299,7 +270,7 @@ fn a_batch_reports_each_message_to_its_callback_or_errback_url() {
 fn a_reload_applies_to_the_http_api_and_the_mo_url() {
     let sink = Sink::start();
     let users = "[user:inbound]\npassword = in-pw\n[mo-route:0]\ntype = default\nusers = inbound\n";
-    let (_sim, tern, base, _) = start(&["--mo-rate", "5"], "[store]\nbackend = memory\n", users);
+    let (_sim, tern, base) = start(&["--mo-rate", "5"], "[store]\nbackend = memory\n", users);
     let send_as = |user: &str, pw: &str| {
         get(&format!(
             "{base}/send?username={user}&password={pw}&to=447700900123&content=x"

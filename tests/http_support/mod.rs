@@ -101,6 +101,11 @@ pub fn success_id(a: &Answer) -> String {
 }
 
 pub fn config(sim_port: u16, store: &str) -> String {
+    config_with(sim_port, store, "")
+}
+
+/// [`config`] with `extra` sections (users, mo-routes) at its end.
+pub fn config_with(sim_port: u16, store: &str, extra: &str) -> String {
     format!(
         "
 [smpp-server]
@@ -134,14 +139,19 @@ type = static
 connectors = sim
 filters = to-uk
 rate = 0.1
-"
+{extra}"
     )
 }
 
 pub fn start(store: &str) -> (Sim, Tern, String) {
-    let sim = Sim::start(&[]);
+    start_with(&[], store, "")
+}
+
+/// [`start`] with smsc-sim's `sim_args` and [`config_with`]'s `extra`.
+pub fn start_with(sim_args: &[&str], store: &str, extra: &str) -> (Sim, Tern, String) {
+    let sim = Sim::start(sim_args);
     let http_port = free_port();
-    let tern = Tern::start_on(&config(sim.port, store), free_port(), http_port);
+    let tern = Tern::start_on(&config_with(sim.port, store, extra), free_port(), http_port);
     wait_for_port(http_port);
     (sim, tern, format!("http://127.0.0.1:{http_port}"))
 }

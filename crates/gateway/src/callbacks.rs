@@ -230,29 +230,15 @@ async fn run<S: Store>(ctx: Arc<Context<S>>, client: reqwest::Client) {
 }
 
 /// An answered item to settle, and its slot, given back once it is.
-type Ack = (String, OwnedSemaphorePermit);
+type Ack = crate::settle::Settled;
 
-/// Settle answered items, many per store call.
-async fn ack<S: Store>(ctx: Arc<Context<S>>, mut acked: tokio::sync::mpsc::UnboundedReceiver<Ack>) {
-    let mut tokens = Vec::new();
-    let mut permits = Vec::new();
-    while let Some((t, p)) = acked.recv().await {
-        tokens.push(t);
-        permits.push(p);
-        tokio::time::sleep(ACK_LINGER).await;
-        while tokens.len() < MAX_IN_FLIGHT {
-            match acked.try_recv() {
-                Ok((t, p)) => {
-                    tokens.push(t);
-                    permits.push(p);
-                }
-                Err(_) => break,
-            }
-        }
-        settle(&ctx, &tokens).await;
-        tokens.clear();
-        permits.clear();
-    }
+/// Settle answered items, many per store call ([`crate::settle::gather`]).
+async fn ack<S: Store>(ctx: Arc<Context<S>>, acked: tokio::sync::mpsc::UnboundedReceiver<Ack>) {
+    crate::settle::gather(acked, ACK_LINGER, MAX_IN_FLIGHT, |tokens| {
+        let ctx = &ctx;
+        async move { settle(ctx, &tokens).await }
+    })
+    .await;
 }
 
 /// The outcome of one attempt.

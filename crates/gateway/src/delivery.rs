@@ -152,38 +152,24 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
     debug!(user, "delivery worker stops");
 }
 
-/// Settle delivered (or dropped) items in the store, many per call: what
-/// arrived while the previous call ran goes in the next. An item's window
-/// place is given back once it is settled.
+/// Settle delivered (or dropped) items in the store, many per call
+/// ([`crate::settle::gather`]). An item's window place is given back once
+/// it is settled.
 async fn ack<S: Store>(
     ctx: Arc<Context<S>>,
     user: String,
-    mut acked: tokio::sync::mpsc::UnboundedReceiver<(String, tokio::sync::OwnedSemaphorePermit)>,
+    acked: tokio::sync::mpsc::UnboundedReceiver<crate::settle::Settled>,
 ) {
-    let mut tokens = Vec::new();
-    let mut permits = Vec::new();
-    while let Some((t, p)) = acked.recv().await {
-        tokens.push(t);
-        permits.push(p);
-        // A millisecond for more to come: one store call for a batch
-        // costs the store about what one for a single item does.
-        tokio::time::sleep(ACK_LINGER).await;
-        while tokens.len() < WINDOW {
-            match acked.try_recv() {
-                Ok((t, p)) => {
-                    tokens.push(t);
-                    permits.push(p);
-                }
-                Err(_) => break,
+    crate::settle::gather(acked, ACK_LINGER, WINDOW, |tokens| {
+        let (ctx, user) = (&ctx, &user);
+        async move {
+            if let Err(e) = ctx.store.delivered(user, &tokens).await {
+                // Left taken: handed out again after the reclaim time.
+                warn!(user, error = %e, "cannot settle deliveries");
             }
         }
-        if let Err(e) = ctx.store.delivered(&user, &tokens).await {
-            // Left taken: handed out again after the reclaim time.
-            warn!(user, error = %e, "cannot settle deliveries");
-        }
-        tokens.clear();
-        permits.clear();
-    }
+    })
+    .await;
 }
 
 /// What became of one item sent to a receiver.

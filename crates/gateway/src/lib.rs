@@ -15,5 +15,6 @@ pub mod http;
 pub mod jasmin;
 pub mod router;
 pub mod server;
+pub mod settle;
 pub mod store;
 pub mod submit;

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use super::params::{BadParameter, callback_url};
-use super::rest::{json_object, parameter_name, parameter_value, rest_user, unparseable};
+use super::rest::{parameter_name, parameter_value, rest_user_and_object};
 use super::{Flavour, Params, SendRefused, send_message};
 use crate::context::Context;
 use crate::store::{CallMethod, HttpCall, Store};
@@ -259,13 +259,9 @@ pub async fn send_batch<S: Store>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let user = match rest_user(&ctx, peer, &headers).await {
-        Ok(u) => u,
+    let (user, object) = match rest_user_and_object(&ctx, peer, &headers, &body).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let object = match json_object(&body) {
-        Ok(o) => o,
-        Err(why) => return unparseable(&why),
     };
     let batch = match read_batch(&object) {
         Ok(b) => b,

@@ -97,6 +97,19 @@ pub(super) async fn rest_user<S: Store>(
         .map_err(|r| Flavour::Rest.auth_refused(&r))
 }
 
+/// The user of the request's Basic auth and its body as a JSON object,
+/// or the answer refusing one of them.
+pub(super) async fn rest_user_and_object<S: Store>(
+    ctx: &Context<S>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<User>, serde_json::Map<String, serde_json::Value>), Response> {
+    let user = rest_user(ctx, peer, headers).await?;
+    let object = json_object(body).map_err(|why| unparseable(&why))?;
+    Ok((user, object))
+}
+
 /// A JSON parameter's name as /send knows it: `_` read as `-`.
 pub(super) fn parameter_name(name: &str) -> String {
     name.replace('_', "-")
@@ -146,13 +159,9 @@ pub async fn send<S: Store>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let user = match rest_user(&ctx, peer, &headers).await {
-        Ok(u) => u,
+    let (user, object) = match rest_user_and_object(&ctx, peer, &headers, &body).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let object = match json_object(&body) {
-        Ok(o) => o,
-        Err(why) => return unparseable(&why),
     };
     let mut p = Params::new();
     if let Err(reason) = object_params(&object, &mut p) {

@@ -51,51 +51,45 @@ impl RedisStore {
     /// Decode delivery queue entries; drop (acknowledge, delete and log)
     /// those that do not decode, so they cannot wedge the queue.
     pub(super) async fn decode_deliveries(&self, user: &str, entries: Vec<Entry>) -> Vec<Delivery> {
+        self.decode_or_drop(&delivery_key(user), entries, delivery_of)
+            .await
+    }
+
+    /// Decode callback stream entries; drop those that do not decode.
+    pub(super) async fn decode_callbacks(&self, entries: Vec<Entry>) -> Vec<CallbackTaken> {
+        self.decode_or_drop(callback_key(), entries, callback_of)
+            .await
+    }
+
+    /// Decode the entries of the stream `key` with `of`; acknowledge,
+    /// delete and log those that do not decode (the field at fault), so
+    /// they cannot wedge the queue.
+    async fn decode_or_drop<T>(
+        &self,
+        key: &str,
+        entries: Vec<Entry>,
+        of: fn(Entry) -> Result<T, &'static str>,
+    ) -> Vec<T> {
         let mut out = Vec::with_capacity(entries.len());
         let mut corrupt = Vec::new();
         for e in entries {
             let id = e.id.clone();
-            match delivery_of(e) {
+            match of(e) {
                 Ok(d) => out.push(d),
                 Err(field) => {
                     tracing::warn!(
-                        user,
+                        stream = key,
                         stream_id = id,
                         field,
-                        "dropping a corrupt delivery queue entry"
+                        "dropping a corrupt entry"
                     );
                     corrupt.push(id);
                 }
             }
         }
         if !corrupt.is_empty() {
-            if let Err(e) = self.ack_entries(&delivery_key(user), &corrupt).await {
-                tracing::warn!(user, error = %e, "could not drop corrupt delivery queue entries");
-            }
-        }
-        out
-    }
-}
-
-impl RedisStore {
-    /// Decode callback stream entries; drop (acknowledge, delete and log)
-    /// those that do not decode, so they cannot wedge the queue.
-    pub(super) async fn decode_callbacks(&self, entries: Vec<Entry>) -> Vec<CallbackTaken> {
-        let mut out = Vec::with_capacity(entries.len());
-        let mut corrupt = Vec::new();
-        for e in entries {
-            let id = e.id.clone();
-            match callback_of(e) {
-                Ok(c) => out.push(c),
-                Err(field) => {
-                    tracing::warn!(stream_id = id, field, "dropping a corrupt callback entry");
-                    corrupt.push(id);
-                }
-            }
-        }
-        if !corrupt.is_empty() {
-            if let Err(e) = self.ack_entries(callback_key(), &corrupt).await {
-                tracing::warn!(error = %e, "could not drop corrupt callback entries");
+            if let Err(e) = self.ack_entries(key, &corrupt).await {
+                tracing::warn!(stream = key, error = %e, "could not drop corrupt entries");
             }
         }
         out

@@ -98,46 +98,14 @@ impl RedisStore {
         block: Duration,
         reclaim_after_ms: u64,
     ) -> Result<Vec<Taken>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let key = queue_key(connector);
-        self.ensure_group(&key).await?;
-        let start = tokio::time::Instant::now();
-        // Recovered work is handed out alone: nothing after its read can
-        // fail and lose it from this answer.
-        let recovered = self.recover(&key, consumer, max).await?;
-        let recovered = self.decode_entries(connector, recovered).await;
-        if !recovered.is_empty() {
-            return Ok(recovered);
-        }
-        let claimed = self
-            .reclaim_some(&key, consumer, reclaim_after_ms, max)
-            .await?;
-        let mut out = self.decode_entries(connector, claimed).await;
-        loop {
-            let next_due = self.promote(connector, max).await?;
-            if out.len() >= max {
-                return Ok(out);
-            }
-            // Block only with nothing in hand, and not past the next
-            // retry's due time (0 = more are due now: no block).
-            let mut block_ms = if out.is_empty() {
-                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
-            } else {
-                0
-            };
-            if let Some(due) = next_due {
-                block_ms = block_ms.min(due);
-            }
-            let got = self
-                .read_new(connector, consumer, max - out.len(), block_ms)
-                .await?;
-            out.extend(got);
-            if !out.is_empty() || start.elapsed() >= block {
-                return Ok(out);
-            }
-        }
+        self.take_from(
+            &Connector(connector),
+            consumer,
+            max,
+            block,
+            reclaim_after_ms,
+        )
+        .await
     }
 
     /// [`Store::take_deliveries`] with a reclaim time of
@@ -156,39 +124,8 @@ impl RedisStore {
         block: Duration,
         reclaim_after_ms: u64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let key = delivery_key(user);
-        self.ensure_group(&key).await?;
-        let start = tokio::time::Instant::now();
-        // Recovered items are handed out alone, as in `take_with_reclaim`.
-        let recovered = self.recover(&key, consumer, max).await?;
-        let recovered = self.decode_deliveries(user, recovered).await;
-        if !recovered.is_empty() {
-            return Ok(recovered);
-        }
-        let claimed = self
-            .reclaim_some(&key, consumer, reclaim_after_ms, max)
-            .await?;
-        let mut out = self.decode_deliveries(user, claimed).await;
-        loop {
-            if out.len() >= max {
-                return Ok(out);
-            }
-            let block_ms = if out.is_empty() {
-                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
-            } else {
-                0
-            };
-            let got = self
-                .read_entries(&key, consumer, max - out.len(), block_ms, ">")
-                .await?;
-            out.extend(self.decode_deliveries(user, got).await);
-            if !out.is_empty() || start.elapsed() >= block {
-                return Ok(out);
-            }
-        }
+        self.take_from(&Deliveries(user), consumer, max, block, reclaim_after_ms)
+            .await
     }
 
     /// [`Store::take_callbacks`] with a reclaim time of
@@ -203,42 +140,8 @@ impl RedisStore {
         block: Duration,
         reclaim_after_ms: u64,
     ) -> Result<Vec<CallbackTaken>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let key = callback_key();
-        self.ensure_group(key).await?;
-        let start = tokio::time::Instant::now();
-        let recovered = self.recover(key, consumer, max).await?;
-        let recovered = self.decode_callbacks(recovered).await;
-        if !recovered.is_empty() {
-            return Ok(recovered);
-        }
-        let claimed = self
-            .reclaim_some(key, consumer, reclaim_after_ms, max)
-            .await?;
-        let mut out = self.decode_callbacks(claimed).await;
-        loop {
-            let next_due = self.promote_callbacks(max).await?;
-            if out.len() >= max {
-                return Ok(out);
-            }
-            let mut block_ms = if out.is_empty() {
-                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
-            } else {
-                0
-            };
-            if let Some(due) = next_due {
-                block_ms = block_ms.min(due);
-            }
-            let got = self
-                .read_entries(key, consumer, max - out.len(), block_ms, ">")
-                .await?;
-            out.extend(self.decode_callbacks(got).await);
-            if !out.is_empty() || start.elapsed() >= block {
-                return Ok(out);
-            }
-        }
+        self.take_from(&Callbacks, consumer, max, block, reclaim_after_ms)
+            .await
     }
 
     /// Move up to `limit` due callback retries to the callback stream's
@@ -251,6 +154,62 @@ impl RedisStore {
             .arg(limit);
         let next: i64 = self.script(inv).await?;
         Ok(u64::try_from(next).ok())
+    }
+
+    /// The take every queue shares: at the first take by `consumer` in
+    /// this store, what it had taken and not settled before (handed out
+    /// alone: nothing after its read can fail and lose it from this
+    /// answer); then entries idle longer than `reclaim_after_ms` (a dead
+    /// consumer's), claimed for `consumer`; then, after moving due
+    /// retries to the stream (queues with a retry set), new entries,
+    /// waiting up to `block` (on a dedicated connection) when there are
+    /// none, and not past the next retry's due time.
+    async fn take_from<Q: Queue>(
+        &self,
+        q: &Q,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<Vec<Q::Item>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let key = q.key();
+        self.ensure_group(&key).await?;
+        let start = tokio::time::Instant::now();
+        let recovered = self.recover(&key, consumer, max).await?;
+        let recovered = q.decode(self, recovered).await;
+        if !recovered.is_empty() {
+            return Ok(recovered);
+        }
+        let claimed = self
+            .reclaim_some(&key, consumer, reclaim_after_ms, max)
+            .await?;
+        let mut out = q.decode(self, claimed).await;
+        loop {
+            let next_due = q.promote(self, max).await?;
+            if out.len() >= max {
+                return Ok(out);
+            }
+            // Block only with nothing in hand, and not past the next
+            // retry's due time (0 = more are due now: no block).
+            let mut block_ms = if out.is_empty() {
+                ceil_ms(block.saturating_sub(start.elapsed())).min(MAX_BLOCK_MS)
+            } else {
+                0
+            };
+            if let Some(due) = next_due {
+                block_ms = block_ms.min(due);
+            }
+            let got = self
+                .read_entries(&key, consumer, max - out.len(), block_ms, ">")
+                .await?;
+            out.extend(q.decode(self, got).await);
+            if !out.is_empty() || start.elapsed() >= block {
+                return Ok(out);
+            }
+        }
     }
 
     /// Restart recovery: at the first takes by `consumer` from the stream
@@ -304,21 +263,6 @@ impl RedisStore {
             .arg(limit);
         let next: i64 = self.script(inv).await?;
         Ok(u64::try_from(next).ok())
-    }
-
-    /// XREADGROUP `>` on a connector's queue: up to `max` new entries for
-    /// `consumer`, waiting up to `block_ms` when there are none.
-    async fn read_new(
-        &self,
-        connector: &str,
-        consumer: &str,
-        max: usize,
-        block_ms: u64,
-    ) -> Result<Vec<Taken>, StoreError> {
-        let entries = self
-            .read_entries(&queue_key(connector), consumer, max, block_ms, ">")
-            .await?;
-        Ok(self.decode_entries(connector, entries).await)
     }
 
     /// XREADGROUP on the stream `key` for `consumer`, up to `max` entries
@@ -513,5 +457,82 @@ impl RedisStore {
             .recovery
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A stream queue as [`RedisStore::take_from`] reads it: its key, how its
+/// entries decode (dropping those that do not), and its retries.
+trait Queue {
+    type Item;
+
+    fn key(&self) -> String;
+
+    fn decode(
+        &self,
+        s: &RedisStore,
+        entries: Vec<Entry>,
+    ) -> impl Future<Output = Vec<Self::Item>> + Send;
+
+    /// Move up to `max` due retries to the stream; the ms until the next
+    /// is due (None: none waits, or the queue has no retries).
+    fn promote(
+        &self,
+        _s: &RedisStore,
+        _max: usize,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// A connector's queue (with its retry set).
+struct Connector<'a>(&'a str);
+
+impl Queue for Connector<'_> {
+    type Item = Taken;
+
+    fn key(&self) -> String {
+        queue_key(self.0)
+    }
+
+    async fn decode(&self, s: &RedisStore, entries: Vec<Entry>) -> Vec<Taken> {
+        s.decode_entries(self.0, entries).await
+    }
+
+    async fn promote(&self, s: &RedisStore, max: usize) -> Result<Option<u64>, StoreError> {
+        s.promote(self.0, max).await
+    }
+}
+
+/// A user's delivery queue (no retry set: redeliver goes to its tail).
+struct Deliveries<'a>(&'a str);
+
+impl Queue for Deliveries<'_> {
+    type Item = Delivery;
+
+    fn key(&self) -> String {
+        delivery_key(self.0)
+    }
+
+    async fn decode(&self, s: &RedisStore, entries: Vec<Entry>) -> Vec<Delivery> {
+        s.decode_deliveries(self.0, entries).await
+    }
+}
+
+/// The callback queue (with its retry set).
+struct Callbacks;
+
+impl Queue for Callbacks {
+    type Item = CallbackTaken;
+
+    fn key(&self) -> String {
+        callback_key().to_string()
+    }
+
+    async fn decode(&self, s: &RedisStore, entries: Vec<Entry>) -> Vec<CallbackTaken> {
+        s.decode_callbacks(entries).await
+    }
+
+    async fn promote(&self, s: &RedisStore, max: usize) -> Result<Option<u64>, StoreError> {
+        s.promote_callbacks(max).await
     }
 }
