@@ -94,14 +94,14 @@ async fn serve_with<S: Store + Clone>(
     let server =
         tokio::spawn(server::serve(ctx.clone(), listener).instrument(info_span!("smpp_server")));
     let http = tokio::spawn(gateway::http::serve(ctx.clone(), http_listener));
-    let connectors = gateway::connector::spawn_all(&ctx);
+    let mut connectors = gateway::connector::Connectors::start(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
     let callbacks = gateway::callbacks::spawn(&ctx).context("starting the HTTP callback client")?;
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&ctx, &config.file).await,
+            _ = hup.recv() => reload(&ctx, &config.file, &mut connectors).await,
         }
     }
     ctx.shutdown.stop_front_end();
@@ -125,9 +125,7 @@ async fn serve_with<S: Store + Clone>(
     }
     // Connectors settle their in-flight submits, then unbind upstream.
     ctx.shutdown.stop_connectors();
-    for c in connectors {
-        let _ = tokio::time::timeout(Duration::from_secs(70), c).await;
-    }
+    connectors.join(Duration::from_secs(70)).await;
     // Callbacks out get their attempt's time (the sender bounds it).
     let _ = tokio::time::timeout(Duration::from_secs(15), callbacks).await;
     info!("tern stopped");
@@ -135,18 +133,41 @@ async fn serve_with<S: Store + Clone>(
 }
 
 /// SIGHUP: read the file again; swap it in whole, or keep the old one.
-async fn reload<S: Store>(ctx: &Context<S>, file: &str) {
+/// Connectors follow (see [`gateway::connector::Connectors`]): the new
+/// file's connectors start before its routes are swapped in, and the
+/// connectors it removes stop only after, so no route ever names a
+/// connector without sessions.
+async fn reload<S: Store + Clone>(
+    ctx: &Context<S>,
+    file: &str,
+    connectors: &mut gateway::connector::Connectors<S>,
+) {
     info!(file, "SIGHUP: reloading the configuration");
     match Config::load(std::path::Path::new(file)) {
-        Ok(new) => match ctx.reload(Arc::new(new)).await {
-            Ok(needs_restart) => {
-                for what in needs_restart {
-                    warn!(setting = %what, "changed; takes effect at the next start");
+        Ok(new) => {
+            let new = Arc::new(new);
+            let added = connectors.start_added(&new);
+            match ctx.reload(new.clone()).await {
+                Ok(needs_restart) => {
+                    for what in needs_restart {
+                        warn!(setting = %what, "changed; takes effect at the next start");
+                    }
+                    let (removed, changed) = connectors.stop_removed_and_restart_changed(&new);
+                    gateway::connector::Reconciled {
+                        added,
+                        removed,
+                        changed,
+                    }
+                    .log();
+                    info!("configuration reloaded");
                 }
-                info!("configuration reloaded");
+                Err(e) => {
+                    // The old configuration stays: so do its connectors.
+                    let _ = connectors.stop_removed_and_restart_changed(&ctx.config.load());
+                    warn!(error = %e, "reload failed; the previous configuration stays");
+                }
             }
-            Err(e) => warn!(error = %e, "reload failed; the previous configuration stays"),
-        },
+        }
         Err(errors) => {
             for e in &errors.0 {
                 warn!(error = %e, "configuration rejected");

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use smpp::CommandStatus;
 use smpp_session::BindMode;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, Password, User};
 use cooldown::BindCooldown;
@@ -74,6 +74,9 @@ struct Account {
 struct Slots {
     per_user: HashMap<String, usize>,
     total: usize,
+    /// Per user with live binds: turns true when a reload removes the
+    /// user (its binds then close).
+    removed: HashMap<String, watch::Sender<bool>>,
 }
 
 /// Why a bind was refused; also the `reason` label of
@@ -159,7 +162,16 @@ pub struct BindGrant {
     pub user: Arc<User>,
     /// The mode granted (the one asked for).
     pub mode: BindMode,
+    removed: watch::Receiver<bool>,
     _slot: Slot,
+}
+
+impl BindGrant {
+    /// Turns true when a reload removes the bind's user: the session
+    /// then finishes what it accepted and unbinds.
+    pub fn removed(&self) -> watch::Receiver<bool> {
+        self.removed.clone()
+    }
 }
 
 /// One live bind's place in [`Slots`]; released on drop.
@@ -184,6 +196,7 @@ impl Drop for Slot {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 slots.per_user.remove(&self.system_id);
+                slots.removed.remove(&self.system_id);
             }
         }
     }
@@ -242,6 +255,20 @@ impl Accounts {
             .unwrap_or_else(PoisonError::into_inner);
         let next = Snapshot::build(config, Some(&current));
         *current = Arc::new(next);
+        drop(current);
+        // The binds of users the new configuration removes close.
+        let mut slots = lock(&self.inner.slots);
+        let gone: Vec<String> = slots
+            .removed
+            .keys()
+            .filter(|u| !config.users.contains_key(*u))
+            .cloned()
+            .collect();
+        for u in gone {
+            if let Some(tx) = slots.removed.remove(&u) {
+                tx.send_replace(true);
+            }
+        }
     }
 
     /// The users whose password is configured in plain text, by name, for
@@ -331,7 +358,7 @@ impl Accounts {
         }
 
         let user_max = usize::try_from(user.max_binds).unwrap_or(usize::MAX);
-        {
+        let removed = {
             let mut slots = lock(&self.inner.slots);
             let mine = slots.per_user.get(&user.system_id).copied().unwrap_or(0);
             if mine >= user_max {
@@ -342,10 +369,16 @@ impl Accounts {
             }
             slots.total += 1;
             *slots.per_user.entry(user.system_id.clone()).or_insert(0) += 1;
-        }
+            slots
+                .removed
+                .entry(user.system_id.clone())
+                .or_insert_with(|| watch::channel(false).0)
+                .subscribe()
+        };
         Ok(BindGrant {
             user: user.clone(),
             mode,
+            removed,
             _slot: Slot {
                 slots: self.inner.slots.clone(),
                 system_id: user.system_id.clone(),

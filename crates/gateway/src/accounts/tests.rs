@@ -431,8 +431,13 @@ async fn reload_keeps_counts_and_invalidates_a_changed_password() {
     assert_eq!(a.user("bob").map(|u| u.system_id.clone()), None);
     assert!(a.plain_text_users().is_empty());
 
-    // A user removed with binds live: the binds end cleanly.
+    // A user removed with binds live: they are told to close, and end
+    // cleanly.
+    let removed = g1.removed();
+    assert!(!*removed.borrow());
     a.reload(&config("[user:bob]\npassword = bob-pw\n"));
+    assert!(*removed.borrow());
+    assert!(*g3.removed().borrow());
     assert_eq!(a.binds("alice"), 2);
     drop((g1, g3));
     assert_eq!(a.binds("alice"), 0);

@@ -18,7 +18,9 @@ pub enum ConnectorBind {
     TransmitterAndReceiver,
 }
 
-#[derive(Debug, Clone)]
+/// Equal when every key is: a reload restarts a connector whose
+/// configuration is not equal.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Connector {
     pub name: String,
     pub host: String,

@@ -48,6 +48,8 @@ pub async fn run<St: Store>(
     };
     let (session, mut events) = smsc::accept(stream, peer.to_string(), config);
     let mut grant: Option<Arc<BindGrant>> = None;
+    // Turns true when a reload removes the bound user.
+    let mut removed: Option<watch::Receiver<bool>> = None;
     // This session's place among its user's receivers, once bound rx/trx.
     let mut receiver: Option<(String, u64)> = None;
     let mut inflight = FuturesUnordered::new();
@@ -58,10 +60,11 @@ pub async fn run<St: Store>(
                 let seq = pdu.sequence_number;
                 match BindMode::from_request(pdu.body) {
                     Ok((mode, b)) => {
-                        if bind(&ctx, &session, &mut grant, peer, seq, mode, b).await
-                            && mode.can_receive()
-                        {
-                            receiver = add_receiver(&ctx, &session, &grant, receiver);
+                        if bind(&ctx, &session, &mut grant, peer, seq, mode, b).await {
+                            removed = grant.as_ref().map(|g| g.removed());
+                            if mode.can_receive() {
+                                receiver = add_receiver(&ctx, &session, &grant, receiver);
+                            }
                         }
                     }
                     Err(body) => {
@@ -85,6 +88,14 @@ pub async fn run<St: Store>(
                 }
             }
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
+            () = user_removed(&mut removed) => {
+                // The user is gone from the configuration: finish what was
+                // accepted, then unbind the ESME.
+                info!("the user was removed from the configuration; unbinding");
+                removed = None;
+                while inflight.next().await.is_some() {}
+                let _ = session.unbind().await;
+            }
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
                     // Finish what was accepted, then unbind the ESME.
@@ -100,6 +111,16 @@ pub async fn run<St: Store>(
     while inflight.next().await.is_some() {}
     let reason = session.closed().await;
     debug!(%reason, "session ended");
+}
+
+/// Resolves once the bound user is removed (never before a bind).
+async fn user_removed(removed: &mut Option<watch::Receiver<bool>>) {
+    match removed {
+        Some(r) => {
+            let _ = r.wait_for(|gone| *gone).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Join the user's receivers once bound as a receiver or transceiver.
