@@ -106,7 +106,11 @@ pub fn wait_for_port(port: u16) {
 
 /// Start smsc-sim on a free port with extra options; returns it and its port.
 pub fn smsc_sim(extra: &[&str]) -> (Proc, u16) {
-    let port = free_port();
+    smsc_sim_on(free_port(), extra)
+}
+
+/// smsc-sim on `port` with extra options; returns it and its port.
+pub fn smsc_sim_on(port: u16, extra: &[&str]) -> (Proc, u16) {
     let port_s = port.to_string();
     let mut args = vec!["--port", &port_s, "--log", "warn"];
     args.extend_from_slice(extra);
@@ -331,7 +335,13 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(extra: &[&str]) -> Sim {
-        let (mut proc, port) = smsc_sim(extra);
+        Sim::start_on(free_port(), extra)
+    }
+
+    /// [`Sim::start`] on `port` (an SMSC that comes up where a connector
+    /// already looks for it).
+    pub fn start_on(port: u16, extra: &[&str]) -> Sim {
+        let (mut proc, port) = smsc_sim_on(port, extra);
         let stdout = proc
             .child
             .as_mut()

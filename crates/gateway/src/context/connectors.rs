@@ -34,6 +34,15 @@ impl ConnectorStates {
         }
     }
 
+    /// Whether `connector` has a bound session now.
+    pub fn is_bound(&self, connector: &str) -> bool {
+        self.bound
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(connector)
+            .is_some_and(|n| *n > 0)
+    }
+
     /// Bound sessions of each connector that has or had one.
     pub fn snapshot(&self) -> BTreeMap<String, u32> {
         self.bound
@@ -63,9 +72,11 @@ mod tests {
         let a = s.up("a");
         let a2 = s.up("a");
         assert_eq!(s.snapshot()["a"], 2);
+        assert!(s.is_bound("a") && !s.is_bound("b"));
         drop(a);
         assert_eq!(s.snapshot()["a"], 1);
         drop(a2);
         assert_eq!(s.snapshot()["a"], 0);
+        assert!(!s.is_bound("a"));
     }
 }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use smpp::CommandStatus;
 use smpp::pdu::SubmitSm;
 
-use crate::config::{Credit, User};
+use crate::config::{Credit, MtRouteType, User};
 use crate::context::Context;
 use crate::router::{MtContext, MtDecision};
 use crate::store::{Limit, ReceiptCallback, Refusal, Store, StoredMessage, Submission, now_us};
@@ -157,7 +157,7 @@ pub async fn submit_with<S: Store>(
     let message = StoredMessage {
         id: uuid::Uuid::new_v4().to_string(),
         user: user.system_id.clone(),
-        connectors: decision.connectors().map(|c| c.to_string()).collect(),
+        connectors: queue_order(ctx, &decision),
         submit: s,
         parts: checked.parts,
         rate_micro: rate,
@@ -185,6 +185,21 @@ pub async fn submit_with<S: Store>(
         Err(Refusal::Unavailable(_)) => Err(SubmitError::Unavailable),
         Err(Refusal::Unstorable(why)) => Err(SubmitError::Unstorable(why)),
     }
+}
+
+/// The connectors a message is queued for, the first one's queue first:
+/// the route's order, except that a failover route starts at its first
+/// connector bound in this process (DESIGN.md, "Routing: failover and
+/// re-routing"), the others following in the route's order from there,
+/// and at its first connector when none is bound.
+fn queue_order<S: Store>(ctx: &Context<S>, decision: &MtDecision) -> Vec<String> {
+    let mut connectors: Vec<String> = decision.connectors().map(|c| c.to_string()).collect();
+    if decision.kind == MtRouteType::Failover {
+        if let Some(i) = connectors.iter().position(|c| ctx.connectors.is_bound(c)) {
+            connectors.rotate_left(i);
+        }
+    }
+    connectors
 }
 
 #[cfg(test)]

@@ -290,3 +290,47 @@ rate = 0.1
             .unwrap();
     }
 }
+
+/// A failover route queues on its first connector bound in this process,
+/// the rest following in the route's order; on its first when none is.
+#[tokio::test]
+async fn a_failover_route_queues_on_its_first_bound_connector() {
+    let text = format!(
+        "{CONFIG}[connector:uk]\nhost = 127.0.0.1\nport = 9\nusername = u\npassword = p\n\
+         [filter:to-uk]\ntype = destination_addr\nvalue = ^44\n\
+         [mt-route:30]\ntype = failover\nconnectors = fr, vip, uk\nfilters = to-uk\n"
+    );
+    let config = Config::parse(&text, "test.ini", &|_| None).unwrap();
+    let ctx = Context::new(Arc::new(config), MemoryStore::new())
+        .await
+        .unwrap();
+    let bob = user(&ctx, "bob");
+    let queued = |ctx: &Arc<Context<MemoryStore>>| {
+        let ctx = ctx.clone();
+        async move {
+            let mut q = Vec::new();
+            for c in ["fr", "vip", "uk"] {
+                q.push(ctx.store.queue_depth(c).await.unwrap());
+            }
+            q
+        }
+    };
+    // None bound: the first.
+    submit(&ctx, &bob, sms("447700900123"), &[]).await.unwrap();
+    assert_eq!(queued(&ctx).await, [1, 0, 0]);
+    // vip bound: vip, then uk, then fr.
+    let vip = ctx.connectors.up("vip");
+    submit(&ctx, &bob, sms("447700900123"), &[]).await.unwrap();
+    assert_eq!(queued(&ctx).await, [1, 1, 0]);
+    let taken = ctx
+        .store
+        .take("vip", "w", 1, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(taken[0].message.connectors, ["vip", "uk", "fr"]);
+    // fr back: fr again.
+    let _fr = ctx.connectors.up("fr");
+    submit(&ctx, &bob, sms("447700900123"), &[]).await.unwrap();
+    assert_eq!(queued(&ctx).await, [2, 0, 0]);
+    drop(vip);
+}
