@@ -5,6 +5,7 @@
 //! configured store. SIGTERM or SIGINT: stop accepting, finish the submits
 //! in flight, unbind every ESME, exit 0.
 
+mod notify;
 mod run;
 
 /// mimalloc: the gateway allocates and frees many small buffers across
