@@ -101,7 +101,11 @@ fn every_key_of_every_table_is_in_the_configuration_reference() {
             wrong.push(format!("[{kind}]: a heading for no section kind"));
         }
     }
-    assert!(wrong.is_empty(), "docs/configuration.md:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
