@@ -44,9 +44,11 @@ pub fn stopping(status: &str) {
     send(&[NotifyState::Stopping, NotifyState::Status(status)]);
 }
 
-/// A line for `systemctl status` about what tern is doing.
+/// A line for `systemctl status` about what tern is doing; a line break
+/// in it (an error's text) would end the assignment, so it becomes a space.
 pub fn status(status: &str) {
-    send(&[NotifyState::Status(status)]);
+    let line = status.replace(['\n', '\r'], " ");
+    send(&[NotifyState::Status(&line)]);
 }
 
 /// Whether a failed send was already logged (they would repeat with each

@@ -1,5 +1,6 @@
-//! `tern run`: logging, the runtime, the store, the SMPP front end, and
-//! the signals that stop it.
+//! `tern run`: logging, the runtime, the store, the SMPP front end, the
+//! signals that reload and stop it, and what systemd is told meanwhile
+//! (`notify.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
