@@ -152,6 +152,15 @@ fn ready_reloading_ready_watchdog_and_stopping_in_order() {
     // (ten are due; a busy machine may delay some, never all).
     let n = notify.pings_during(Duration::from_millis(1500));
     assert!((5..=40).contains(&n), "{n} watchdog pings in 1.5 s");
+    // Spread over the window at about the interval, not in a burst.
+    let last: Vec<Instant> = notify.pings[notify.pings.len() - n..].to_vec();
+    let mut gaps: Vec<Duration> = last.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort();
+    let median = gaps[gaps.len() / 2];
+    assert!(
+        median >= Duration::from_millis(50) && median <= Duration::from_millis(400),
+        "median gap between pings {median:?} (100 ms due)"
+    );
 
     // SIGHUP: RELOADING with the monotonic clock, then READY again.
     tern.proc.signal("HUP");
@@ -183,6 +192,17 @@ fn ready_reloading_ready_watchdog_and_stopping_in_order() {
     assert!(status_of(&stopping).starts_with("stopping"), "{stopping:?}");
     let out = tern.proc.child.take().unwrap().wait_with_output().unwrap();
     assert!(out.status.success(), "tern exited {:?}", out.status);
+    // Once stopping, the main loop is gone: no ping, no READY after it.
+    let mut after = Vec::new();
+    while let Some(lines) = notify.datagram(Duration::from_millis(100)) {
+        after.push(lines);
+    }
+    assert!(
+        after
+            .iter()
+            .all(|l| !l.contains(&"WATCHDOG=1".to_string()) && !l.contains(&"READY=1".to_string())),
+        "after STOPPING: {after:?}"
+    );
 }
 
 #[test]
