@@ -11,7 +11,8 @@ The rule:
 - inside code, a URL is an example: its host is loopback (127.0.0.1,
   localhost, [::1]), a reserved example name (example.com/.net/.org, or a
   name under .example, .invalid, .test, .localhost), or the placeholder
-  `...`.
+  `...`;
+- every docs/*.md is linked from README.md.
 Exits 1 listing every offence as FILE:LINE: what.
 """
 import glob
@@ -83,9 +84,21 @@ def check(path: str) -> list:
     return errors
 
 
+def unlinked_docs(docs: list) -> list:
+    """Every docs/*.md is linked from README.md (its documentation table)."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    linked = {m.group(1).split("#", 1)[0] for m in LINK.finditer(readme) if m.group(1)}
+    return [
+        f"README.md: docs/{os.path.basename(d)} is not linked"
+        for d in docs
+        if f"docs/{os.path.basename(d)}" not in linked
+    ]
+
+
 def main() -> int:
-    files = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
-    errors = [e for f in files for e in check(f)]
+    docs = sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    files = [os.path.join(ROOT, "README.md")] + docs
+    errors = [e for f in files for e in check(f)] + unlinked_docs(docs)
     for e in errors:
         print(e, file=sys.stderr)
     if errors:
