@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= decode_pdu
 
-.PHONY: all build run test test-deps bench bench-session fuzz lint fmt clean
+.PHONY: all build run test test-deps bench bench-session fuzz lint check-deploy check-docs install fmt clean
 
 all: build
 
@@ -40,9 +40,30 @@ fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
-lint:
+lint: check-docs check-deploy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+# README and docs/ point only inside the repository (the rule is in the script).
+check-docs:
+	@python3 scripts/check-docs.py
+
+# deploy/: make install staged in a temporary DESTDIR, the example config
+# checked, the unit verified (systemd-analyze) and the alert rules checked
+# and tested (promtool) where those tools are installed.
+check-deploy:
+	@bash scripts/check-deploy.sh
+
+# Binary to $(PREFIX)/bin, unit to $(UNITDIR), config to
+# $(SYSCONFDIR)/tern/tern.ini when none is there; as root (no DESTDIR)
+# also the `tern` system user. docs/operations.md.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+TERN_BIN ?= target/release/tern
+install:
+	@if [ "$(TERN_BIN)" = target/release/tern ]; then $(CARGO) build --locked --release -p tern; fi
+	@PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" UNITDIR="$(UNITDIR)" DESTDIR="$(DESTDIR)" TERN_BIN="$(TERN_BIN)" bash scripts/install.sh
 
 fmt:
 	$(CARGO) fmt --all

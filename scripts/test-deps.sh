@@ -25,3 +25,13 @@ if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
     echo "test-deps: installing smpplib from PyPI" >&2
     python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 fi
+
+# systemd-analyze for `make check-deploy` (verifies deploy/tern.service;
+# Debian's systemd package, about 3 MB). promtool (Debian's prometheus,
+# about 19 MB) is not installed here: its checks run where it is.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "test-deps: installing systemd (systemd-analyze)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi

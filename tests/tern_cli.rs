@@ -28,6 +28,26 @@ fn check_config_accepts_the_shipped_file() {
 }
 
 #[test]
+fn check_config_accepts_the_production_example_without_warnings() {
+    let out = Command::new(bin("tern"))
+        .args(["check-config", "-c", &repo_file("deploy/tern.ini")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok (2 users, 2 connectors"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Its passwords are argon2id hashes: nothing to warn about.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
 fn check_config_names_file_section_and_key() {
     let dir = std::env::temp_dir().join(format!("tern-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -51,8 +51,14 @@ pub struct Proc {
 
 impl Proc {
     pub fn start(name: &str, args: &[&str]) -> Proc {
+        Proc::start_env(name, args, &[])
+    }
+
+    /// [`Proc::start`] with variables added to the environment it inherits.
+    pub fn start_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let child = Command::new(bin(name))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -214,16 +220,29 @@ impl Tern {
     /// replaced by the ports given: a test that kills a tern and starts it
     /// again uses the same ports, so its clients find it where it was.
     pub fn start_on(config: &str, port: u16, http: u16) -> Tern {
+        let tern = Tern::spawn_env(config, port, http, &[]);
+        wait_for_port(port);
+        tern
+    }
+
+    /// Start `tern run` like [`Tern::start_on`] with variables added to its
+    /// environment, and return at once, without waiting for its port: for
+    /// a test that waits for another sign (systemd's READY).
+    pub fn spawn_env(config: &str, port: u16, http: u16, env: &[(&str, &str)]) -> Tern {
         let dir = std::env::temp_dir().join(format!("tern-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("tern.ini");
         let text = config
             .replace("{smpp_port}", &port.to_string())
             .replace("{http_port}", &http.to_string());
-        std::fs::write(&path, text).unwrap();
-        let proc = Proc::start("tern", &["run", "-c", path.to_str().unwrap()]);
-        wait_for_port(port);
+        std::fs::write(dir.join("tern.ini"), text).unwrap();
+        let path = dir.join("tern.ini");
+        let proc = Proc::start_env("tern", &["run", "-c", path.to_str().unwrap()], env);
         Tern { proc, port, dir }
+    }
+
+    /// The configuration file this tern runs on (rewrite it, then SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("tern.ini")
     }
 }
 

@@ -3,8 +3,10 @@
 //! `run` serves the SMPP front end, the connectors to the upstream SMSCs
 //! and the way back (receipts and MO to the users' receiver binds) on the
 //! configured store. SIGTERM or SIGINT: stop accepting, finish the submits
-//! in flight, unbind every ESME, exit 0.
+//! in flight, unbind every ESME, exit 0. Under systemd (`Type=notify`) it
+//! reports READY, RELOADING, STOPPING and watchdog pings (`notify.rs`).
 
+mod notify;
 mod run;
 
 /// mimalloc: the gateway allocates and frees many small buffers across

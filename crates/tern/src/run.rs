@@ -1,5 +1,6 @@
-//! `tern run`: logging, the runtime, the store, the SMPP front end, and
-//! the signals that stop it.
+//! `tern run`: logging, the runtime, the store, the SMPP front end, the
+//! signals that reload and stop it, and what systemd is told meanwhile
+//! (`notify.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use gateway::store::memory::MemoryStore;
 use gateway::store::redis::{RedisOptions, RedisStore};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{Instrument, info, info_span, warn};
+
+use crate::notify;
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
@@ -97,13 +100,46 @@ async fn serve_with<S: Store + Clone>(
     let mut connectors = gateway::connector::Connectors::start(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
     let callbacks = gateway::callbacks::spawn(&ctx).context("starting the HTTP callback client")?;
+    // systemd (notify.rs): READY once the listeners are bound (above) and
+    // the store answers; the watchdog is pinged from this loop.
+    let serving = format!(
+        "serving SMPP on {}:{}, HTTP on {}:{}",
+        config.smpp_server.bind,
+        config.smpp_server.port,
+        config.http_api.bind,
+        config.http_api.port
+    );
+    let mut watchdog = notify::Watchdog::from_env();
+    if let Some(period) = watchdog.period() {
+        info!(
+            every_ms = period.as_millis() as u64,
+            "pinging the systemd watchdog"
+        );
+    }
+    let store_answers = store_answers(&ctx.store);
+    tokio::pin!(store_answers);
+    let mut ready = false;
     loop {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&ctx, &config.file, &mut connectors).await,
+            _ = hup.recv() => {
+                if ready {
+                    notify::reloading();
+                }
+                watchdog.keep_alive(reload(&ctx, &config.file, &mut connectors)).await;
+                if ready {
+                    notify::ready(&serving);
+                }
+            }
+            _ = &mut store_answers, if !ready => {
+                ready = true;
+                notify::ready(&serving);
+            }
+            _ = watchdog.ping_when_due() => {}
         }
     }
+    notify::stopping("stopping: unbinding ESMEs, settling connectors");
     ctx.shutdown.stop_front_end();
     let _ = server.await;
     // Requests in progress finish; a client holding a connection open
@@ -130,6 +166,19 @@ async fn serve_with<S: Store + Clone>(
     let _ = tokio::time::timeout(Duration::from_secs(15), callbacks).await;
     info!("tern stopped");
     Ok(())
+}
+
+/// Resolves once the store answers a ping, trying every second meanwhile
+/// (tern serves already: submits get ESME_RMSGQFUL until then).
+async fn store_answers<S: Store>(store: &S) {
+    let mut said = false;
+    while let Err(e) = store.ping().await {
+        if !said {
+            notify::status(&format!("waiting for the store: {e}"));
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// SIGHUP: read the file again; swap it in whole, or keep the old one.

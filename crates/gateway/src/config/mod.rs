@@ -33,6 +33,9 @@ mod server;
 mod users;
 mod values;
 
+#[cfg(test)]
+mod reference_doc;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

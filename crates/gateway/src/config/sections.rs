@@ -71,6 +71,12 @@ impl Kind {
     }
 }
 
+/// Every section kind's name, for the configuration reference's test.
+#[cfg(test)]
+pub(super) fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|(name, _)| *name).collect()
+}
+
 /// The error for a section of no known kind: lists the kinds.
 fn unknown_section() -> String {
     let kinds: Vec<String> = KINDS
