@@ -73,7 +73,12 @@ pub async fn connect_tls(
     let _ = stream.set_nodelay(true);
     let stream = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, tls.connect(server_name, stream))
         .await
-        .map_err(|_| SessionError::Tls("no TLS handshake within 10 s".into()))?
+        .map_err(|_| {
+            SessionError::Tls(format!(
+                "no TLS handshake within {:?}",
+                tls::HANDSHAKE_TIMEOUT
+            ))
+        })?
         .map_err(|e| SessionError::Tls(e.to_string()))?;
     self::bind(stream, addr.to_string(), mode, bind, config).await
 }

@@ -1,4 +1,5 @@
-//! One connector session: bind, take, submit, settle; reconnect on loss.
+//! One connector session: dial (TCP, or TLS with `tls = yes`), bind, take,
+//! submit, settle; reconnect on loss.
 
 use std::sync::Arc;
 use std::time::Duration;
