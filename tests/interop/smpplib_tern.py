@@ -35,6 +35,9 @@ run as a whole are bounded by --timeout. Only loopback hosts are accepted.
 
     python3 tests/interop/smpplib_tern.py --port 2775 --system-id demo \
         --password demo --role trx --messages short,udh,payload
+
+With --tls-ca FILE it speaks TLS (Python's ssl), trusting only that CA and
+checking the certificate's name (--tls-name, default localhost).
 """
 
 import argparse
@@ -44,6 +47,7 @@ import logging
 import re
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -99,6 +103,10 @@ def parse_args(argv):
                    help="seconds to watch for unexpected PDUs before unbinding")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="overall seconds for the whole run")
+    p.add_argument("--tls-ca", default=None,
+                   help="speak TLS, trusting this CA file (PEM)")
+    p.add_argument("--tls-name", default="localhost",
+                   help="the name tern's certificate must carry")
     p.add_argument("--source", default="TernTest")
     p.add_argument("--dest", default="447700900123")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -119,6 +127,27 @@ def loopback_ipv4(host):
         if ipaddress.ip_address(info[4][0]).is_loopback:
             return info[4][0]
     raise ValueError("--host %r is not a loopback address" % host)
+
+
+class NamedContext(ssl.SSLContext):
+    """An SSL context that checks the server's certificate against a name:
+    smpplib wraps its socket without giving one."""
+    server_name = None
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        kwargs.setdefault("server_hostname", self.server_name)
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context(a):
+    """With --tls-ca, a client context trusting only that CA (certificate
+    and host name checked); else None, plain TCP."""
+    if a.tls_ca is None:
+        return None
+    ctx = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=a.tls_ca)
+    ctx.server_name = a.tls_name
+    return ctx
 
 
 def to_str(v):
@@ -170,9 +199,13 @@ class Esme:
         # Never wait past the run's deadline; the socket's own timeout (set
         # at connect) bounds reading the rest of a PDU.
         wait = max(0.0, min(wait, self.remaining()))
-        readable, _, _ = select.select([c._socket], [], [], wait)
-        if not readable:
-            return
+        # Over TLS, bytes already read and decrypted wait in the SSL
+        # object, where select cannot see them.
+        pending = getattr(c._socket, "pending", None)
+        if not (pending and pending() > 0):
+            readable, _, _ = select.select([c._socket], [], [], wait)
+            if not readable:
+                return
         try:
             c.read_once(auto_send_enquire_link=False)
         except socket.timeout:
@@ -265,7 +298,8 @@ class Esme:
         a = self.args
         c = smpplib.client.Client(
             host, a.port, timeout=max(0.5, min(5.0, self.remaining())),
-            logger_name="smpplib.%s" % a.role, allow_unknown_opt_params=True)
+            logger_name="smpplib.%s" % a.role, allow_unknown_opt_params=True,
+            ssl_context=tls_context(a))
         c.set_message_sent_handler(self.on_submit_resp)
         c.set_message_received_handler(self.on_deliver)
         c.set_query_resp_handler(self.on_query_resp)

@@ -13,6 +13,7 @@ use smpp::pdu::{Bind, Body, DeliverSm, DeliverSmResp};
 use smpp_session::{BindMode, Event, Session, SessionConfig, esme};
 use tokio::sync::mpsc;
 
+pub mod pki;
 pub mod sink;
 
 /// The directory the workspace's binaries are built into (next to the test

@@ -24,6 +24,14 @@ pub struct Args {
     #[arg(long)]
     pub port: u16,
 
+    /// Speak TLS, trusting the CA certificates of this PEM file.
+    #[arg(long)]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// The name the server's certificate must carry (with --tls-ca).
+    #[arg(long, default_value = "localhost")]
+    pub tls_name: String,
+
     /// system_id to bind with.
     #[arg(short = 'u', long = "user")]
     pub user: String,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use smpp::pdu::{Bind, Limits};
-use smpp_session::{BindMode, BindState, Event, Session, SessionConfig, SessionError, esme};
+use smpp_session::{BindMode, BindState, Event, Session, SessionConfig, SessionError, esme, tls};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -333,11 +333,17 @@ async fn bind_one(addr: &str, mode: BindMode, args: &Args) -> Result<Link, LoadE
         event_queue: 4096,
         ..Default::default()
     };
-    let bound = tokio::time::timeout(
-        args.response_timeout(),
-        esme::connect(addr, mode, bind, config),
-    )
-    .await;
+    let connect = async {
+        match &args.tls_ca {
+            None => esme::connect(addr, mode, bind, config).await,
+            Some(ca) => {
+                let tls = tls_connector(ca, &args.tls_name)
+                    .map_err(|e| SessionError::Tls(e.to_string()))?;
+                esme::connect_tls(addr, &tls.0, tls.1, mode, bind, config).await
+            }
+        }
+    };
+    let bound = tokio::time::timeout(args.response_timeout(), connect).await;
     match bound {
         Ok(Ok((session, events, _resp))) => Ok(Link {
             session,
@@ -357,6 +363,16 @@ async fn bind_one(addr: &str, mode: BindMode, args: &Args) -> Result<Link, LoadE
             args.response_timeout()
         ))),
     }
+}
+
+/// The TLS client of --tls-ca and the name of --tls-name.
+fn tls_connector(
+    ca: &std::path::Path,
+    name: &str,
+) -> Result<(tls::TlsConnector, tls::ServerName<'static>), anyhow::Error> {
+    let path = ca.display().to_string();
+    let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    Ok((tls::connector(&pem, &path)?, tls::server_name(name)?))
 }
 
 #[cfg(test)]

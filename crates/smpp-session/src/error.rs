@@ -46,4 +46,6 @@ pub enum SessionError {
     UnexpectedResponse(smpp::CommandId),
     #[error("i/o error: {0}")]
     Io(String),
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
 }

@@ -15,6 +15,13 @@ pub struct Args {
     /// SMPP port.
     #[arg(long, default_value_t = 2776)]
     pub port: u16,
+    /// Serve SMPP over TLS on --port with this certificate chain (PEM);
+    /// needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Delay before a submitted message's receipt is sent, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub dlr_delay_ms: u64,

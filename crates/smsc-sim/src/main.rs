@@ -4,7 +4,8 @@
 //! in hex or decimal, receipts after a delay with a mix of outcomes (one per
 //! submit_sm, so one per part of a long message), injected errors and
 //! throttling, MO at a rate, query_sm and cancel_sm, dropped connections,
-//! and receipts kept for a system_id while it has no receiver bound.
+//! and receipts kept for a system_id while it has no receiver bound; over
+//! TLS with --tls-cert/--tls-key.
 //!
 //! Counters are printed as one JSON line on stdout on SIGUSR1 and on exit
 //! (SIGINT or SIGTERM, exit 0). Logs go to stderr.
@@ -48,11 +49,12 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let tls = acceptor(&args)?;
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    info!(addr = %listener.local_addr()?, "smsc-sim listening");
+    info!(addr = %listener.local_addr()?, tls = tls.is_some(), "smsc-sim listening");
     let sim = sim::Sim::new(args);
     tokio::spawn(sim.clone().run_delayed().instrument(info_span!("delayed")));
     if sim.args.mo_rate > 0.0 {
@@ -68,7 +70,7 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
                     // bound as a receiver, its deliverer carry it too.
                     let span = info_span!("session", %peer, system_id = tracing::field::Empty);
                     tokio::spawn(
-                        server::serve(sim.clone(), stream, peer.to_string(), n).instrument(span),
+                        server::serve(sim.clone(), stream, peer.to_string(), n, tls.clone()).instrument(span),
                     );
                 }
                 Err(e) => warn!(error = %e, "accept failed"),
@@ -80,6 +82,22 @@ async fn run(args: cli::Args) -> anyhow::Result<()> {
     }
     print_counters(&sim);
     Ok(())
+}
+
+/// The TLS acceptor of --tls-cert/--tls-key, if given.
+fn acceptor(args: &cli::Args) -> anyhow::Result<Option<smpp_session::tls::TlsAcceptor>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read =
+        |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let acceptor = smpp_session::tls::acceptor(
+        &read(cert)?,
+        &read(key)?,
+        &cert.display().to_string(),
+        &key.display().to_string(),
+    )?;
+    Ok(Some(acceptor))
 }
 
 fn print_counters(sim: &Arc<sim::Sim>) {

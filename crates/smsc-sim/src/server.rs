@@ -9,7 +9,9 @@ use smpp::pdu::{
     Address, Bind, BindResp, Body, Pdu, QuerySmResp, SubmitMultiResp, SubmitSm, SubmitSmResp,
 };
 use smpp::{CommandStatus as S, MessageState};
+use smpp_session::tls::{self, TlsAcceptor};
 use smpp_session::{BindMode, Event, Session, SessionConfig, smsc};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -44,8 +46,29 @@ struct Conn {
     dice: Dice,
 }
 
-pub async fn serve(sim: Arc<Sim>, stream: TcpStream, peer: String, n: u64) {
+/// Serve one connection: over TLS when the sim has a certificate.
+pub async fn serve(
+    sim: Arc<Sim>,
+    stream: TcpStream,
+    peer: String,
+    n: u64,
+    tls: Option<TlsAcceptor>,
+) {
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve_on(sim, stream, peer, n).await;
+    };
+    match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_on(sim, stream, peer, n).await,
+        Ok(Err(e)) => info!(error = %e, "TLS handshake failed"),
+        Err(_) => info!("no TLS handshake in time"),
+    }
+}
+
+async fn serve_on<Io>(sim: Arc<Sim>, stream: Io, peer: String, n: u64)
+where
+    Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let config = SessionConfig {
         limits: smpp::pdu::Limits::JASMIN,
         ..SessionConfig::default()

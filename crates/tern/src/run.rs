@@ -88,6 +88,13 @@ async fn serve_with<S: Store + Clone>(
             config.smpp_server.bind, config.smpp_server.port
         )
     })?;
+    let tls_listener = server::listen_tls(&config).await.with_context(|| {
+        format!(
+            "listening on {}:{} ([smpp-server] tls_port)",
+            config.smpp_server.bind,
+            config.smpp_server.tls.as_ref().map_or(0, |t| t.port)
+        )
+    })?;
     let http_listener = gateway::http::listen(&config).await.with_context(|| {
         format!(
             "listening on {}:{} ([http-api])",
@@ -96,6 +103,9 @@ async fn serve_with<S: Store + Clone>(
     })?;
     let server =
         tokio::spawn(server::serve(ctx.clone(), listener).instrument(info_span!("smpp_server")));
+    let tls_server = tls_listener.map(|l| {
+        tokio::spawn(server::serve_tls(ctx.clone(), l).instrument(info_span!("smpp_server_tls")))
+    });
     let http = tokio::spawn(gateway::http::serve(ctx.clone(), http_listener));
     let mut connectors = gateway::connector::Connectors::start(&ctx);
     let _delivery = gateway::delivery::spawn(&ctx);
@@ -142,6 +152,9 @@ async fn serve_with<S: Store + Clone>(
     notify::stopping("stopping: unbinding ESMEs, settling connectors");
     ctx.shutdown.stop_front_end();
     let _ = server.await;
+    if let Some(t) = tls_server {
+        let _ = t.await;
+    }
     // Requests in progress finish; a client holding a connection open
     // does not hold up the stop.
     let _ = tokio::time::timeout(Duration::from_secs(10), http).await;

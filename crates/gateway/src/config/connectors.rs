@@ -1,5 +1,5 @@
 //! `[connector:NAME]`: an upstream SMSC Tern binds to, its session
-//! settings and how it writes message ids.
+//! settings (TLS among them) and how it writes message ids.
 
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use smpp::split::Method;
 use super::Secret;
 use super::ini::Section;
 use super::keys::{Keys, Reader, key_table};
-use super::values::{choice, seconds, secret, text, trimmed, whole};
+use super::tls::{ConnectorTls, PemFile, SYSTEM_CA_BUNDLE, pem_file};
+use super::values::{choice, seconds, secret, text, trimmed, whole, yes_no};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectorBind {
@@ -43,6 +44,8 @@ pub struct Connector {
     pub submit_id_format: IdFormat,
     pub split: Method,
     pub dlr_expiry: Duration,
+    /// TLS upstream (`tls = yes`).
+    pub tls: Option<ConnectorTls>,
 }
 
 key_table! {
@@ -65,6 +68,12 @@ key_table! {
         SUBMIT_ID_FORMAT: IdFormat = "submit_id_format", optional, id_format;
         SPLIT: Method = "split", default "udh", split;
         DLR_EXPIRY: Duration = "dlr_expiry", default "86400", seconds;
+        TLS: bool = "tls", default "no", yes_no;
+        // Read only with tls = yes. The CAs default to the system's
+        // bundle, the name to host.
+        TLS_CA: PemFile = "tls_ca", optional, pem_file;
+        TLS_SERVER_NAME: String = "tls_server_name", optional, trimmed;
+        TLS_VERIFY: bool = "tls_verify", default "yes", yes_no;
     }
 }
 
@@ -135,7 +144,54 @@ pub(super) fn read_connector(reader: &Reader<'_>, section: &Section) -> Connecto
         submit_id_format: submit_id_format(&c),
         split: c.get(&SPLIT),
         dlr_expiry: c.get(&DLR_EXPIRY),
+        tls: tls(&c),
     }
+}
+
+/// With `tls = yes`: the CAs (read and checked) and the server name.
+fn tls(c: &Keys<'_, '_>) -> Option<ConnectorTls> {
+    use connector::*;
+    if !c.get(&TLS) {
+        return None;
+    }
+    let server_name = match c.get(&TLS_SERVER_NAME) {
+        Some(name) => name,
+        None => c.peek(&HOST).unwrap_or_default(),
+    };
+    // (A missing host is reported as such.)
+    if !server_name.is_empty() && smpp_session::tls::server_name(&server_name).is_err() {
+        let at = if c.given(&TLS_SERVER_NAME) {
+            &TLS_SERVER_NAME
+        } else {
+            &HOST
+        };
+        c.fault(
+            at,
+            format!("{server_name:?} is not a DNS name or IP address for TLS"),
+        );
+    }
+    let ca = if c.get(&TLS_VERIFY) {
+        let ca = if c.given(&TLS_CA) {
+            c.get(&TLS_CA)?
+        } else {
+            match PemFile::read(SYSTEM_CA_BUNDLE) {
+                Ok(f) => f,
+                Err(e) => {
+                    c.fault(&TLS_CA, format!("not set, and the system's CA bundle: {e}"));
+                    return None;
+                }
+            }
+        };
+        Some(ca)
+    } else {
+        None
+    };
+    let tls = ConnectorTls { ca, server_name };
+    if let Err(e) = tls.connector() {
+        c.fault(&TLS_CA, e.to_string());
+        return None;
+    }
+    Some(tls)
 }
 
 /// `submit_id_format`, else `id_format`. `auto` keys ids by their text,

@@ -15,6 +15,7 @@
 //! - `filters.rs`: `[filter:NAME]`
 //! - `routes.rs`: `[mt-route:ORDER]`, `[mo-route:ORDER]`, and the rules
 //!   on what routes name
+//! - `tls.rs`: the PEM files TLS keys name, read with the file
 //!
 //! `keys.rs` is the key-table machinery they share (an unknown key, a bad
 //! value, a default), `values.rs` the value grammars, `sections.rs` the
@@ -30,6 +31,7 @@ mod routes;
 mod secret;
 mod sections;
 mod server;
+mod tls;
 mod users;
 mod values;
 
@@ -44,7 +46,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use filters::{Filter, FilterKind};
 pub use routes::{MoRoute, MoRouteType, MtRoute, MtRouteType};
 pub use secret::Secret;
-pub use server::{HttpApi, LogConfig, LogFormat, SmppServer, StoreConfig, TlsListener};
+pub use server::{HttpApi, LogConfig, LogFormat, SmppServer, StoreConfig};
+pub use tls::{ConnectorTls, PemFile, SYSTEM_CA_BUNDLE, TlsListener};
 pub use users::{BindModes, Group, Password, User};
 pub use values::Credit;
 

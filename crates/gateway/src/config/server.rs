@@ -7,9 +7,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use smpp_session::tls::TlsError;
+
 use super::Secret;
 use super::ini::Section;
 use super::keys::{Keys, Reader, key_table};
+use super::tls::{PemFile, TlsListener, pem_file};
 use super::values::{choice, ip, seconds, secret, text, whole};
 
 #[derive(Debug, Clone)]
@@ -27,14 +30,8 @@ pub struct SmppServer {
     /// Failed binds from one IP within 60 s before a cool-down.
     pub bind_fail_limit: u32,
     pub bind_fail_cooldown: Duration,
+    /// The TLS listener, when `tls_port` is given (and its files read).
     pub tls: Option<TlsListener>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TlsListener {
-    pub port: u16,
-    pub cert: String,
-    pub key: String,
 }
 
 #[derive(Debug, Clone)]
@@ -75,10 +72,11 @@ key_table! {
         MAX_BINDS: u32 = "max_binds", default "10000", whole;
         BIND_FAIL_LIMIT: u32 = "bind_fail_limit", default "10", whole;
         BIND_FAIL_COOLDOWN: Duration = "bind_fail_cooldown", default "60", seconds;
-        // A TLS listener when tls_port is given; then cert and key are required.
+        // A TLS listener when tls_port is given; then cert and key are
+        // required: PEM files, read with the configuration.
         TLS_PORT: u16 = "tls_port", optional, whole;
-        TLS_CERT: String = "tls_cert", optional, text;
-        TLS_KEY: String = "tls_key", optional, text;
+        TLS_CERT: PemFile = "tls_cert", optional, pem_file;
+        TLS_KEY: PemFile = "tls_key", optional, pem_file;
     }
 }
 
@@ -126,12 +124,7 @@ fn log_format(v: &str) -> Result<LogFormat, String> {
 pub(super) fn read_smpp_server(reader: &Reader<'_>, section: &Section) -> SmppServer {
     use smpp_server::*;
     let s = Keys::new(reader, section, names());
-    // A bad tls_port still asks for the cert and key: all errors at once.
-    let tls = s.given(&TLS_PORT).then(|| TlsListener {
-        port: s.get(&TLS_PORT).unwrap_or_default(),
-        cert: s.require(&TLS_CERT).unwrap_or_default(),
-        key: s.require(&TLS_KEY).unwrap_or_default(),
-    });
+    let tls = tls_listener(&s);
     SmppServer {
         id: s.get(&ID),
         bind: s.get(&BIND),
@@ -145,6 +138,38 @@ pub(super) fn read_smpp_server(reader: &Reader<'_>, section: &Section) -> SmppSe
         bind_fail_limit: s.get(&BIND_FAIL_LIMIT),
         bind_fail_cooldown: s.get(&BIND_FAIL_COOLDOWN),
         tls,
+    }
+}
+
+/// The TLS listener when `tls_port` is given: its certificate and key
+/// read and checked against each other. A bad tls_port still reads the
+/// cert and key (all errors at once); any error leaves no listener.
+fn tls_listener(s: &Keys<'_, '_>) -> Option<TlsListener> {
+    use smpp_server::*;
+    if !s.given(&TLS_PORT) {
+        return None;
+    }
+    let port = s.get(&TLS_PORT);
+    let cert = s.require(&TLS_CERT);
+    let key = s.require(&TLS_KEY);
+    let (port, cert, key) = (port?, cert?, key?);
+    let cert_path = cert.path.clone();
+    match TlsListener::new(port, cert, key) {
+        Ok(l) => Some(l),
+        // The certificate file is at fault only when it did not parse;
+        // otherwise the key is (unreadable, or not the certificate's).
+        Err(TlsError::Pem { path, message }) if path == cert_path => {
+            s.fault(&TLS_CERT, format!("{path}: {message}"));
+            None
+        }
+        Err(TlsError::Rustls(rustls::Error::InconsistentKeys(_))) => {
+            s.fault(&TLS_KEY, "is not the key of tls_cert's certificate");
+            None
+        }
+        Err(e) => {
+            s.fault(&TLS_KEY, e.to_string());
+            None
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! One connector session: bind, take, submit, settle; reconnect on loss.
+//! One connector session: dial (TCP, or TLS with `tls = yes`), bind, take,
+//! submit, settle; reconnect on loss.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,11 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use smpp::pdu::{Bind, Body, Limits, RegisteredDelivery, SubmitSm};
+use smpp::pdu::{Bind, BindResp, Body, Limits, RegisteredDelivery, SubmitSm};
 use smpp::split::{Method, split_encoded};
 use smpp::text::Encoding;
 use smpp::{CommandStatus, MessageState};
-use smpp_session::{BindMode, Session, SessionConfig, SessionError, esme};
+use smpp_session::{BindMode, Event, Session, SessionConfig, SessionError, esme, tls};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{Instrument, debug, info, warn};
 
@@ -48,6 +49,9 @@ pub(super) async fn run<S: Store + Clone>(
     // what it had taken (see Store::take); each tern on one Redis
     // needs its own [smpp-server] id.
     let consumer = format!("{}-{}", ctx.config.load().smpp_server.id, index);
+    if c.tls.as_ref().is_some_and(|t| !t.verify()) {
+        warn!("tls_verify = no: the upstream's certificate is not checked");
+    }
     let mut delay = c.reconnect_delay.max(Duration::from_millis(100));
     loop {
         if *shutdown.borrow() {
@@ -102,13 +106,19 @@ async fn connect<S: Store>(
     };
     match c.bind {
         ConnectorBind::Transceiver => {
-            let (tx, events, _) = esme::connect(&addr, BindMode::Transceiver, bind, config).await?;
+            let (tx, events, _) = dial(c, &addr, BindMode::Transceiver, bind, config).await?;
             inbound::spawn(ctx.clone(), c.clone(), tx.clone(), events, joiner.clone());
             Ok(Link { tx, rx: None })
         }
         ConnectorBind::TransmitterAndReceiver => {
-            let (tx, tx_events, _) =
-                esme::connect(&addr, BindMode::Transmitter, bind.clone(), config.clone()).await?;
+            let (tx, tx_events, _) = dial(
+                c,
+                &addr,
+                BindMode::Transmitter,
+                bind.clone(),
+                config.clone(),
+            )
+            .await?;
             inbound::spawn(
                 ctx.clone(),
                 c.clone(),
@@ -116,14 +126,13 @@ async fn connect<S: Store>(
                 tx_events,
                 joiner.clone(),
             );
-            let (rx, rx_events, _) =
-                match esme::connect(&addr, BindMode::Receiver, bind, config).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.unbind().await;
-                        return Err(e);
-                    }
-                };
+            let (rx, rx_events, _) = match dial(c, &addr, BindMode::Receiver, bind, config).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.unbind().await;
+                    return Err(e);
+                }
+            };
             inbound::spawn(
                 ctx.clone(),
                 c.clone(),
@@ -134,6 +143,26 @@ async fn connect<S: Store>(
             Ok(Link { tx, rx: Some(rx) })
         }
     }
+}
+
+/// Connect to the upstream, over TLS with `tls = yes`, and bind.
+async fn dial(
+    c: &Connector,
+    addr: &str,
+    mode: BindMode,
+    bind: Bind<Bytes>,
+    config: SessionConfig,
+) -> Result<(Session, mpsc::Receiver<Event>, BindResp<Bytes>), SessionError> {
+    let Some(t) = &c.tls else {
+        return esme::connect(addr, mode, bind, config).await;
+    };
+    // Checked when the configuration was read; an error here is the
+    // bind's (logged, retried).
+    let tls = t
+        .connector()
+        .map_err(|e| SessionError::Tls(e.to_string()))?;
+    let name = tls::server_name(&t.server_name).map_err(|e| SessionError::Tls(e.to_string()))?;
+    esme::connect_tls(addr, &tls, name, mode, bind, config).await
 }
 
 /// A taken message and its place in the window: the permit is released

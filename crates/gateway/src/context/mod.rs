@@ -69,6 +69,12 @@ impl<S: Store> Context<S> {
         {
             needs_restart.push("[smpp-server] bind/port".to_string());
         }
+        // The TLS listener is bound at start; its certificate is not
+        // (read again with the file, served to new connections).
+        let tls_port = |c: &Config| c.smpp_server.tls.as_ref().map(|t| t.port);
+        if tls_port(&old) != tls_port(&config) {
+            needs_restart.push("[smpp-server] tls_port".to_string());
+        }
         if (old.http_api.bind, old.http_api.port) != (config.http_api.bind, config.http_api.port) {
             needs_restart.push("[http-api] bind/port".to_string());
         }

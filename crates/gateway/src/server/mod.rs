@@ -8,16 +8,20 @@
 //!
 //! - [`serve`]: the accept loop; each connection gets its own task
 //!   ([`session`]);
+//! - [`serve_tls`]: the same on `tls_port`, a TLS handshake first
+//!   (`tls.rs`);
 //! - [`submit_multi`]: a submit_multi as one submit per destination.
 //!
 //! replace_sm is the submit path's ([`crate::submit::replace`]).
 
 pub mod session;
 pub mod submit_multi;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use smpp_session::tls::TlsAcceptor;
 use tokio::net::TcpListener;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -27,9 +31,30 @@ use crate::store::Store;
 
 /// Accept ESME connections until the context's front-end shutdown.
 pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
+    accept(ctx, listener, None).await
+}
+
+/// Accept ESME connections over TLS until the front-end shutdown, with
+/// the configuration's certificate (`[smpp-server] tls_cert/tls_key`,
+/// re-read on SIGHUP). Returns at once without `tls_port`.
+pub async fn serve_tls<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
+    let acceptor = ctx
+        .config
+        .load()
+        .smpp_server
+        .tls
+        .as_ref()
+        .map(|t| t.acceptor.clone());
+    if acceptor.is_some() {
+        accept(ctx, listener, acceptor).await
+    }
+}
+
+/// The accept loop of either listener: with `tls`, a handshake first.
+async fn accept<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let mut shutdown = ctx.shutdown.front_end();
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "SMPP server listening");
+        info!(%addr, tls = tls.is_some(), "SMPP server listening");
     }
     loop {
         tokio::select! {
@@ -37,8 +62,16 @@ pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let span = info_span!("session", %peer, user = tracing::field::Empty);
-                    let session = session::run(ctx.clone(), stream, peer, shutdown.clone());
-                    tokio::spawn(session.instrument(span));
+                    match &tls {
+                        None => {
+                            let session = session::run(ctx.clone(), stream, peer, shutdown.clone());
+                            tokio::spawn(session.instrument(span));
+                        }
+                        Some(acceptor) => {
+                            let session = tls::run(ctx.clone(), stream, peer, shutdown.clone(), acceptor.clone());
+                            tokio::spawn(session.instrument(span));
+                        }
+                    }
                 }
                 Err(e) => warn!(error = %e, "accept failed"),
             },
@@ -50,6 +83,16 @@ pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
             }
         }
     }
+}
+
+/// Bind the TLS listener, when `tls_port` is configured: on the same
+/// address as the plain one.
+pub async fn listen_tls(config: &Config) -> std::io::Result<Option<TcpListener>> {
+    let Some(tls) = &config.smpp_server.tls else {
+        return Ok(None);
+    };
+    let addr = SocketAddr::new(config.smpp_server.bind, tls.port);
+    TcpListener::bind(addr).await.map(Some)
 }
 
 /// Bind a listener for the configured SMPP address.

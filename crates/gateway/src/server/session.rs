@@ -14,7 +14,7 @@ use futures_util::stream::FuturesUnordered;
 use smpp::CommandStatus as S;
 use smpp::pdu::{Bind, BindResp, Body, Limits, Pdu, QuerySmResp, SubmitSm, SubmitSmResp};
 use smpp_session::{BindMode, Event, Session, SessionConfig, smsc};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
@@ -29,12 +29,15 @@ use crate::submit::submit;
 /// Submits of one bind in flight at once.
 const IN_FLIGHT: usize = 64;
 
-pub async fn run<St: Store>(
+/// Serve one ESME over `stream`: plain TCP, or TLS after its handshake.
+pub async fn run<St: Store, Io>(
     ctx: Arc<Context<St>>,
-    stream: TcpStream,
+    stream: Io,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let config = ctx.config.load_full();
     let c = &config.smpp_server;
     let config = SessionConfig {
