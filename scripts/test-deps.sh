@@ -35,3 +35,12 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends systemd >/dev/null
 fi
+
+# openssl (the command) makes the TLS tests' certificates with the same
+# commands docs/tls.md gives operators.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "test-deps: installing openssl" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
