@@ -50,6 +50,8 @@ pub async fn run<St: Store>(
     let mut grant: Option<Arc<BindGrant>> = None;
     // This session's place among its user's receivers, once bound rx/trx.
     let mut receiver: Option<(String, u64)> = None;
+    // Counted in tern_binds while the session lives.
+    let mut bind_gauge = None;
     let mut inflight = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -58,9 +60,11 @@ pub async fn run<St: Store>(
                 let seq = pdu.sequence_number;
                 match BindMode::from_request(pdu.body) {
                     Ok((mode, b)) => {
-                        if bind(&ctx, &session, &mut grant, peer, seq, mode, b).await
-                            && mode.can_receive()
-                        {
+                        let bound = bind(&ctx, &session, &mut grant, peer, seq, mode, b).await;
+                        if bound {
+                            bind_gauge = grant.as_ref().map(|g| ctx.metrics.bound(&g.user.system_id, mode.as_str()));
+                        }
+                        if bound && mode.can_receive() {
                             receiver = add_receiver(&ctx, &session, &grant, receiver);
                         }
                     }
@@ -100,6 +104,7 @@ pub async fn run<St: Store>(
     while inflight.next().await.is_some() {}
     let reason = session.closed().await;
     debug!(%reason, "session ended");
+    drop(bind_gauge);
 }
 
 /// Join the user's receivers once bound as a receiver or transceiver.
@@ -144,6 +149,7 @@ async fn bind<St: Store>(
         }
         Err(refusal) => {
             info!(system_id = %String::from_utf8_lossy(&b.system_id), reason = refusal.reason.as_str(), "bind refused");
+            ctx.metrics.bind_failed(refusal.reason.as_str());
             refusal.status
         }
     };
