@@ -370,3 +370,42 @@ async fn every_family_moves_with_its_event_and_series_stay_bounded() {
     );
     drop(tern);
 }
+
+/// On redis the depths are the store's: a connector that never binds
+/// (nothing listens at its port) shows down and its queue grows with
+/// each accepted message; when redis goes away the scrape still answers,
+/// with the depths left out rather than shown as 0.
+#[test]
+fn queue_depths_come_from_redis_and_are_left_out_while_it_is_down() {
+    let mut redis = Redis::start();
+    let nowhere = free_port();
+    let http_port = free_port();
+    let store = format!("[store]\nbackend = redis\nurl = {}\n", redis.url());
+    let _tern = Tern::start_on(&config_with(nowhere, &store, EXTRA), free_port(), http_port);
+    wait_for_port(http_port);
+    let base = format!("http://127.0.0.1:{http_port}");
+    let depth = r#"tern_queue_depth{queue="sim"}"#;
+    let up = r#"tern_connector_up{connector="sim"}"#;
+    let s0 = scrape(&base);
+    assert_eq!(s0.samples.get(up), Some(&0.0), "{:?}", s0.samples);
+    for _ in 0..3 {
+        success_id(&get(&format!(
+            "{base}/send?username=bulk&password=bulk-pw&to=447700900123&content=x"
+        )));
+    }
+    let s1 = scrape(&base);
+    assert_eq!(s1.v(depth), s0.v(depth) + 3.0);
+    assert_eq!(
+        s1.samples
+            .get(r#"tern_delivery_queue_depth{user="inbound"}"#),
+        Some(&0.0)
+    );
+    assert_eq!(s1.samples.get("tern_callback_queue_depth"), Some(&0.0));
+
+    redis.kill();
+    let s2 = scrape(&base);
+    assert_eq!(s2.status, 200);
+    assert!(!s2.samples.contains_key(depth), "{:?}", s2.samples);
+    assert!(!s2.samples.contains_key("tern_callback_queue_depth"));
+    assert_eq!(s2.samples.get(up), Some(&0.0));
+}

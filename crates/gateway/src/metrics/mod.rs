@@ -61,7 +61,7 @@ pub struct Metrics {
     callbacks: IntCounterVec,
     pub(crate) queue_depth: IntGaugeVec,
     pub(crate) delivery_depth: IntGaugeVec,
-    pub(crate) callback_depth: IntGauge,
+    pub(crate) callback_depth: IntGaugeVec,
     pub(crate) connector_up: IntGaugeVec,
 }
 
@@ -102,14 +102,6 @@ impl Metrics {
                 .expect("metric names are distinct");
             h
         };
-        let callback_depth = IntGauge::new(
-            "tern_callback_queue_depth",
-            "HTTP callbacks waiting in the store, taken ones and retries included.",
-        )
-        .expect("metric names are valid");
-        registry
-            .register(Box::new(callback_depth.clone()))
-            .expect("metric names are distinct");
         Metrics {
             binds: gauge("tern_binds", "ESME binds open now.", &["user", "mode"]),
             bind_failures: counter(
@@ -197,7 +189,11 @@ impl Metrics {
                 "1 when a session of the connector is bound upstream, else 0.",
                 &["connector"],
             ),
-            callback_depth,
+            callback_depth: gauge(
+                "tern_callback_queue_depth",
+                "HTTP callbacks waiting in the store, taken ones and retries included.",
+                &[],
+            ),
             registry,
         }
     }

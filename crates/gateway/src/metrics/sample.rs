@@ -5,14 +5,16 @@
 //! The store is asked once per connector and per user, so a scrape costs
 //! what the configuration holds, and only names of the configuration
 //! become labels: the gauges are cleared first, so a connector or user
-//! removed by a reload leaves no series behind. A depth the store cannot
-//! give (unavailable) is left out of that scrape rather than shown as 0.
+//! removed by a reload leaves no series behind. When the store does not
+//! answer, the depths are left out of that scrape (not shown as 0), and
+//! it is not asked again in that scrape: a scrape of a gateway whose
+//! store is down waits for one failed read, not one per name.
 
 use std::collections::BTreeMap;
 
 use super::Metrics;
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Set the state gauges of `metrics` from `store`, for `config`'s
 /// connectors and users; `bound` is the bound sessions per connector
@@ -26,30 +28,41 @@ pub async fn sample<S: Store>(
     metrics.queue_depth.reset();
     metrics.connector_up.reset();
     metrics.delivery_depth.reset();
+    metrics.callback_depth.reset();
     for name in config.connectors.keys() {
         let up = bound.get(name).is_some_and(|n| *n > 0);
         metrics
             .connector_up
             .with_label_values(&[name.as_str()])
             .set(i64::from(up));
-        if let Ok(depth) = store.queue_depth(name).await {
-            metrics
-                .queue_depth
-                .with_label_values(&[name.as_str()])
-                .set(gauge_value(depth));
-        }
+    }
+    if let Err(e) = depths(metrics, store, config).await {
+        tracing::debug!(error = %e, "store unavailable; queue depths left out of this scrape");
+    }
+}
+
+/// The store's depths into the gauges; stops at the first read that fails.
+async fn depths<S: Store>(metrics: &Metrics, store: &S, config: &Config) -> Result<(), StoreError> {
+    for name in config.connectors.keys() {
+        let depth = store.queue_depth(name).await?;
+        metrics
+            .queue_depth
+            .with_label_values(&[name.as_str()])
+            .set(gauge_value(depth));
     }
     for user in config.users.keys() {
-        if let Ok(depth) = store.delivery_depth(user).await {
-            metrics
-                .delivery_depth
-                .with_label_values(&[user.as_str()])
-                .set(gauge_value(depth));
-        }
+        let depth = store.delivery_depth(user).await?;
+        metrics
+            .delivery_depth
+            .with_label_values(&[user.as_str()])
+            .set(gauge_value(depth));
     }
-    if let Ok(depth) = store.callback_depth().await {
-        metrics.callback_depth.set(gauge_value(depth));
-    }
+    let depth = store.callback_depth().await?;
+    metrics
+        .callback_depth
+        .with_label_values::<&str>(&[])
+        .set(gauge_value(depth));
+    Ok(())
 }
 
 fn gauge_value(depth: u64) -> i64 {
