@@ -147,3 +147,111 @@ fn receipts_deliveries_and_callbacks_have_fixed_labels() {
         Some(1.0)
     );
 }
+
+mod sampled {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use smpp::pdu::{Address, SubmitSm};
+
+    use super::value;
+    use crate::config::Config;
+    use crate::context::Context;
+    use crate::metrics::sample::sample;
+    use crate::store::memory::MemoryStore;
+
+    const CONFIG: &str = "
+[user:bob]
+password = pw
+[user:fast]
+password = pw
+throughput = 1
+burst = 1
+[connector:one]
+host = 127.0.0.1
+port = 9
+username = u
+password = p
+[connector:two]
+host = 127.0.0.1
+port = 9
+username = u
+password = p
+[mt-route:0]
+type = default
+connectors = one
+";
+
+    fn sms(to: &str) -> SubmitSm<Bytes> {
+        SubmitSm {
+            destination: Address {
+                addr: Bytes::copy_from_slice(to.as_bytes()),
+                ..Default::default()
+            },
+            short_message: Bytes::from_static(b"hi"),
+            ..Default::default()
+        }
+    }
+
+    async fn scrape(ctx: &Context<MemoryStore>) -> String {
+        let config = ctx.config.load_full();
+        sample(
+            &ctx.metrics,
+            &ctx.store,
+            &config,
+            &ctx.connectors.snapshot(),
+        )
+        .await;
+        String::from_utf8(ctx.metrics.render()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn submits_move_their_counters_and_depths_are_the_stores() {
+        let config = Config::parse(CONFIG, "test.ini", &|_| None).unwrap();
+        let ctx = Context::new(Arc::new(config), MemoryStore::new())
+            .await
+            .unwrap();
+        let bob = ctx.config.load().users["bob"].clone();
+        let fast = ctx.config.load().users["fast"].clone();
+        for to in ["33600000001", "447700900123"] {
+            crate::submit::submit(&ctx, &bob, sms(to), &[])
+                .await
+                .unwrap();
+        }
+        assert!(
+            crate::submit::submit(&ctx, &fast, sms("1"), &[])
+                .await
+                .is_ok()
+        );
+        assert!(
+            crate::submit::submit(&ctx, &fast, sms("2"), &[])
+                .await
+                .is_err()
+        );
+        let _ = scrape(&ctx).await;
+        let m = &ctx.metrics;
+        assert_eq!(
+            value(m, r#"tern_submit_total{status="ESME_ROK",user="bob"}"#),
+            Some(2.0)
+        );
+        assert_eq!(value(m, r#"tern_throttled_total{user="fast"}"#), Some(1.0));
+        assert_eq!(value(m, r#"tern_queue_depth{queue="one"}"#), Some(3.0));
+        assert_eq!(value(m, r#"tern_queue_depth{queue="two"}"#), Some(0.0));
+        assert_eq!(value(m, r#"tern_connector_up{connector="one"}"#), Some(0.0));
+        assert_eq!(
+            value(m, r#"tern_delivery_queue_depth{user="bob"}"#),
+            Some(0.0)
+        );
+        assert_eq!(value(m, "tern_callback_queue_depth"), Some(0.0));
+
+        // A connector bound shows up; one removed by a reload is gone.
+        let _up = ctx.connectors.up("one");
+        let reloaded = CONFIG.replace("[connector:two]", "[connector:three]");
+        let config = Config::parse(&reloaded, "test.ini", &|_| None).unwrap();
+        ctx.reload(Arc::new(config)).await.unwrap();
+        let text = scrape(&ctx).await;
+        assert_eq!(value(m, r#"tern_connector_up{connector="one"}"#), Some(1.0));
+        assert!(!text.contains(r#""two""#), "{text}");
+        assert_eq!(value(m, r#"tern_queue_depth{queue="three"}"#), Some(0.0));
+    }
+}
