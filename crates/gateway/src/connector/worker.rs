@@ -407,15 +407,15 @@ async fn send_parts(
     id_format: smpp::receipt::IdFormat,
     deadline: tokio::time::Instant,
 ) -> Outcome {
+    // Each part's answer future, and when it went out (for its timing).
     let mut pending = Vec::with_capacity(parts.len());
-    let sent_at = std::time::Instant::now();
     for (i, p) in parts.iter().enumerate() {
         // The first part's turn was waited for before the message was taken.
         if i > 0 {
             pace.wait().await;
         }
         match session.send_request(Body::SubmitSm(p.clone())).await {
-            Ok(r) => pending.push(r),
+            Ok(r) => pending.push((r, std::time::Instant::now())),
             Err(e) => {
                 return Outcome::Temporary {
                     throttled: false,
@@ -427,7 +427,7 @@ async fn send_parts(
     let mut ids: Vec<Option<String>> = vec![None; parts.len()];
     let mut again = Vec::new();
     let mut outcome = None;
-    for (i, r) in pending.into_iter().enumerate() {
+    for (i, (r, sent_at)) in pending.into_iter().enumerate() {
         let r = r.await;
         upstream.answered(answer_status(&r), sent_at.elapsed());
         match part_outcome(r, id_format) {
@@ -458,12 +458,15 @@ async fn send_parts(
                 }
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 pace.wait().await;
-                let sent_at = std::time::Instant::now();
                 let r = match session.send_request(Body::SubmitSm(parts[i].clone())).await {
-                    Ok(r) => r.await,
+                    Ok(r) => {
+                        let sent_at = std::time::Instant::now();
+                        let r = r.await;
+                        upstream.answered(answer_status(&r), sent_at.elapsed());
+                        r
+                    }
                     Err(e) => Err(e),
                 };
-                upstream.answered(answer_status(&r), sent_at.elapsed());
                 match part_outcome(r, id_format) {
                     Ok(id) => {
                         ids[i] = Some(id);
