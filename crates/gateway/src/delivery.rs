@@ -118,7 +118,6 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
         for d in taken {
             let Some(permit) = permits.pop() else { break };
             if d.expires_ms <= now_ms {
-                ctx.receivers.expired.fetch_add(1, Ordering::Relaxed);
                 ctx.metrics.delivery(&user, DeliveryResult::Expired);
                 info!(user, "undelivered past its expiry; dropped");
                 let _ = acks.send((d.token, permit));
@@ -130,11 +129,10 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
                 async move {
                     let sent = send(&ctx, &user, &d).await;
                     if sent != Sent::Again {
-                        let (counter, result) = match sent {
-                            Sent::Accepted => (&ctx.receivers.delivered, DeliveryResult::Delivered),
-                            _ => (&ctx.receivers.refused, DeliveryResult::Refused),
+                        let result = match sent {
+                            Sent::Accepted => DeliveryResult::Delivered,
+                            _ => DeliveryResult::Refused,
                         };
-                        counter.fetch_add(1, Ordering::Relaxed);
                         ctx.metrics.delivery(&user, result);
                         let _ = acks.send((d.token, permit));
                     } else {
