@@ -20,9 +20,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
     if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 fi
 
-# Python's smpplib: a client nobody on this project wrote, for interop tests.
-if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
-    echo "test-deps: installing smpplib from PyPI" >&2
+# Python's smpplib and prometheus_client: code nobody on this project
+# wrote, for interop tests (an SMPP client; a Prometheus text parser).
+if ! python3 -c 'import smpplib, prometheus_client' >/dev/null 2>&1; then
+    echo "test-deps: installing smpplib and prometheus-client from PyPI" >&2
     python3 -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 fi
 

@@ -35,7 +35,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::context::Context;
 use crate::jasmin::call_of;
-use crate::store::{CallMethod, CallbackTaken, HttpCall, Store, now_us};
+use crate::metrics::labels::{CallbackKind, CallbackResult};
+use crate::store::{CallMethod, Callback, CallbackTaken, HttpCall, Store, now_us};
 
 /// Calls out at once, over every host.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -262,16 +263,19 @@ async fn send<S: Store>(
             attempts = c.attempts,
             "callback expired before it could be sent; dropped"
         );
+        ctx.metrics.callback(kind(&c.item), CallbackResult::Dropped);
         done(ctx, &c.token).await;
         return;
     }
     let Some(call) = call_of(&c.item) else {
         warn!("callback without a destination; dropped");
+        ctx.metrics.callback(kind(&c.item), CallbackResult::Dropped);
         done(ctx, &c.token).await;
         return;
     };
     let Ok(url) = reqwest::Url::parse(&call.url) else {
         warn!("callback to a URL that does not parse; dropped");
+        ctx.metrics.callback(kind(&c.item), CallbackResult::Dropped);
         done(ctx, &c.token).await;
         return;
     };
@@ -283,6 +287,7 @@ async fn send<S: Store>(
     );
     let Some((place, slots)) = hosts.enter(&host) else {
         debug!(host, "host failing with a full backlog; callback put off");
+        ctx.metrics.callback(kind(&c.item), CallbackResult::PutOff);
         retry(ctx, &c, backoff(c.attempts), now_ms).await;
         return;
     };
@@ -302,6 +307,15 @@ async fn send<S: Store>(
     match attempt {
         Attempt::Answered(status) if status.is_success() => {
             debug!(host, %status, attempts = c.attempts, "callback answered");
+            ctx.metrics.callback(kind(&c.item), CallbackResult::Ok);
+            if let Callback::Receipt { receipt: r, .. } = &c.item {
+                ctx.metrics.receipt(
+                    &r.message.user,
+                    r.state,
+                    r.message.accepted_ms,
+                    now_us() / 1000,
+                );
+            }
             if let Err(tokio::sync::mpsc::error::SendError((token, _))) =
                 acks.send((c.token, permit))
             {
@@ -310,6 +324,7 @@ async fn send<S: Store>(
         }
         Attempt::Answered(status) => {
             info!(host, %status, attempts = c.attempts, "callback refused; will retry");
+            ctx.metrics.callback(kind(&c.item), CallbackResult::Refused);
             retry(ctx, &c, backoff(c.attempts), now_ms).await;
         }
         Attempt::Failed(why) => {
@@ -319,8 +334,17 @@ async fn send<S: Store>(
                 attempts = c.attempts,
                 "callback failed; will retry"
             );
+            ctx.metrics.callback(kind(&c.item), CallbackResult::Failed);
             retry(ctx, &c, backoff(c.attempts), now_ms).await;
         }
+    }
+}
+
+/// The `kind` label of a callback: a receipt (dlr-url), or any other call.
+fn kind(c: &Callback) -> CallbackKind {
+    match c {
+        Callback::Submitted { .. } | Callback::Receipt { .. } => CallbackKind::Receipt,
+        Callback::Call(_) => CallbackKind::Call,
     }
 }
 
@@ -382,6 +406,7 @@ async fn retry<S: Store>(ctx: &Context<S>, c: &CallbackTaken, delay: Duration, n
             attempts = c.attempts + 1,
             "callback not answered 2xx before its expiry; dropped"
         );
+        ctx.metrics.callback(kind(&c.item), CallbackResult::Dropped);
         done(ctx, &c.token).await;
         return;
     }

@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::context::Context;
+use crate::metrics::labels::DeliveryResult;
 use crate::store::{Delivery, DeliveryItem, Store, UserReceipt, now_us};
 
 /// Items of one user out at once, over all its receivers (and at most a
@@ -117,7 +118,7 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
         for d in taken {
             let Some(permit) = permits.pop() else { break };
             if d.expires_ms <= now_ms {
-                ctx.receivers.expired.fetch_add(1, Ordering::Relaxed);
+                ctx.metrics.delivery(&user, DeliveryResult::Expired);
                 info!(user, "undelivered past its expiry; dropped");
                 let _ = acks.send((d.token, permit));
                 continue;
@@ -128,11 +129,11 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
                 async move {
                     let sent = send(&ctx, &user, &d).await;
                     if sent != Sent::Again {
-                        let counter = match sent {
-                            Sent::Accepted => &ctx.receivers.delivered,
-                            _ => &ctx.receivers.refused,
+                        let result = match sent {
+                            Sent::Accepted => DeliveryResult::Delivered,
+                            _ => DeliveryResult::Refused,
                         };
-                        counter.fetch_add(1, Ordering::Relaxed);
+                        ctx.metrics.delivery(&user, result);
                         let _ = acks.send((d.token, permit));
                     } else {
                         failed.store(true, Ordering::Relaxed);
@@ -194,7 +195,13 @@ async fn send<S: Store>(ctx: &Context<S>, user: &str, d: &Delivery) -> Sent {
         DeliveryItem::Mo(m) => m.clone(),
     };
     match session.request(Body::DeliverSm(body)).await {
-        Ok(resp) if resp.command_status.is_ok() => Sent::Accepted,
+        Ok(resp) if resp.command_status.is_ok() => {
+            if let DeliveryItem::Receipt(r) = &d.item {
+                ctx.metrics
+                    .receipt(user, r.state, r.message.accepted_ms, now_us() / 1000);
+            }
+            Sent::Accepted
+        }
         Ok(resp)
             if matches!(
                 resp.command_status,

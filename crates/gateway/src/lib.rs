@@ -13,6 +13,7 @@ pub mod context;
 pub mod delivery;
 pub mod http;
 pub mod jasmin;
+pub mod metrics;
 pub mod router;
 pub mod server;
 pub mod settle;

@@ -441,7 +441,10 @@ async fn store_mo<S: Store>(
         }
     };
     match stored {
-        Ok(()) => CommandStatus::ESME_ROK,
+        Ok(()) => {
+            ctx.metrics.mo(user);
+            CommandStatus::ESME_ROK
+        }
         Err(e) => {
             if store_warning_due() {
                 warn!(error = %e, "cannot store MO; the SMSC will send them again");

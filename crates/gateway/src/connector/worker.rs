@@ -18,6 +18,7 @@ use tracing::{Instrument, debug, info, warn};
 use super::{Pace, inbound};
 use crate::config::{Connector, ConnectorBind};
 use crate::context::Context;
+use crate::metrics::Upstream;
 use crate::store::{Store, Taken, now_us};
 
 /// The validity of a message that did not set validity_period (48 h, as
@@ -62,7 +63,8 @@ pub(super) async fn run<S: Store + Clone>(
                 info!(addr = %format!("{}:{}", c.host, c.port), "bound");
                 let _up = ctx.connectors.up(&c.name);
                 delay = c.reconnect_delay.max(Duration::from_millis(100));
-                serve(&ctx, &c, &link, &pace, &consumer, &mut shutdown).await;
+                let upstream = ctx.metrics.upstream(&c.name);
+                serve(&ctx, &c, &link, &pace, &consumer, &upstream, &mut shutdown).await;
                 let _ = link.tx.unbind().await;
                 if let Some(rx) = &link.rx {
                     let _ = rx.unbind().await;
@@ -184,6 +186,7 @@ async fn serve<S: Store + Clone>(
     link: &Link,
     pace: &Arc<Pace>,
     consumer: &str,
+    upstream: &Upstream,
     shutdown: &mut watch::Receiver<bool>,
 ) {
     let window = Arc::new(Semaphore::new(c.window.max(1) as usize));
@@ -219,7 +222,7 @@ async fn serve<S: Store + Clone>(
             _ = &mut rx_closed => break,
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
             t = rx.recv() => match t {
-                Some((t, permit)) => inflight.push(submit(ctx.clone(), c.clone(), link.tx.clone(), pace.clone(), t, permit)),
+                Some((t, permit)) => inflight.push(submit(ctx.clone(), c.clone(), link.tx.clone(), pace.clone(), upstream.clone(), t, permit)),
                 None => break,
             },
         }
@@ -297,6 +300,7 @@ async fn submit<S: Store>(
     c: Arc<Connector>,
     session: Session,
     pace: Arc<Pace>,
+    upstream: Upstream,
     taken: Taken,
     _window: OwnedSemaphorePermit,
 ) {
@@ -332,7 +336,15 @@ async fn submit<S: Store>(
     // reclaim the message (RECLAIM_AFTER_MS).
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(crate::store::RECLAIM_AFTER_MS / 3);
-    let outcome = send_parts(&session, &pace, parts, c.submit_id_format, deadline).await;
+    let outcome = send_parts(
+        &session,
+        &pace,
+        &upstream,
+        parts,
+        c.submit_id_format,
+        deadline,
+    )
+    .await;
     let action = match outcome {
         Outcome::Sent(mut ids) => {
             // One key per part: an SMSC that answers the same id twice,
@@ -419,10 +431,12 @@ fn settle(result: Result<(), crate::store::StoreError>, taken: &Taken) {
 async fn send_parts(
     session: &Session,
     pace: &Pace,
+    upstream: &Upstream,
     parts: Vec<SubmitSm<Bytes>>,
     id_format: smpp::receipt::IdFormat,
     deadline: tokio::time::Instant,
 ) -> Outcome {
+    // Each part's answer future, and when it went out (for its timing).
     let mut pending = Vec::with_capacity(parts.len());
     for (i, p) in parts.iter().enumerate() {
         // The first part's turn was waited for before the message was taken.
@@ -430,7 +444,7 @@ async fn send_parts(
             pace.wait().await;
         }
         match session.send_request(Body::SubmitSm(p.clone())).await {
-            Ok(r) => pending.push(r),
+            Ok(r) => pending.push((r, std::time::Instant::now())),
             Err(e) => {
                 return Outcome::Temporary {
                     throttled: false,
@@ -442,8 +456,10 @@ async fn send_parts(
     let mut ids: Vec<Option<String>> = vec![None; parts.len()];
     let mut again = Vec::new();
     let mut outcome = None;
-    for (i, r) in pending.into_iter().enumerate() {
-        match part_outcome(r.await, id_format) {
+    for (i, (r, sent_at)) in pending.into_iter().enumerate() {
+        let r = r.await;
+        upstream.answered(answer_status(&r), sent_at.elapsed());
+        match part_outcome(r, id_format) {
             Ok(id) => ids[i] = Some(id),
             Err(o @ Outcome::Temporary { .. }) => {
                 again.push(i);
@@ -472,7 +488,12 @@ async fn send_parts(
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 pace.wait().await;
                 let r = match session.send_request(Body::SubmitSm(parts[i].clone())).await {
-                    Ok(r) => r.await,
+                    Ok(r) => {
+                        let sent_at = std::time::Instant::now();
+                        let r = r.await;
+                        upstream.answered(answer_status(&r), sent_at.elapsed());
+                        r
+                    }
                     Err(e) => Err(e),
                 };
                 match part_outcome(r, id_format) {
@@ -499,6 +520,11 @@ async fn send_parts(
 /// Tries of a part of a long message that failed temporarily after
 /// another part was accepted (see [`send_parts`]).
 const PART_RETRIES: u32 = 3;
+
+/// The status of a part's answer; None when it had none.
+fn answer_status(r: &Result<smpp::pdu::Pdu<Bytes>, SessionError>) -> Option<CommandStatus> {
+    r.as_ref().ok().map(|p| p.command_status)
+}
 
 /// One part's answer: its upstream id (keyed per `id_format`), or the
 /// outcome it makes.

@@ -19,6 +19,7 @@ use arc_swap::ArcSwap;
 
 use crate::accounts::Accounts;
 use crate::config::{Config, Credit};
+use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::store::{Store, StoreError};
 
@@ -39,6 +40,8 @@ pub struct Context<S> {
     pub shutdown: Shutdown,
     /// Which connectors are bound upstream, for readiness and metrics.
     pub connectors: ConnectorStates,
+    /// This gateway's Prometheus metrics, moved by the stages.
+    pub metrics: Metrics,
 }
 
 impl<S: Store> Context<S> {
@@ -54,6 +57,7 @@ impl<S: Store> Context<S> {
             receivers: Receivers::default(),
             shutdown: Shutdown::default(),
             connectors: ConnectorStates::default(),
+            metrics: Metrics::new(),
         }))
     }
 

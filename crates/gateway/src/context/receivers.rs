@@ -16,19 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use smpp_session::Session;
 use tokio::sync::mpsc;
 
-/// The receiver binds of every user, and the way-back counters.
+/// The receiver binds of every user (what became of the items sent over
+/// them is counted in `tern_deliveries_total`, [`crate::metrics`]).
 pub struct Receivers {
     users: Mutex<HashMap<String, Bound>>,
     next_id: AtomicU64,
     /// Users whose first receiver just bound: they need a worker.
     worker_requests: mpsc::UnboundedSender<String>,
     worker_requests_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
-    /// Items dropped undelivered after their expiry, since start.
-    pub expired: AtomicU64,
-    /// Items delivered, since start.
-    pub delivered: AtomicU64,
-    /// Items a receiver refused for good (dropped), since start.
-    pub refused: AtomicU64,
 }
 
 /// A user's receivers, and whose turn is next.
@@ -46,9 +41,6 @@ impl Default for Receivers {
             next_id: AtomicU64::new(0),
             worker_requests: tx,
             worker_requests_rx: Mutex::new(Some(rx)),
-            expired: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
         }
     }
 }

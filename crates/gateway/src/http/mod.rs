@@ -2,8 +2,9 @@
 //! Jasmin's `/send` (GET query or POST form) answered as Jasmin does, the
 //! JSON `POST /send` of the HTTP-to-SMPP example (Basic auth →
 //! `{"messageId"}`), `/balance`, `/rate`, `/ping` (liveness), `/health`
-//! (readiness: the store answers and a connector is bound), and Jasmin's
-//! REST flavour under `/secure/` ([`rest`], [`batch`]).
+//! (readiness: the store answers and a connector is bound), Jasmin's
+//! REST flavour under `/secure/` ([`rest`], [`batch`]), and `/metrics`
+//! for Prometheus ([`scrape`]).
 //!
 //! A /send takes the one submit path the SMPP front end takes
 //! ([`crate::submit`]): the same credentials check and cool-down
@@ -27,6 +28,7 @@ pub mod batch;
 pub mod limits;
 pub mod params;
 pub mod rest;
+pub mod scrape;
 pub mod server;
 
 pub use server::{listen, serve};
@@ -68,11 +70,13 @@ pub fn router<S: Store>(ctx: Arc<Context<S>>) -> Router {
         .route("/secure/sendbatch", post(batch::send_batch::<S>))
         .route("/secure/balance", get(rest::balance::<S>))
         .route("/secure/rate", get(rest::rate::<S>))
-        .with_state(ctx)
+        .route("/metrics", get(scrape::metrics::<S>))
+        .with_state(ctx.clone())
         .layer(middleware::from_fn_with_state(
             limits::InFlight::default(),
             limits::limit,
         ))
+        .layer(middleware::from_fn_with_state(ctx, scrape::count::<S>))
         .layer(middleware::from_fn(access_log::log))
 }
 

@@ -55,6 +55,8 @@ pub async fn run<St: Store, Io>(
     let mut removed: Option<watch::Receiver<bool>> = None;
     // This session's place among its user's receivers, once bound rx/trx.
     let mut receiver: Option<(String, u64)> = None;
+    // Counted in tern_binds while the session lives.
+    let mut bind_gauge = None;
     let mut inflight = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -65,6 +67,9 @@ pub async fn run<St: Store, Io>(
                     Ok((mode, b)) => {
                         if bind(&ctx, &session, &mut grant, peer, seq, mode, b).await {
                             removed = grant.as_ref().map(|g| g.removed());
+                            bind_gauge = grant
+                                .as_ref()
+                                .map(|g| ctx.metrics.bound(&g.user.system_id, mode.as_str()));
                             if mode.can_receive() {
                                 receiver = add_receiver(&ctx, &session, &grant, receiver);
                             }
@@ -114,6 +119,7 @@ pub async fn run<St: Store, Io>(
     while inflight.next().await.is_some() {}
     let reason = session.closed().await;
     debug!(%reason, "session ended");
+    drop(bind_gauge);
 }
 
 /// Resolves once the bound user is removed (never before a bind).
@@ -168,6 +174,7 @@ async fn bind<St: Store>(
         }
         Err(refusal) => {
             info!(system_id = %String::from_utf8_lossy(&b.system_id), reason = refusal.reason.as_str(), "bind refused");
+            ctx.metrics.bind_failed(refusal.reason.as_str());
             refusal.status
         }
     };

@@ -145,6 +145,24 @@ pub async fn submit_with<S: Store>(
     tags: &[u32],
     callback: Option<ReceiptCallback>,
 ) -> Result<String, SubmitError> {
+    let started = std::time::Instant::now();
+    let result = store_submit(ctx, user, s, tags, callback).await;
+    let status = result
+        .as_ref()
+        .map_or_else(SubmitError::status, |_| CommandStatus::ESME_ROK);
+    ctx.metrics
+        .submitted(&user.system_id, status, started.elapsed());
+    result
+}
+
+/// [`submit_with`] but for its metrics.
+async fn store_submit<S: Store>(
+    ctx: &Context<S>,
+    user: &User,
+    s: SubmitSm<Bytes>,
+    tags: &[u32],
+    callback: Option<ReceiptCallback>,
+) -> Result<String, SubmitError> {
     let now_ms = now_us() / 1000;
     let Plan {
         checked,
@@ -179,8 +197,14 @@ pub async fn submit_with<S: Store>(
     };
     match ctx.store.submit(submission).await {
         Ok(()) => Ok(message.id),
-        Err(Refusal::Throttled) => Err(SubmitError::Throttled),
-        Err(Refusal::NoCredit) => Err(SubmitError::NoCredit),
+        Err(Refusal::Throttled) => {
+            ctx.metrics.throttled(&user.system_id);
+            Err(SubmitError::Throttled)
+        }
+        Err(Refusal::NoCredit) => {
+            ctx.metrics.credit_refused(&user.system_id);
+            Err(SubmitError::NoCredit)
+        }
         Err(Refusal::QueueFull) => Err(SubmitError::QueueFull),
         Err(Refusal::Unavailable(_)) => Err(SubmitError::Unavailable),
         Err(Refusal::Unstorable(why)) => Err(SubmitError::Unstorable(why)),
