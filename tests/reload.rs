@@ -261,3 +261,49 @@ async fn connectors_and_users_follow_a_reload_under_load_and_nothing_is_lost() {
     );
     assert_eq!(ids, accepted.iter().cloned().collect::<HashSet<_>>());
 }
+
+/// A reload's new user settings apply to the user's live binds at their
+/// next submit: here `source_addr`, which the bind did not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_applies_new_user_settings_to_live_binds() {
+    let sim = Sim::start(&[]);
+    let base = format!(
+        "{}{}",
+        connector("a", sim.port, ""),
+        "[mt-route:0]\ntype = default\nconnectors = a\n"
+    );
+    let (smpp_port, http_port) = (free_port(), free_port());
+    let tern = Tern::start_on(&format!("{HEAD}{base}"), smpp_port, http_port);
+    let (alice, _events) = bind(tern.port, BindMode::Transmitter, "alice", "pw")
+        .await
+        .unwrap();
+    let submit = |from: &'static str| {
+        let s = alice.clone();
+        async move {
+            let mut m = sms("33100000001", 0);
+            m.source.addr = Bytes::from_static(from.as_bytes());
+            let r = s.send_request(Body::SubmitSm(m)).await.unwrap();
+            r.await.unwrap().command_status
+        }
+    };
+    assert_eq!(submit("Tern").await, S::ESME_ROK);
+    let text = format!("{HEAD}{base}")
+        .replace(
+            "[user:alice]\npassword = pw\n",
+            "[user:alice]\npassword = pw\nsource_addr = ^Shop$\n",
+        )
+        .replace("{smpp_port}", &smpp_port.to_string())
+        .replace("{http_port}", &http_port.to_string());
+    std::fs::write(tern.dir.join("tern.ini"), text).unwrap();
+    tern.proc.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while submit("Tern").await == S::ESME_ROK {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reload did not reach the bind"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(submit("Tern").await, S::ESME_RINVSRCADR);
+    assert_eq!(submit("Shop").await, S::ESME_ROK);
+}

@@ -89,7 +89,15 @@ pub async fn run<St: Store, Io>(
                         let ctx = ctx.clone();
                         let session = session.clone();
                         inflight.push(async move {
-                            let (status, resp) = request(&ctx, &g.user, body).await;
+                            // The user as configured now: a reload's new
+                            // throughput, credit or source_addr applies to
+                            // live binds too (a removed user's binds close;
+                            // until then they keep what they bound with).
+                            let user = ctx
+                                .accounts
+                                .user(&g.user.system_id)
+                                .unwrap_or_else(|| g.user.clone());
+                            let (status, resp) = request(&ctx, &user, body).await;
                             let _ = session.respond(seq, status, resp).await;
                         });
                     }
