@@ -32,24 +32,7 @@ run() { # label, then the pids to account; $RATE: messages/s (else flat out)
       --binds "$binds" --window 64 --threads 1 --count "$n" "${pace[@]}" --dlr --json; } 2>&1 )
   local after=()
   for p in "$@"; do after+=("$(ticks "$p")"); done
-  LABEL=$label COUNT=$n TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 - <<'PY'
-import json, os
-out = os.environ["OUT"].splitlines()
-s = json.loads(next(l for l in out if l.startswith("{")))
-u, sy = next(l for l in out if l.startswith("LOADCPU")).split()[1:]
-n = int(os.environ["COUNT"]); tck = int(os.environ["TCK"])
-cpu = {name: (int(a) - int(b)) / tck for name, b, a in zip(
-    os.environ["NAMES"].split(), os.environ["BEFORE"].split(), os.environ["AFTER"].split())}
-cpu["smpp-load"] = float(u) + float(sy)
-print(json.dumps({
-    "run": os.environ["LABEL"], "messages": n, "ok": s["ok"], "receipts": s["dlr_matched"],
-    "lost": s["lost"], "duplicates": s["duplicates"],
-    "messages_per_s_with_receipts": s["dlr_per_s"], "submit_per_s": s["submit_per_s"],
-    "receipt_latency_ms": {k: s["dlr_latency_ms"][k] for k in ("p50", "p99", "max")},
-    "cpu_us_per_message": {k: round(v * 1e6 / n, 1) for k, v in cpu.items()},
-    "cpu_us_per_message_total": round(sum(cpu.values()) * 1e6 / n, 1),
-}))
-PY
+  LABEL=$label COUNT=$n TCK=$tck NAMES="$NAMES" BEFORE="${before[*]}" AFTER="${after[*]}" OUT="$out" python3 bench/load_summary.py
 }
 
 target/release/smsc-sim --port 27783 --threads 1 >/dev/null 2>&1 &
