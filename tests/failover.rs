@@ -6,29 +6,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use e2e::*;
 use smpp::CommandStatus as S;
-use smpp::pdu::{Address, Body, Npi, RegisteredDelivery, SubmitSm, Ton};
+use smpp::pdu::Body;
 use smpp_session::BindMode;
-
-fn sms(i: usize) -> SubmitSm<Bytes> {
-    SubmitSm {
-        source: Address {
-            ton: Ton::ALPHANUMERIC,
-            npi: Npi::UNKNOWN,
-            addr: Bytes::from_static(b"Tern"),
-        },
-        destination: Address {
-            ton: Ton::INTERNATIONAL,
-            npi: Npi::ISDN,
-            addr: Bytes::from_static(b"447700900123"),
-        },
-        registered_delivery: RegisteredDelivery(0),
-        short_message: Bytes::from(format!("failover {i}")),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_route_sends_to_its_first_bound_connector() {
@@ -53,7 +34,14 @@ async fn a_failover_route_sends_to_its_first_bound_connector() {
     let submit = |i| {
         let s = s.clone();
         async move {
-            let r = s.send_request(Body::SubmitSm(sms(i))).await.unwrap();
+            let r = s
+                .send_request(Body::SubmitSm(sms(
+                    "447700900123",
+                    &format!("failover {i}"),
+                    0,
+                )))
+                .await
+                .unwrap();
             assert_eq!(r.await.unwrap().command_status, S::ESME_ROK);
         }
     };

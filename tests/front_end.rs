@@ -53,20 +53,7 @@ rate = 0.1
 ";
 
 fn submit(dest: &str) -> SubmitSm<Bytes> {
-    SubmitSm {
-        source: Address {
-            ton: Ton::ALPHANUMERIC,
-            npi: Npi::UNKNOWN,
-            addr: Bytes::from_static(b"Tern"),
-        },
-        destination: Address {
-            ton: Ton::INTERNATIONAL,
-            npi: Npi::ISDN,
-            addr: Bytes::copy_from_slice(dest.as_bytes()),
-        },
-        short_message: Bytes::from_static(b"hello"),
-        ..Default::default()
-    }
+    sms(dest, "hello", 0)
 }
 
 async fn status_of(s: &Session, body: SubmitSm<Bytes>) -> S {

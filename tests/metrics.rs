@@ -91,21 +91,7 @@ fn scrape_until(base: &str, what: &str, f: impl Fn(&Scrape) -> bool) -> Scrape {
 }
 
 fn submit(dest: &str, registered_delivery: u8) -> SubmitSm<Bytes> {
-    SubmitSm {
-        source: Address {
-            ton: Ton::ALPHANUMERIC,
-            npi: Npi::UNKNOWN,
-            addr: Bytes::from_static(b"Tern"),
-        },
-        destination: Address {
-            ton: Ton::INTERNATIONAL,
-            npi: Npi::ISDN,
-            addr: Bytes::copy_from_slice(dest.as_bytes()),
-        },
-        short_message: Bytes::from_static(b"hello"),
-        registered_delivery: RegisteredDelivery(registered_delivery),
-        ..Default::default()
-    }
+    sms(dest, "hello", registered_delivery)
 }
 
 async fn submit_status(s: &Session, m: SubmitSm<Bytes>) -> S {

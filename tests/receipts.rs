@@ -105,16 +105,6 @@ fn addr(ton: Ton, npi: Npi, a: &str) -> Address<Bytes> {
     }
 }
 
-fn sms(dest: &str, text: &str, rd: u8) -> SubmitSm<Bytes> {
-    SubmitSm {
-        source: addr(Ton::ALPHANUMERIC, Npi::UNKNOWN, "Tern"),
-        destination: addr(Ton::INTERNATIONAL, Npi::ISDN, dest),
-        registered_delivery: RegisteredDelivery(rd),
-        short_message: Bytes::copy_from_slice(text.as_bytes()),
-        ..Default::default()
-    }
-}
-
 /// Submit; the message id of an ESME_ROK.
 /// A long GSM message of `len` digits in message_payload, rd 1, for tern
 /// to split.

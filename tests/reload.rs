@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use e2e::*;
 use smpp::CommandStatus as S;
-use smpp::pdu::{Address, Body, DeliverSmResp, Npi, RegisteredDelivery, SubmitSm, Ton};
+use smpp::pdu::{Body, DeliverSmResp};
 use smpp_session::{BindMode, Event};
 use tokio::sync::Mutex;
 
@@ -38,24 +38,6 @@ fn route(order: u32, connector: &str, prefix: &str) -> String {
 const HEAD: &str = "[smpp-server]\nbind = 127.0.0.1\nport = {smpp_port}\n\
     [http-api]\nbind = 127.0.0.1\nport = {http_port}\n[store]\nbackend = memory\n\
     [user:alice]\npassword = pw\nmax_binds = 4\n";
-
-fn sms(dest: &str, i: usize) -> SubmitSm<Bytes> {
-    SubmitSm {
-        source: Address {
-            ton: Ton::ALPHANUMERIC,
-            npi: Npi::UNKNOWN,
-            addr: Bytes::from_static(b"Tern"),
-        },
-        destination: Address {
-            ton: Ton::INTERNATIONAL,
-            npi: Npi::ISDN,
-            addr: Bytes::copy_from_slice(dest.as_bytes()),
-        },
-        registered_delivery: RegisteredDelivery(1),
-        short_message: Bytes::from(format!("reload {i}")),
-        ..Default::default()
-    }
-}
 
 fn submitted(sims: &[&Sim]) -> u64 {
     sims.iter()
@@ -126,7 +108,10 @@ async fn connectors_and_users_follow_a_reload_under_load_and_nothing_is_lost() {
             while !stop.load(Ordering::Relaxed) {
                 let dest = ["33100000", "33200000", "33300000"][i % 3];
                 let dest = format!("{dest}{:03}", i % 1000);
-                let r = s.send_request(Body::SubmitSm(sms(&dest, i))).await.unwrap();
+                let r = s
+                    .send_request(Body::SubmitSm(sms(&dest, &format!("reload {i}"), 1)))
+                    .await
+                    .unwrap();
                 let r = r.await.unwrap();
                 match (r.command_status, r.body) {
                     (S::ESME_ROK, Body::SubmitSmResp(b)) => accepted
@@ -280,7 +265,7 @@ async fn a_reload_applies_new_user_settings_to_live_binds() {
     let submit = |from: &'static str| {
         let s = alice.clone();
         async move {
-            let mut m = sms("33100000001", 0);
+            let mut m = sms("33100000001", "reload 0", 1);
             m.source.addr = Bytes::from_static(from.as_bytes());
             let r = s.send_request(Body::SubmitSm(m)).await.unwrap();
             r.await.unwrap().command_status

@@ -9,7 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smpp::pdu::{Bind, Body, DeliverSm, DeliverSmResp};
+use smpp::pdu::{
+    Address, Bind, Body, DeliverSm, DeliverSmResp, Npi, RegisteredDelivery, SubmitSm, Ton,
+};
 use smpp_session::{BindMode, Event, Session, SessionConfig, esme};
 use tokio::sync::mpsc;
 
@@ -124,6 +126,26 @@ pub fn smsc_sim_on(port: u16, extra: &[&str]) -> (Proc, u16) {
     let p = Proc::start("smsc-sim", &args);
     wait_for_port(port);
     (p, port)
+}
+
+/// A submit_sm from "Tern" (alphanumeric) to the international number
+/// `dest`, saying `text`, with registered_delivery `rd`.
+pub fn sms(dest: &str, text: &str, rd: u8) -> SubmitSm<Bytes> {
+    SubmitSm {
+        source: Address {
+            ton: Ton::ALPHANUMERIC,
+            npi: Npi::UNKNOWN,
+            addr: Bytes::from_static(b"Tern"),
+        },
+        destination: Address {
+            ton: Ton::INTERNATIONAL,
+            npi: Npi::ISDN,
+            addr: Bytes::copy_from_slice(dest.as_bytes()),
+        },
+        registered_delivery: RegisteredDelivery(rd),
+        short_message: Bytes::copy_from_slice(text.as_bytes()),
+        ..Default::default()
+    }
 }
 
 pub fn bind_body(system_id: &str, password: &str) -> Bind<Bytes> {
