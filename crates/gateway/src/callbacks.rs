@@ -97,10 +97,14 @@ struct Host {
 }
 
 impl Hosts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Host>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A place for one more call to `host`, or None when it is failing
     /// and has [`FAILING_HOST_BACKLOG`] waiting.
     fn enter(self: &Arc<Self>, host: &str) -> Option<(HostGuard, Arc<Semaphore>)> {
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.lock();
         let h = map.entry(host.to_string()).or_insert_with(|| Host {
             waiting: 0,
             failing: false,
@@ -121,7 +125,8 @@ impl Hosts {
     }
 }
 
-/// One call's place at its host; the host is forgotten with its last.
+/// One call's place at its host; a healthy host is forgotten with its
+/// last call.
 struct HostGuard {
     hosts: Arc<Hosts>,
     host: String,
@@ -130,11 +135,7 @@ struct HostGuard {
 impl HostGuard {
     /// Record how the call went: the host is failing until one succeeds.
     fn outcome(&self, ok: bool) {
-        let mut map = self
-            .hosts
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.hosts.lock();
         if let Some(h) = map.get_mut(&self.host) {
             if h.failing == ok {
                 h.failing = !ok;
@@ -148,14 +149,12 @@ impl HostGuard {
 
 impl Drop for HostGuard {
     fn drop(&mut self) {
-        let mut map = self
-            .hosts
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.hosts.lock();
         if let Some(h) = map.get_mut(&self.host) {
             h.waiting = h.waiting.saturating_sub(1);
-            if h.waiting == 0 {
+            // A failing host is remembered while nothing waits for it, so
+            // its next items are still held back; a healthy one goes.
+            if h.waiting == 0 && !h.failing {
                 map.remove(&self.host);
             }
         }
@@ -425,6 +424,26 @@ async fn retry<S: Store>(ctx: &Context<S>, c: &CallbackTaken, delay: Duration, n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_host_is_remembered_and_held_back_a_healthy_one_forgotten() {
+        let hosts = Arc::new(Hosts {
+            map: Mutex::new(HashMap::new()),
+        });
+        let (g, _) = hosts.enter("h").unwrap();
+        g.outcome(false);
+        drop(g);
+        // Nothing waits for it, and it is still failing.
+        assert!(hosts.lock()["h"].failing);
+        let held: Vec<_> = (0..FAILING_HOST_BACKLOG)
+            .map(|_| hosts.enter("h").unwrap())
+            .collect();
+        assert!(hosts.enter("h").is_none(), "beyond the failing backlog");
+        held[0].0.outcome(true);
+        assert!(hosts.enter("h").is_some(), "answered again: no limit");
+        drop(held);
+        assert!(hosts.lock().is_empty(), "a healthy host is forgotten");
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {
