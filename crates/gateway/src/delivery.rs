@@ -292,6 +292,7 @@ mod tests {
                 accepted_ms: 1_790_000_000_000,
                 expires_ms: None,
                 callback: None,
+                route: None,
             }),
             state: MessageState::Undeliverable,
             error_code: 27,

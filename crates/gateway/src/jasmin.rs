@@ -183,6 +183,7 @@ mod tests {
                 method: CallMethod::Post,
                 level,
             }),
+            route: None,
         })
     }
 

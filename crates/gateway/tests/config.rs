@@ -277,3 +277,47 @@ fn routes_by_prefix_alone_need_no_default_route() {
     );
     assert!(e.iter().any(|m| m.contains("order 0")), "{e:?}");
 }
+
+#[test]
+fn failover_after_and_reroute_on_belong_to_routes_with_a_next_connector() {
+    let two = "[connector:b]\nhost = 127.0.0.1\nport = 2777\nusername = u\n";
+    let c = parse(&format!(
+        "{MINIMAL}{two}[mt-route:10]\ntype = failover\nconnectors = up, b\nfailover_after = 30\nreroute_on = ESME_RINVDSTADR, 0x45\n"
+    ))
+    .unwrap();
+    let r = c.mt_routes.iter().find(|r| r.order == 10).unwrap();
+    assert_eq!(r.failover_after, Duration::from_secs(30));
+    assert!(r.reroutes_on(smpp::CommandStatus::ESME_RINVDSTADR));
+    assert!(r.reroutes_on(smpp::CommandStatus::ESME_RSUBMITFAIL));
+    assert!(!r.reroutes_on(smpp::CommandStatus::ESME_RINVSRCADR));
+    // Defaults: never.
+    let d = c.mt_routes.iter().find(|r| r.order == 0).unwrap();
+    assert!(d.failover_after.is_zero() && d.reroute_on.is_empty());
+
+    let e = errors(&format!(
+        "{two}[mt-route:10]\ntype = static\nconnectors = b\nfailover_after = 30\nreroute_on = 0x0b\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "tern.ini:5: [mt-route:10] failover_after: only a failover or roundrobin route has a next connector".to_string(),
+            "tern.ini:5: [mt-route:10] reroute_on: only a failover or roundrobin route has a next connector".to_string(),
+        ]
+    );
+    let e = errors(&format!(
+        "{two}[mt-route:10]\ntype = failover\nconnectors = up, b\nreroute_on = ESME_RTHROTTLED\nfailover_after = soon\n{MINIMAL}"
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m
+                .starts_with("tern.ini:8: [mt-route:10] reroute_on: ESME_RTHROTTLED is temporary")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m
+                .starts_with("tern.ini:9: [mt-route:10] failover_after: expected a whole number")),
+        "{e:?}"
+    );
+}

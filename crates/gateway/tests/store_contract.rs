@@ -47,6 +47,8 @@ contract! {
     submit::a_message_without_a_stored_form_is_refused => test_clock;
     replace::a_waiting_message_is_replaced_for_its_owner_only => test_clock;
     replace::a_retrying_message_is_replaced_where_it_waits => test_clock;
+    reroute::a_rerouted_message_keeps_its_charge_and_gets_one_receipt_from_its_next_connector => test_clock;
+    reroute::a_rerouted_message_is_cancelled_and_replaced_where_it_waits => test_clock;
     connector::sent_maps_upstream_ids_until_their_ttl => test_clock;
     connector::retry_waits_for_its_delay_and_rejoins_the_queue => test_clock;
     connector::fail_is_final_and_refunds_tracked_credit_once => test_clock;

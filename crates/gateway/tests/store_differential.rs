@@ -6,7 +6,9 @@
 //! `connector/worker.rs` and `delivery.rs`): submits (throttled, charged,
 //! queue-limited, some refused), takes, and only a taken message is
 //! settled by sent (with 0 to 3 upstream ids), retry (due at once, in a
-//! moment, or not within the case) or fail; receipts for upstream ids
+//! moment, or not within the case), fail or reroute (each message is for
+//! both connectors, one of them first: a reroute moves it to the other);
+//! receipts for upstream ids
 //! already mapped or still to come (held), final or not, repeated; MO
 //! deliveries, takes of the users' delivery queues, delivered and
 //! redeliver on what was taken; replaces (new text and
@@ -127,6 +129,10 @@ enum Op {
         pick: usize,
         state: MessageState,
         code: u8,
+    },
+    /// Move an unsettled taken message on to its next connector.
+    Reroute {
+        pick: usize,
     },
     /// Settle a settled one again the same way (changes nothing).
     SettleAgain {
@@ -335,6 +341,7 @@ fn op(mix: Mix) -> impl Strategy<Value = Op> {
             .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
         1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
             .prop_map(|(pick, state, code)| Op::Fail { pick, state, code }),
+        1 => pick.prop_map(|pick| Op::Reroute { pick }),
         1 => pick.prop_map(|pick| Op::SettleAgain { pick }),
         6 => (connector(), any::<usize>(), state(), prop_oneof![Just(0u16), Just(7), Just(0x1ff)], prop_oneof![4 => Just(true), 1 => Just(false)])
             .prop_map(|(connector, target, state, error_code, dated)| Op::Receipt { connector, target, state, error_code, dated }),
@@ -364,6 +371,7 @@ enum Settled {
     Sent(Vec<String>),
     Retry(Delay),
     Fail(MessageState, u8),
+    Reroute(Box<StoredMessage>),
 }
 
 /// A message handed out by a take: each backend's handle on it.
@@ -605,13 +613,19 @@ impl Pair {
                         let mut message = StoredMessage {
                             id: format!("m{}", self.submitted.len()),
                             user: USERS[user].into(),
-                            connectors: vec![CONNECTORS[connector].into()],
+                            // Both, this one first: a reroute moves it
+                            // to the other.
+                            connectors: vec![
+                                CONNECTORS[connector].into(),
+                                CONNECTORS[1 - connector].into(),
+                            ],
                             submit: Default::default(),
                             parts,
                             rate_micro: rate,
                             accepted_ms: ACCEPTED,
                             expires_ms: None,
                             callback: callback.and_then(receipt_callback),
+                            route: None,
                         };
                         message.submit.registered_delivery = RegisteredDelivery(rd);
                         let charge = charged.then(|| message.charge_micro());
@@ -709,6 +723,23 @@ impl Pair {
                 h.settled = Some(Settled::Fail(state, code));
                 same!(self, a, b);
             }
+            Op::Reroute { pick } => {
+                let Some(h) = self.unsettled(pick) else {
+                    return Ok(());
+                };
+                let Some(next) = self.taken[h].memory.message.moved_on(|_| true) else {
+                    return Ok(());
+                };
+                self.log
+                    .push(format!("reroute t{h} to {}", next.connectors[0]));
+                let h = &mut self.taken[h];
+                let (a, b) = (
+                    m.reroute(h.connector, &h.memory, &next).await,
+                    r.reroute(h.connector, &h.redis, &next).await,
+                );
+                h.settled = Some(Settled::Reroute(Box::new(next)));
+                same!(self, a, b);
+            }
             Op::SettleAgain { pick } => {
                 let settled: Vec<usize> = (0..self.taken.len())
                     .filter(|&i| self.taken[i].settled.is_some())
@@ -732,6 +763,10 @@ impl Pair {
                     Settled::Fail(state, code) => (
                         m.fail(h.connector, &h.memory, *state, *code, TTL).await,
                         r.fail(h.connector, &h.redis, *state, *code, TTL).await,
+                    ),
+                    Settled::Reroute(next) => (
+                        m.reroute(h.connector, &h.memory, next).await,
+                        r.reroute(h.connector, &h.redis, next).await,
                     ),
                 };
                 same!(self, a, b);

@@ -8,13 +8,16 @@
 //! rules mt- and mo-routes share written once ([`Route`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use smpp::CommandStatus;
 
 use super::connectors::Connector;
 use super::filters::{Direction, Filter};
 use super::ini::Section;
 use super::keys::{Keys, Reader, key_table};
 use super::users::User;
-use super::values::{Credit, choice, list, parse_micro};
+use super::values::{Credit, choice, list, parse_micro, seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MtRouteType {
@@ -32,6 +35,20 @@ pub struct MtRoute {
     pub filters: Vec<String>,
     /// Credit charged per message part.
     pub rate: Credit,
+    /// A message waiting for a connector that has been down this long
+    /// moves to the next connector of its route; zero: never.
+    pub failover_after: Duration,
+    /// Permanent upstream refusals that move a message to the next
+    /// connector of its route instead of failing it.
+    pub reroute_on: Vec<CommandStatus>,
+}
+
+impl MtRoute {
+    /// Whether a message of this route refused upstream with `status`
+    /// moves on (`reroute_on`).
+    pub fn reroutes_on(&self, status: CommandStatus) -> bool {
+        self.reroute_on.contains(&status)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +72,8 @@ key_table! {
         CONNECTORS: Vec<String> = "connectors", required, list;
         FILTERS: Vec<String> = "filters", default "", list;
         RATE: Credit = "rate", default "0", rate;
+        FAILOVER_AFTER: Duration = "failover_after", default "0", seconds;
+        REROUTE_ON: Vec<CommandStatus> = "reroute_on", default "", statuses;
     }
 }
 
@@ -97,6 +116,43 @@ fn rate(v: &str) -> Result<Credit, String> {
     }
 }
 
+/// `reroute_on`: SMPP statuses by name (`ESME_RINVDSTADR`) or number
+/// (`0x0B`, `11`), comma-separated. Only permanent refusals: a temporary
+/// one is retried on its connector, and ESME_ROK is no refusal.
+fn statuses(v: &str) -> Result<Vec<CommandStatus>, String> {
+    let mut out = Vec::new();
+    for item in super::values::items(v) {
+        let status = CommandStatus::ALL
+            .iter()
+            .copied()
+            .find(|s| s.name().is_some_and(|n| n.eq_ignore_ascii_case(&item)))
+            .or_else(|| {
+                let n = match item.strip_prefix("0x").or_else(|| item.strip_prefix("0X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => item.parse::<u32>().ok(),
+                };
+                n.map(CommandStatus)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "expected an SMPP status name (ESME_RINVDSTADR) or number (0x0B), got {item:?}"
+                )
+            })?;
+        if status.is_ok() {
+            return Err(format!("{item} is not a refusal"));
+        }
+        if status.is_temporary() {
+            return Err(format!(
+                "{item} is temporary: it is retried on its connector, not rerouted"
+            ));
+        }
+        if !out.contains(&status) {
+            out.push(status);
+        }
+    }
+    Ok(out)
+}
+
 /// The route's order, from its name; its keys are not read without one.
 fn order(reader: &Reader<'_>, section: &Section) -> Option<u32> {
     let order = section.name.trim().parse::<u32>().ok();
@@ -119,6 +175,8 @@ pub(super) fn read_mt_route(reader: &Reader<'_>, section: &Section) -> Option<Mt
         connectors: r.get(&CONNECTORS).unwrap_or_default(),
         filters,
         rate: r.get(&RATE),
+        failover_after: r.get(&FAILOVER_AFTER),
+        reroute_on: r.get(&REROUTE_ON),
     })
 }
 
@@ -258,6 +316,21 @@ impl Route for MtRoute {
                 "a default or static route has exactly one connector".into(),
             );
         }
+        if matches!(self.kind, MtRouteType::Default | MtRouteType::Static) {
+            // Nowhere to move a message to.
+            if !self.failover_after.is_zero() {
+                report(
+                    mt_route::FAILOVER_AFTER.name,
+                    "only a failover or roundrobin route has a next connector".into(),
+                );
+            }
+            if !self.reroute_on.is_empty() {
+                report(
+                    mt_route::REROUTE_ON.name,
+                    "only a failover or roundrobin route has a next connector".into(),
+                );
+            }
+        }
     }
 
     fn check_default(&self, report: &dyn Fn(&str, String)) {
@@ -309,6 +382,30 @@ mod tests {
     fn every_default_reads() {
         assert!(mt_route::bad_defaults().is_empty());
         assert!(mo_route::bad_defaults().is_empty());
+    }
+
+    #[test]
+    fn reroute_on_takes_permanent_statuses_by_name_or_number() {
+        assert_eq!(
+            statuses("ESME_RINVDSTADR, 0x45, 10, esme_rinvdstadr"),
+            Ok(vec![
+                CommandStatus::ESME_RINVDSTADR,
+                CommandStatus::ESME_RSUBMITFAIL,
+                CommandStatus::ESME_RINVSRCADR,
+            ])
+        );
+        assert_eq!(statuses(""), Ok(vec![]));
+        assert_eq!(statuses("0x401"), Ok(vec![CommandStatus(0x401)]));
+        assert!(
+            statuses("ESME_RTHROTTLED")
+                .unwrap_err()
+                .contains("temporary")
+        );
+        assert!(statuses("0x14").unwrap_err().contains("temporary"));
+        assert!(statuses("8").unwrap_err().contains("temporary"));
+        assert!(statuses("0").unwrap_err().contains("not a refusal"));
+        assert!(statuses("ESME_NOPE").unwrap_err().contains("ESME_NOPE"));
+        assert!(statuses("0xZZ").is_err());
     }
 
     #[test]

@@ -36,6 +36,11 @@ pub struct StoredMessage {
     /// Where its receipts go over HTTP (sent with a `dlr-url`); None:
     /// to the user's receiver binds.
     pub callback: Option<ReceiptCallback>,
+    /// The order of the mt-route that chose `connectors`: its
+    /// `failover_after` and `reroute_on` (as configured now) say when the
+    /// message moves to the next of them. None: it never moves (stored by
+    /// a tern before version 3).
+    pub route: Option<u32>,
 }
 
 /// Bytes that are not a stored message.
@@ -54,10 +59,12 @@ pub enum UnstorableMessage {
     Pdu(#[from] EncodeError),
 }
 
-/// Version 2 added the receipt callback after the submit_sm; version 1
-/// (no callback) still decodes, so messages stored by an older tern are
-/// sent after an upgrade.
-const VERSION: u8 = 2;
+/// Version 2 added the receipt callback after the submit_sm, version 3
+/// the route after the callback; versions 1 (no callback) and 2 (no
+/// route) still decode, so messages stored by an older tern are sent
+/// after an upgrade.
+const VERSION: u8 = 3;
+const VERSION_2: u8 = 2;
 const VERSION_1: u8 = 1;
 
 impl StoredMessage {
@@ -112,12 +119,19 @@ impl StoredMessage {
                 put_str(&mut b, &c.url, "dlr-url")?;
             }
         }
+        match self.route {
+            None => b.put_u8(0),
+            Some(order) => {
+                b.put_u8(1);
+                b.put_u32(order);
+            }
+        }
         Ok(b.freeze())
     }
 
     pub fn decode(mut b: Bytes) -> Result<StoredMessage, CorruptMessage> {
         let version = if b.remaining() < 1 { 0 } else { b.get_u8() };
-        if version != VERSION && version != VERSION_1 {
+        if !matches!(version, VERSION | VERSION_2 | VERSION_1) {
             return Err(CorruptMessage("version"));
         }
         let id = get_str(&mut b)?;
@@ -163,6 +177,18 @@ impl StoredMessage {
                 }
             }
         };
+        let route = if version != VERSION {
+            None
+        } else {
+            match (b.remaining(), b.first()) {
+                (1.., Some(0)) => None,
+                (5.., Some(1)) => {
+                    b.advance(1);
+                    Some(b.get_u32())
+                }
+                _ => return Err(CorruptMessage("route")),
+            }
+        };
         Ok(StoredMessage {
             id,
             user,
@@ -173,6 +199,22 @@ impl StoredMessage {
             accepted_ms,
             expires_ms,
             callback,
+            route,
+        })
+    }
+
+    /// This message moved on from its first connector: the same message
+    /// (id, charge, receipt request) queued for the connectors after it,
+    /// from the first of them `exists` says is configured; None when no
+    /// connector is left. The one place both the rerouting of a refused
+    /// message and of one whose connector is down take the next
+    /// connector from.
+    pub fn moved_on(&self, exists: impl Fn(&str) -> bool) -> Option<StoredMessage> {
+        let rest = self.connectors.get(1..)?;
+        let from = rest.iter().position(|c| exists(c))?;
+        Some(StoredMessage {
+            connectors: rest[from..].to_vec(),
+            ..self.clone()
         })
     }
 }
@@ -229,6 +271,7 @@ mod tests {
             accepted_ms: 1_790_000_000_000,
             expires_ms: None,
             callback: None,
+            route: None,
         }
     }
 
@@ -245,6 +288,46 @@ mod tests {
             level: DlrLevel::Both,
         });
         assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+        e.route = Some(0);
+        assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+        e.route = Some(u32::MAX);
+        assert_eq!(StoredMessage::decode(e.encode().unwrap()).unwrap(), e);
+    }
+
+    #[test]
+    fn a_message_stored_by_version_2_still_decodes() {
+        // Version 2 ended with the callback and had no route.
+        let mut m = sample();
+        m.callback = Some(ReceiptCallback {
+            url: "http://127.0.0.1/dlr".into(),
+            method: CallMethod::Get,
+            level: DlrLevel::Smsc,
+        });
+        let mut b = BytesMut::from(&m.encode().unwrap()[..]);
+        b[0] = VERSION_2;
+        b.truncate(b.len() - 1);
+        assert_eq!(StoredMessage::decode(b.freeze()).unwrap(), m);
+    }
+
+    #[test]
+    fn moving_on_keeps_everything_but_the_connectors_tried() {
+        let mut m = sample();
+        m.connectors = vec!["a".into(), "b".into(), "c".into()];
+        m.route = Some(30);
+        let n = m.moved_on(|_| true).unwrap();
+        assert_eq!(n.connectors, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(
+            StoredMessage {
+                connectors: m.connectors.clone(),
+                ..n.clone()
+            },
+            m
+        );
+        // A connector no longer configured is skipped.
+        let n = m.moved_on(|c| c != "b").unwrap();
+        assert_eq!(n.connectors, vec!["c".to_string()]);
+        assert_eq!(m.moved_on(|c| c == "a"), None);
+        assert_eq!(n.moved_on(|_| true), None);
     }
 
     #[test]
@@ -253,7 +336,7 @@ mod tests {
         let m = sample();
         let mut b = BytesMut::from(&m.encode().unwrap()[..]);
         b[0] = VERSION_1;
-        b.truncate(b.len() - 1);
+        b.truncate(b.len() - 2);
         assert_eq!(StoredMessage::decode(b.freeze()).unwrap(), m);
     }
 

@@ -268,6 +268,24 @@ pub trait Store: Send + Sync + 'static {
         delay: std::time::Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The message moves on to the next connector of its route
+    /// (`failover_after`, `reroute_on`; DESIGN.md, "Routing: failover and
+    /// re-routing"): settle `taken` on `connector` and queue `next` — the
+    /// same message for the connectors after it
+    /// ([`StoredMessage::moved_on`]) — at the back of its first
+    /// connector's queue, atomically. Its id, state (ENROUTE), charge and
+    /// receipt request stay: nothing is refunded, no receipt is queued,
+    /// and cancel, replace and query_sm find it where it now waits. The
+    /// queue limit is not applied (the message is accepted already).
+    /// Nothing changes when the token was settled already, so it is safe
+    /// to repeat. `next.id` is `taken`'s message's.
+    fn reroute(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        next: &StoredMessage,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A permanent failure (rejected upstream, or expired while queued):
     /// final `state` and `error_code` for query_sm, the charge refunded,
     /// the entry settled, and — when the message's registered_delivery

@@ -182,6 +182,7 @@ async fn store_submit<S: Store>(
         accepted_ms: now_ms,
         expires_ms: checked.expires_s.map(|e| e * 1000),
         callback,
+        route: Some(decision.order),
     };
     let submission = Submission {
         message: &message,

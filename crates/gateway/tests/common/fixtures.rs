@@ -39,6 +39,7 @@ pub fn message(id: &str, user: &str, parts: u32, rate: i64) -> StoredMessage {
         accepted_ms: ACCEPTED,
         expires_ms: None,
         callback: None,
+        route: None,
     }
 }
 

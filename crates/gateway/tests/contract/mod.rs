@@ -8,7 +8,8 @@
 //! one final receipt, held receipts, intermediate ones),
 //! [`deliveries`] (the users' delivery queues) and [`callbacks`] (the
 //! one callback queue: receipts of messages sent with a `dlr-url`, the
-//! upstream's answer, retries with attempts). What only one backend
+//! upstream's answer, retries with attempts); [`reroute`] (a message
+//! moved on to the next connector of its route). What only one backend
 //! does (redis' key layout, consumer groups, restart recovery, its
 //! connection pool) stays in `redis_store.rs` / `memory_store.rs`.
 
@@ -18,6 +19,7 @@ pub mod connector;
 pub mod deliveries;
 pub mod receipts;
 pub mod replace;
+pub mod reroute;
 pub mod submit;
 
 use std::time::Duration;

@@ -285,6 +285,19 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn reroute(
+        &self,
+        _connector: &str,
+        taken: &Taken,
+        next: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        // Stored as redis would store it, or refused as redis refuses it.
+        next.encode()
+            .map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
+        self.lock()?.reroute(taken, next);
+        Ok(())
+    }
+
     async fn fail(
         &self,
         connector: &str,

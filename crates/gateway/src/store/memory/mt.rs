@@ -23,6 +23,9 @@
 //!   succeeds for it (it leaves the retry set, DELETED, refunded), and
 //!   for a due retry back in the queue and not taken yet. A taken
 //!   message is too late.
+//! - Reroute settles a taken message and queues it, as it now is, at
+//!   the back of its next connector's queue (`Entry::connector` follows
+//!   it, so cancel and replace find it there).
 //! - Replace (of a message queued or in the retry set, as cancel) swaps
 //!   the message in its record; a queued one moves to the back of its
 //!   queue, as on redis, where a stream entry cannot be rewritten.
@@ -388,6 +391,27 @@ impl Inner {
             .insert((due, taken.message.id.clone()));
         *self.mt.depth.entry(connector.to_string()).or_default() += 1;
         self.mt.wake(connector);
+    }
+
+    /// [`Store::reroute`].
+    pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage) {
+        if self.mt.settle(&taken.token).is_none() {
+            return;
+        }
+        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+            return;
+        };
+        let connector = next.connectors.first().cloned().unwrap_or_default();
+        e.message = Some(Arc::new(next.clone()));
+        e.place = Place::Queued;
+        e.connector = connector.clone();
+        self.mt
+            .queues
+            .entry(connector.clone())
+            .or_default()
+            .push_back(taken.message.id.clone());
+        *self.mt.depth.entry(connector.clone()).or_default() += 1;
+        self.mt.wake(&connector);
     }
 
     /// [`Store::fail`] at `now_ms`.

@@ -18,6 +18,7 @@ fn message(id: &str) -> StoredMessage {
         accepted_ms: 0,
         expires_ms: None,
         callback: None,
+        route: None,
     }
 }
 

@@ -39,6 +39,7 @@ script!(DEPTH, DEPTH_LUA, "depth.lua", "pending.lua");
 script!(PROMOTE, PROMOTE_LUA, "promote.lua", "clock.lua");
 script!(SENT, SENT_LUA, "sent.lua", "clock.lua", "receipts.lua");
 script!(RETRY, RETRY_LUA, "retry.lua", "clock.lua");
+script!(REROUTE, REROUTE_LUA, "reroute.lua");
 script!(FAIL, FAIL_LUA, "fail.lua", "clock.lua", "receipts.lua");
 script!(
     RECEIPT,
@@ -99,7 +100,7 @@ fn inline_constants(source: &str) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 15] = [
+    const ALL: [(&str, &str); 16] = [
         ("submit", SUBMIT_LUA),
         ("cancel", CANCEL_LUA),
         ("replace", REPLACE_LUA),
@@ -107,6 +108,7 @@ mod tests {
         ("promote", PROMOTE_LUA),
         ("sent", SENT_LUA),
         ("retry", RETRY_LUA),
+        ("reroute", REROUTE_LUA),
         ("fail", FAIL_LUA),
         ("receipt", RECEIPT_LUA),
         ("deliver", DELIVER_LUA),

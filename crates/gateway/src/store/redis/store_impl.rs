@@ -335,6 +335,32 @@ impl Store for RedisStore {
         self.script::<i64>(inv).await.map(|_| ())
     }
 
+    async fn reroute(
+        &self,
+        connector: &str,
+        taken: &Taken,
+        next: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        let encoded = next.encode().map_err(unstorable)?;
+        let to = next
+            .connectors
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        let mut inv = scripts::REROUTE.prepare_invoke();
+        inv.key(queue_key(connector))
+            .key(requeued_key(connector))
+            .key(message_key(&next.id))
+            .key(queue_key(to))
+            .arg(GROUP)
+            .arg(&taken.token)
+            .arg(&next.id)
+            .arg(&encoded[..])
+            .arg(to);
+        // Safe to repeat: a second run finds the entry settled.
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
     async fn fail(
         &self,
         connector: &str,
