@@ -11,6 +11,9 @@
 //! (ESME_RTHROTTLED also slows the pace), or failed with a refund on a
 //! permanent one.
 //!
+//! A message moves on to the next connector of its route when its route
+//! says so (`reroute_on`, `failover_after`): [`reroute`].
+//!
 //! Receipts and MO arriving on these sessions are handled by [`inbound`]:
 //! stored (receipts matched to their message, MO routed to a user's
 //! delivery queue) before they are answered.
@@ -25,6 +28,7 @@
 
 pub mod inbound;
 mod pace;
+mod reroute;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -181,6 +185,13 @@ impl<S: Store + Clone> Connectors<S> {
             };
             tasks.push(tokio::spawn(task.instrument(span)));
         }
+        // failover_after: what waits while it is down moves on.
+        let consumer = format!("{}-reroute", self.ctx.config.load().smpp_server.id);
+        let span = info_span!("connector", connector = %c.name, session = "reroute");
+        tasks.push(tokio::spawn(
+            reroute::watch(self.ctx.clone(), c.name.clone(), consumer, stop_rx.clone())
+                .instrument(span),
+        ));
         Running {
             config: c.clone(),
             stop,

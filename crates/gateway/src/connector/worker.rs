@@ -15,11 +15,12 @@ use smpp_session::{BindMode, Event, Session, SessionConfig, SessionError, esme, 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{Instrument, debug, info, warn};
 
-use super::{Pace, inbound};
+use super::{Pace, inbound, reroute};
 use crate::config::{Connector, ConnectorBind};
 use crate::context::Context;
 use crate::metrics::Upstream;
-use crate::store::{Store, Taken, now_us};
+use crate::metrics::labels::RerouteReason;
+use crate::store::{Store, StoredMessage, Taken, now_us};
 
 /// The validity of a message that did not set validity_period (48 h, as
 /// most SMSCs default).
@@ -291,8 +292,16 @@ async fn take_into<S: Store>(
 /// What happened to a message's parts upstream.
 enum Outcome {
     Sent(Vec<String>),
-    Temporary { throttled: bool, why: String },
-    Permanent(CommandStatus),
+    Temporary {
+        throttled: bool,
+        why: String,
+    },
+    /// Refused for good; `partly_sent` when another part of the message
+    /// was accepted (it is not sent again elsewhere then).
+    Permanent {
+        status: CommandStatus,
+        partly_sent: bool,
+    },
 }
 
 async fn submit<S: Store>(
@@ -305,14 +314,13 @@ async fn submit<S: Store>(
     _window: OwnedSemaphorePermit,
 ) {
     let m = &taken.message;
-    let store = &ctx.store;
     // A message without a validity_period expires after the default one,
     // so a message that only ever meets temporary errors ends too.
     let expires_ms = m
         .expires_ms
         .unwrap_or(m.accepted_ms.saturating_add(DEFAULT_VALIDITY_MS));
     if expires_ms <= now_us() / 1000 {
-        settle_with_retries(store, &c, &taken, Settle::Fail(MessageState::Expired, 0)).await;
+        settle_with_retries(&ctx, &c, &taken, Settle::Fail(MessageState::Expired, 0)).await;
         return;
     }
     let parts = match parts(&m.submit, c.split, reference(&m.id)) {
@@ -328,7 +336,7 @@ async fn submit<S: Store>(
         }
         Err(e) => {
             warn!(message = %m.id, error = %e, "cannot split for this connector");
-            settle_with_retries(store, &c, &taken, Settle::Fail(MessageState::Rejected, 0)).await;
+            settle_with_retries(&ctx, &c, &taken, Settle::Fail(MessageState::Rejected, 0)).await;
             return;
         }
     };
@@ -362,12 +370,28 @@ async fn submit<S: Store>(
             debug!(message = %m.id, why, "temporary failure; retrying later");
             Settle::Retry(retry_delay(m.accepted_ms, now_us() / 1000))
         }
-        Outcome::Permanent(status) => {
-            info!(message = %m.id, %status, "rejected upstream");
-            Settle::Fail(MessageState::Rejected, (status.0 & 0xff) as u8)
+        Outcome::Permanent {
+            status,
+            partly_sent,
+        } => {
+            let next = if partly_sent {
+                None
+            } else {
+                reroute::on_refusal(&ctx.config.load(), m, status)
+            };
+            match next {
+                Some(next) => {
+                    debug!(message = %m.id, %status, "refused upstream; its route moves it on");
+                    Settle::Reroute(Box::new(next))
+                }
+                None => {
+                    info!(message = %m.id, %status, "rejected upstream");
+                    Settle::Fail(MessageState::Rejected, (status.0 & 0xff) as u8)
+                }
+            }
         }
     };
-    settle_with_retries(store, &c, &taken, action).await;
+    settle_with_retries(&ctx, &c, &taken, action).await;
 }
 
 /// How a taken message is settled.
@@ -375,15 +399,26 @@ enum Settle {
     Sent(Vec<String>),
     Retry(Duration),
     Fail(MessageState, u8),
+    /// On to the next connector of its route (`reroute_on`).
+    Reroute(Box<StoredMessage>),
 }
 
 /// Settle in the store, trying again for a few seconds when the store
 /// does not answer (every settle is safe to repeat): a message left
 /// taken is only taken again after the reclaim time, and sent twice.
-async fn settle_with_retries<S: Store>(store: &S, c: &Connector, taken: &Taken, action: Settle) {
+async fn settle_with_retries<S: Store>(
+    ctx: &Context<S>,
+    c: &Connector,
+    taken: &Taken,
+    action: Settle,
+) {
+    let store = &ctx.store;
     let mut pause = Duration::from_millis(200);
     for attempt in 1..=5 {
         let result = match &action {
+            Settle::Reroute(next) => {
+                reroute::reroute(ctx, &c.name, taken, next, RerouteReason::Refused).await
+            }
             Settle::Sent(ids) => store.sent(&c.name, taken, ids, c.dlr_expiry).await,
             Settle::Retry(delay) => store.retry(&c.name, taken, *delay).await,
             Settle::Fail(state, code) => {
@@ -479,7 +514,7 @@ async fn send_parts(
                         throttled: true, ..
                     }) => pace.throttled(),
                     // Permanent: no use trying again.
-                    Some(Outcome::Permanent(_)) => break,
+                    Some(Outcome::Permanent { .. }) => break,
                     _ => {}
                 }
                 if tokio::time::Instant::now() >= deadline {
@@ -512,6 +547,10 @@ async fn send_parts(
         }
     }
     match outcome {
+        Some(Outcome::Permanent { status, .. }) => Outcome::Permanent {
+            status,
+            partly_sent: ids.iter().any(Option::is_some),
+        },
         Some(o) => o,
         None => Outcome::Sent(ids.into_iter().flatten().collect()),
     }
@@ -544,7 +583,10 @@ fn part_outcome(
             throttled: resp.command_status == CommandStatus::ESME_RTHROTTLED,
             why: resp.command_status.to_string(),
         }),
-        Ok(resp) => Err(Outcome::Permanent(resp.command_status)),
+        Ok(resp) => Err(Outcome::Permanent {
+            status: resp.command_status,
+            partly_sent: false,
+        }),
         Err(e) => Err(Outcome::Temporary {
             throttled: false,
             why: e.to_string(),

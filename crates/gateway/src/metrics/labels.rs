@@ -78,6 +78,25 @@ impl CallbackResult {
     }
 }
 
+/// Why a message moved on to the next connector of its route: `reason`
+/// of `tern_messages_rerouted_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RerouteReason {
+    /// Its connector was down longer than the route's `failover_after`.
+    Down,
+    /// Refused upstream with a status of the route's `reroute_on`.
+    Refused,
+}
+
+impl RerouteReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RerouteReason::Down => "down",
+            RerouteReason::Refused => "refused",
+        }
+    }
+}
+
 /// What became of an item of a user's delivery queue: `result` of
 /// `tern_deliveries_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

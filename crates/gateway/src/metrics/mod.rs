@@ -27,7 +27,7 @@ use prometheus::{
 };
 use smpp::{CommandStatus, MessageState};
 
-use labels::{CallbackKind, CallbackResult, DeliveryResult};
+use labels::{CallbackKind, CallbackResult, DeliveryResult, RerouteReason};
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -59,6 +59,7 @@ pub struct Metrics {
     deliveries: IntCounterVec,
     http_requests: IntCounterVec,
     callbacks: IntCounterVec,
+    rerouted: IntCounterVec,
     pub(crate) queue_depth: IntGaugeVec,
     pub(crate) delivery_depth: IntGaugeVec,
     pub(crate) callback_depth: IntGaugeVec,
@@ -174,6 +175,11 @@ impl Metrics {
                 "HTTP callback attempts, by what they carried and how they ended.",
                 &["kind", "result"],
             ),
+            rerouted: counter(
+                "tern_messages_rerouted_total",
+                "Messages moved on to the next connector of their route, by the connector they left and why.",
+                &["connector", "reason"],
+            ),
             queue_depth: gauge(
                 "tern_queue_depth",
                 "Messages waiting in a connector's queue.",
@@ -205,6 +211,13 @@ impl Metrics {
         // definitions above cannot make.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
+    }
+
+    /// A message left `connector` for the next connector of its route.
+    pub fn rerouted(&self, connector: &str, reason: RerouteReason) {
+        self.rerouted
+            .with_label_values(&[connector, reason.as_str()])
+            .inc();
     }
 
     /// `user` bound in `mode` (`tx`, `rx`, `trx`): counted in
