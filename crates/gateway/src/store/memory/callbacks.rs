@@ -6,13 +6,13 @@
 //! ready ones in order, the taken ones by when they were handed out (for
 //! the reclaim), the retries by when they are due.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{Inner, MemoryStore, Seq, TimeKey, ms};
+use super::{Inner, Map, MemoryStore, Seq, TimeKey, ms};
 use crate::store::{Callback, CallbackTaken, RECLAIM_AFTER_MS, StoreError};
 
 #[cfg(doc)]
@@ -30,7 +30,7 @@ struct Queued {
 /// The one callback queue.
 #[derive(Default)]
 pub(super) struct CallbackQueue {
-    items: HashMap<u64, Queued>,
+    items: Map<u64, Queued>,
     ready: VecDeque<u64>,
     taken: BTreeMap<TimeKey, u64>,
     /// Failed items by when they are due again.

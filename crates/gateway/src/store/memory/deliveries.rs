@@ -6,13 +6,13 @@
 //! reclaim); a new item first drops untaken ones past their expiry, so a
 //! queue no receiver takes from stays bounded.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{Inner, MemoryStore, Seq, TimeKey, ms};
+use super::{Inner, Map, MemoryStore, Seq, TimeKey, ms, slot};
 use crate::store::{Delivery, DeliveryItem, RECLAIM_AFTER_MS, StoreError};
 
 #[cfg(doc)]
@@ -32,7 +32,7 @@ struct Queued {
 #[derive(Default)]
 struct UserQueue {
     /// Every item, taken or not, by token.
-    items: HashMap<u64, Queued>,
+    items: Map<u64, Queued>,
     /// Tokens not taken, oldest first.
     ready: VecDeque<u64>,
     /// Taken tokens by when they were handed out (for reclaiming).
@@ -43,14 +43,14 @@ struct UserQueue {
 /// Every user's delivery queue.
 #[derive(Default)]
 pub(super) struct DeliveryQueues {
-    users: HashMap<String, UserQueue>,
+    users: Map<String, UserQueue>,
 }
 
 impl DeliveryQueues {
     /// Queue an item for `user` at `now_ms`, kept up to `ttl`.
     fn queue(&mut self, seq: &mut Seq, user: &str, item: DeliveryItem, now_ms: i64, ttl: Duration) {
         let token = seq.next();
-        let q = self.users.entry(user.to_string()).or_default();
+        let q = slot(&mut self.users, user);
         // What waited past its expiry with nobody taking it goes: a queue
         // no receiver takes from stays bounded (the worker drops and
         // counts the expired items it takes).
@@ -78,13 +78,13 @@ impl DeliveryQueues {
     }
 
     fn waker(&mut self, user: &str) -> Arc<Notify> {
-        self.users.entry(user.to_string()).or_default().wake.clone()
+        slot(&mut self.users, user).wake.clone()
     }
 
     /// Up to `max` items for `user` at `now_ms`: taken and never settled
     /// for the reclaim time first, then the queue.
     fn take(&mut self, seq: &mut Seq, user: &str, max: usize, now_ms: i64) -> Vec<Delivery> {
-        let q = self.users.entry(user.to_string()).or_default();
+        let q = slot(&mut self.users, user);
         let mut tokens = Vec::new();
         while tokens.len() < max {
             let Some(first) = q.taken.first_entry() else {

@@ -19,8 +19,16 @@
 //!
 //! This file holds what they share: the message records (for query_sm
 //! and cancel, forgotten after [`STATUS_RETENTION_MS`]), credit and
-//! throttle state, and the sequence that makes tokens and time keys
-//! unique.
+//! throttle state, the sequence that makes tokens and time keys unique,
+//! and the names (users, connectors) every record shares.
+//!
+//! Cost per message (issue 13): every map hashes with foldhash, not
+//! SipHash (its keys are ids tern makes, names from the configuration
+//! and the SMSC's upstream ids; each map is seeded at random); a message
+//! id is one allocation shared by every map that holds it ([`Id`]); user
+//! and connector names are interned ([`Inner::name`]); per-connector and
+//! per-user maps are looked up by `&str` and allocate a key only the
+//! first time ([`slot`]).
 
 mod callbacks;
 mod deliveries;
@@ -29,7 +37,7 @@ mod receipts;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,6 +47,23 @@ use tokio::sync::Notify;
 use super::*;
 
 type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The store's hash maps and sets: foldhash, seeded per map.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type Set<T> = HashSet<T, foldhash::fast::RandomState>;
+
+/// A message id as the maps hold it: one allocation, shared.
+type Id = Arc<str>;
+
+/// `map`'s value for `key`, made (default) when missing: the key is
+/// allocated only then, not at every lookup as `entry` would.
+fn slot<'a, V: Default>(map: &'a mut Map<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
 
 /// A key ordered by time (Unix ms), unique by a sequence number.
 type TimeKey = (i64, u64);
@@ -56,7 +81,7 @@ impl Seq {
 
 /// What the store keeps of one accepted message.
 struct Entry {
-    user: String,
+    user: Arc<str>,
     accepted_ms: i64,
     /// The message, until it is final: a final message keeps only what
     /// query_sm reports (its receipt, if any, holds its own reference).
@@ -65,7 +90,7 @@ struct Entry {
     final_ms: Option<i64>,
     error_code: u8,
     /// The connector whose queue or retry set holds it.
-    connector: String,
+    connector: Arc<str>,
     /// Credit actually charged (0 when unlimited), refunded at most once
     /// ([`rules::take_refund`]).
     charged: i64,
@@ -76,11 +101,13 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    messages: HashMap<String, Entry>,
+    messages: Map<Id, Entry>,
     /// (forget at, id), in acceptance order.
-    retention: VecDeque<(i64, String)>,
-    credit: HashMap<String, i64>,
-    tat: HashMap<String, i64>,
+    retention: VecDeque<(i64, Id)>,
+    credit: Map<String, i64>,
+    tat: Map<String, i64>,
+    /// Every user and connector name a record holds, once.
+    names: Set<Arc<str>>,
     mt: mt::MtQueues,
     receipts: receipts::Receipts,
     deliveries: deliveries::DeliveryQueues,
@@ -89,6 +116,24 @@ struct Inner {
 }
 
 impl Inner {
+    /// `name` (a user's or a connector's), shared.
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(n.clone());
+        n
+    }
+
+    /// The id of message `id` as its record holds it, or a new one.
+    fn id(&self, id: &str) -> Id {
+        match self.messages.get_key_value(id) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(id),
+        }
+    }
+
     /// A final message keeps only what query_sm reports.
     fn finish(&mut self, id: &str) {
         if let Some(e) = self.messages.get_mut(id) {
@@ -103,7 +148,7 @@ impl Inner {
             return;
         };
         if let Some(charged) = rules::take_refund(&mut e.charged) {
-            if let Some(b) = self.credit.get_mut(&e.user) {
+            if let Some(b) = self.credit.get_mut(&*e.user) {
                 *b += charged;
             }
         }
@@ -201,7 +246,7 @@ impl Store for MemoryStore {
         let g = self.lock()?;
         Ok(g.messages.get(id).map(|e| MessageStatus {
             id: id.to_string(),
-            user: e.user.clone(),
+            user: e.user.to_string(),
             state: e.state,
             accepted_ms: e.accepted_ms,
             final_ms: e.final_ms,
@@ -318,7 +363,11 @@ impl Store for MemoryStore {
         upstream_id: &str,
     ) -> Result<Option<String>, StoreError> {
         let now_ms = self.now_ms();
-        Ok(self.lock()?.receipts.lookup(connector, upstream_id, now_ms))
+        Ok(self
+            .lock()?
+            .receipts
+            .lookup(connector, upstream_id, now_ms)
+            .map(|(id, _)| id.to_string()))
     }
 
     async fn receipt(

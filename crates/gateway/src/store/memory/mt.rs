@@ -38,14 +38,14 @@
 //!   [`Store::sent`] still records the upstream ids (the message really
 //!   was accepted upstream).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use smpp::MessageState;
 use tokio::sync::Notify;
 
-use super::{Entry, Inner, MemoryStore, TimeKey, ms};
+use super::{Entry, Id, Inner, Map, MemoryStore, TimeKey, ms, slot};
 use crate::store::{
     CancelOutcome, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement, STATUS_RETENTION_MS,
     StoreError, StoredMessage, Submission, Taken, rules,
@@ -70,7 +70,7 @@ pub(super) enum Place {
 /// A taken message's record until it is settled.
 pub(super) struct Held {
     message: Arc<crate::store::StoredMessage>,
-    connector: String,
+    connector: Arc<str>,
     /// When it was last handed out, its key in `MtQueues::held_order`.
     key: TimeKey,
 }
@@ -80,18 +80,18 @@ pub(super) struct Held {
 pub(super) struct MtQueues {
     /// Per connector: message ids in arrival order. Cancelled ids stay
     /// until taken and are skipped then.
-    queues: HashMap<String, VecDeque<String>>,
+    queues: Map<String, VecDeque<Id>>,
     /// Per connector: messages queued (not cancelled) or in its retry set.
-    depth: HashMap<String, u64>,
-    /// Taken and not settled, by token.
-    pub(super) held: HashMap<String, Held>,
+    depth: Map<String, u64>,
+    /// Taken and not settled, by token (a number of the store's `Seq`).
+    pub(super) held: Map<u64, Held>,
     /// Per connector: the held tokens by when they were handed out.
-    held_order: HashMap<String, BTreeMap<TimeKey, String>>,
+    held_order: Map<String, BTreeMap<TimeKey, u64>>,
     /// Per connector: (due at ms, message id) of the messages waiting for
     /// their retry time, ordered as redis' retry set (score, then member).
-    retries: HashMap<String, BTreeSet<(i64, String)>>,
+    retries: Map<String, BTreeSet<(i64, Id)>>,
     /// Per connector: signalled by a submit or a retry, for blocked takes.
-    wake: HashMap<String, Arc<Notify>>,
+    wake: Map<String, Arc<Notify>>,
 }
 
 impl MtQueues {
@@ -114,8 +114,8 @@ impl MtQueues {
 
     /// Forget a token's record; the message it held, if it was held.
     pub(super) fn settle(&mut self, token: &str) -> Option<Held> {
-        let h = self.held.remove(token)?;
-        if let Some(order) = self.held_order.get_mut(&h.connector) {
+        let h = self.held.remove(&token.parse::<u64>().ok()?)?;
+        if let Some(order) = self.held_order.get_mut(&*h.connector) {
             order.remove(&h.key);
         }
         Some(h)
@@ -146,11 +146,11 @@ impl Inner {
         let m = s.message;
         // Idempotent on the id, as the redis script (ALREADY_ACCEPTED): a
         // submit whose answer was lost can be repeated safely.
-        if self.messages.contains_key(&m.id) {
+        if self.messages.contains_key(m.id.as_str()) {
             return Ok(());
         }
-        let connector = m.connectors.first().cloned().unwrap_or_default();
-        if self.mt.depth(&connector) >= s.queue_limit {
+        let connector = m.connectors.first().map_or("", String::as_str);
+        if self.mt.depth(connector) >= s.queue_limit {
             return Err(Refusal::QueueFull);
         }
         let new_tat = match s.throttle {
@@ -163,29 +163,30 @@ impl Inner {
             None => None,
         };
         if let Some(charge) = s.charge_micro {
-            let balance = self.credit.get(&m.user).copied().unwrap_or(0);
+            // An untracked balance is 0 (and tracked from here, as
+            // redis' DECRBY makes the key).
+            let balance = self.credit.get(m.user.as_str()).copied().unwrap_or(0);
             if balance < charge {
                 return Err(Refusal::NoCredit);
             }
-            self.credit.insert(m.user.clone(), balance - charge);
+            *slot(&mut self.credit, &m.user) = balance - charge;
         }
         if let Some(t) = new_tat {
-            self.tat.insert(m.user.clone(), t);
+            *slot(&mut self.tat, &m.user) = t;
         }
         let now_ms = now / 1000;
         self.forget_old(now_ms);
-        self.mt
-            .queues
-            .entry(connector.clone())
-            .or_default()
-            .push_back(m.id.clone());
-        *self.mt.depth.entry(connector.clone()).or_default() += 1;
+        let id: Id = Arc::from(m.id.as_str());
+        slot(&mut self.mt.queues, connector).push_back(id.clone());
+        *slot(&mut self.mt.depth, connector) += 1;
         self.retention
-            .push_back((now_ms + STATUS_RETENTION_MS, m.id.clone()));
+            .push_back((now_ms + STATUS_RETENTION_MS, id.clone()));
+        let user = self.name(&m.user);
+        let connector = self.name(connector);
         self.messages.insert(
-            m.id.clone(),
+            id,
             Entry {
-                user: m.user.clone(),
+                user,
                 accepted_ms: m.accepted_ms,
                 message: Some(Arc::new(m.clone())),
                 state: MessageState::Enroute,
@@ -223,7 +224,8 @@ impl Inner {
 
     /// [`Store::cancel`] at `now_ms`.
     pub(super) fn cancel(&mut self, id: &str, user: &str, now_ms: i64) -> CancelOutcome {
-        let Some(e) = self.messages.get_mut(id).filter(|e| e.user == user) else {
+        let key = self.id(id);
+        let Some(e) = self.messages.get_mut(id).filter(|e| &*e.user == user) else {
             return CancelOutcome::NotFound;
         };
         match e.place {
@@ -231,8 +233,8 @@ impl Inner {
             Place::Queued => {}
             // Not sent upstream yet: it leaves the retry set.
             Place::Retrying(due) => {
-                if let Some(r) = self.mt.retries.get_mut(&e.connector) {
-                    r.remove(&(due, id.to_string()));
+                if let Some(r) = self.mt.retries.get_mut(&*e.connector) {
+                    r.remove(&(due, key.clone()));
                 }
             }
             Place::Taken | Place::Done => return CancelOutcome::TooLate,
@@ -240,7 +242,7 @@ impl Inner {
         e.place = Place::Done;
         e.state = MessageState::Deleted;
         e.final_ms = Some(now_ms);
-        self.mt.less_depth(&e.connector);
+        self.mt.less_depth(&e.connector.clone());
         self.refund(id);
         self.finish(id);
         CancelOutcome::Cancelled
@@ -257,7 +259,8 @@ impl Inner {
     where
         F: Fn(&StoredMessage) -> Result<Replacement, E>,
     {
-        let Some(e) = self.messages.get_mut(id).filter(|e| e.user == user) else {
+        let key = self.id(id);
+        let Some(e) = self.messages.get_mut(id).filter(|e| &*e.user == user) else {
             return Ok(ReplaceOutcome::NotFound);
         };
         let waiting = matches!(e.place, Place::Queued | Place::Retrying(_));
@@ -278,11 +281,11 @@ impl Inner {
         e.message = Some(Arc::new(new));
         if e.place == Place::Queued {
             // To the back of the queue, as redis (a new stream entry).
-            if let Some(q) = self.mt.queues.get_mut(&e.connector) {
-                if let Some(at) = q.iter().position(|q| q == id) {
+            if let Some(q) = self.mt.queues.get_mut(&*e.connector) {
+                if let Some(at) = q.iter().position(|q| &**q == id) {
                     q.remove(at);
                 }
-                q.push_back(id.to_string());
+                q.push_back(key.clone());
             }
         }
         Ok(ReplaceOutcome::Replaced)
@@ -293,10 +296,11 @@ impl Inner {
     /// to `max` due retries joined it), and when the next retry or
     /// reclaim falls due (ms).
     fn take_now(&mut self, connector: &str, max: usize, now_ms: i64) -> (Vec<Taken>, Option<i64>) {
-        let mt = &mut self.mt;
         if max == 0 {
-            return (Vec::new(), mt.next_due(connector));
+            return (Vec::new(), self.mt.next_due(connector));
         }
+        let name = self.name(connector);
+        let mt = &mut self.mt;
         // Up to `max` due retries join the back of the queue, earliest
         // due first, as redis' `promote`.
         if let Some(r) = mt.retries.get_mut(connector) {
@@ -307,10 +311,7 @@ impl Inner {
                 let Some((_, id)) = r.pop_first() else { break };
                 if let Some(e) = self.messages.get_mut(&id) {
                     e.place = Place::Queued;
-                    mt.queues
-                        .entry(connector.to_string())
-                        .or_default()
-                        .push_back(id);
+                    slot(&mut mt.queues, connector).push_back(id);
                 }
             }
         }
@@ -328,9 +329,9 @@ impl Inner {
                 let key = (now_ms, self.seq.next());
                 if let Some(h) = mt.held.get_mut(&token) {
                     h.key = key;
-                    order.insert(key, token.clone());
+                    order.insert(key, token);
                     out.push(Taken {
-                        token,
+                        token: token.to_string(),
                         message: h.message.clone(),
                     });
                 }
@@ -353,21 +354,20 @@ impl Inner {
                     continue;
                 };
                 let seq = self.seq.next();
-                let token = seq.to_string();
                 let key = (now_ms, seq);
                 mt.held.insert(
-                    token.clone(),
+                    seq,
                     Held {
                         message: message.clone(),
-                        connector: connector.to_string(),
+                        connector: name.clone(),
                         key,
                     },
                 );
-                mt.held_order
-                    .entry(connector.to_string())
-                    .or_default()
-                    .insert(key, token.clone());
-                out.push(Taken { token, message });
+                slot(&mut mt.held_order, connector).insert(key, seq);
+                out.push(Taken {
+                    token: seq.to_string(),
+                    message,
+                });
             }
         }
         (out, mt.next_due(connector))
@@ -379,17 +379,15 @@ impl Inner {
             return;
         }
         let due = now_ms.saturating_add(ms(delay));
-        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+        let name = self.name(connector);
+        let id = self.id(&taken.message.id);
+        let Some(e) = self.messages.get_mut(&id) else {
             return;
         };
         e.place = Place::Retrying(due);
-        e.connector = connector.to_string();
-        self.mt
-            .retries
-            .entry(connector.to_string())
-            .or_default()
-            .insert((due, taken.message.id.clone()));
-        *self.mt.depth.entry(connector.to_string()).or_default() += 1;
+        e.connector = name;
+        slot(&mut self.mt.retries, connector).insert((due, id.clone()));
+        *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(connector);
     }
 
@@ -398,19 +396,17 @@ impl Inner {
         if self.mt.settle(&taken.token).is_none() {
             return;
         }
-        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+        let connector = next.connectors.first().map_or("", String::as_str);
+        let name = self.name(connector);
+        let id = self.id(&taken.message.id);
+        let Some(e) = self.messages.get_mut(&id) else {
             return;
         };
-        let connector = next.connectors.first().cloned().unwrap_or_default();
         e.message = Some(Arc::new(next.clone()));
         e.place = Place::Queued;
-        e.connector = connector.clone();
-        self.mt
-            .queues
-            .entry(connector.clone())
-            .or_default()
-            .push_back(taken.message.id.clone());
-        *self.mt.depth.entry(connector.clone()).or_default() += 1;
+        e.connector = name;
+        slot(&mut self.mt.queues, connector).push_back(id.clone());
+        *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(&connector);
     }
 
@@ -427,7 +423,7 @@ impl Inner {
         if self.mt.settle(&taken.token).is_none() {
             return;
         }
-        let Some(e) = self.messages.get_mut(&taken.message.id) else {
+        let Some(e) = self.messages.get_mut(taken.message.id.as_str()) else {
             return;
         };
         e.place = Place::Done;
@@ -461,13 +457,7 @@ impl Inner {
 
 impl MemoryStore {
     fn waker(&self, connector: &str) -> Result<Arc<Notify>, StoreError> {
-        Ok(self
-            .lock()?
-            .mt
-            .wake
-            .entry(connector.to_string())
-            .or_default()
-            .clone())
+        Ok(slot(&mut self.lock()?.mt.wake, connector).clone())
     }
 
     /// [`Store::take`]: what there is now, else wait (up to `block`) for

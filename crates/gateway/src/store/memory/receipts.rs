@@ -13,13 +13,13 @@
 //!   final message lets go of its text (its receipt holds its own
 //!   reference).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use smpp::MessageState;
 
-use super::{Inner, Seq, TimeKey, ms};
+use super::{Id, Inner, Map, Seq, TimeKey, ms, slot};
 use crate::store::rules::{self, PartCounts, PartStep};
 use crate::store::{
     Callback, DeliveryItem, PartReceipt, ReceiptOutcome, StoredMessage, Taken, UserReceipt,
@@ -28,21 +28,25 @@ use crate::store::{
 #[cfg(doc)]
 use crate::store::Store;
 
-/// (connector, upstream id).
-type UpstreamKey = (String, String);
+/// (connector, upstream id), as the expiry orders hold them.
+type UpstreamKey = (Arc<str>, Arc<str>);
+
+/// Per connector (looked up by `&str`), per upstream id.
+type ByUpstream<V> = Map<String, Map<Arc<str>, V>>;
 
 /// A sent message's parts, for summing their receipts.
 pub(super) struct Parts {
     counts: PartCounts,
-    /// Upstream ids whose final receipt was counted.
-    done: HashSet<String>,
+    /// Upstream ids whose final receipt was counted (a message has few
+    /// parts: a list, not a set).
+    done: Vec<Arc<str>>,
 }
 
 impl Parts {
     fn new(total: u32) -> Parts {
         Parts {
             counts: PartCounts::new(total),
-            done: HashSet::new(),
+            done: Vec::new(),
         }
     }
 }
@@ -50,31 +54,34 @@ impl Parts {
 /// The upstream mappings and the held receipts.
 #[derive(Default)]
 pub(super) struct Receipts {
-    /// (connector, upstream id) → (message id, expires at ms).
-    pub(super) upstream: HashMap<UpstreamKey, (String, i64)>,
+    /// connector → upstream id → (message id, expires at ms).
+    pub(super) upstream: ByUpstream<(Id, i64)>,
     /// The upstream mappings by expiry, for sweeping.
     pub(super) upstream_expiry: BTreeMap<TimeKey, UpstreamKey>,
-    /// (connector, upstream id) → a receipt that came before its mapping,
+    /// connector → upstream id → a receipt that came before its mapping,
     /// and when it is forgotten.
-    held_receipts: HashMap<UpstreamKey, (PartReceipt, i64)>,
+    held_receipts: ByUpstream<(PartReceipt, i64)>,
     /// The held receipts by expiry, for sweeping.
     held_expiry: BTreeMap<TimeKey, UpstreamKey>,
 }
 
 impl Receipts {
-    /// The message id `upstream_id` of `connector` belongs to, unless the
-    /// mapping expired by `now_ms`.
-    pub(super) fn lookup(&self, connector: &str, upstream_id: &str, now_ms: i64) -> Option<String> {
-        self.upstream
-            .get(&(connector.to_string(), upstream_id.to_string()))
-            .filter(|(_, exp)| *exp > now_ms)
-            .map(|(id, _)| id.clone())
+    /// The message id `upstream_id` of `connector` belongs to, and the
+    /// upstream id as the map holds it, unless the mapping expired by
+    /// `now_ms`.
+    pub(super) fn lookup(
+        &self,
+        connector: &str,
+        upstream_id: &str,
+        now_ms: i64,
+    ) -> Option<(Id, Arc<str>)> {
+        let (up, (id, exp)) = self.upstream.get(connector)?.get_key_value(upstream_id)?;
+        (*exp > now_ms).then(|| (id.clone(), up.clone()))
     }
 
-    fn map(&mut self, seq: &mut Seq, k: UpstreamKey, id: &str, expires: i64) {
-        self.upstream_expiry
-            .insert((expires, seq.next()), k.clone());
-        self.upstream.insert(k, (id.to_string(), expires));
+    fn map(&mut self, seq: &mut Seq, k: UpstreamKey, id: Id, expires: i64) {
+        slot(&mut self.upstream, &k.0).insert(k.1.clone(), (id, expires));
+        self.upstream_expiry.insert((expires, seq.next()), k);
     }
 
     /// Hold `r` for `k` until `expires`, unless the receipt held there
@@ -82,20 +89,28 @@ impl Receipts {
     fn hold(&mut self, seq: &mut Seq, k: UpstreamKey, r: PartReceipt, now_ms: i64, expires: i64) {
         let held = self
             .held_receipts
-            .get(&k)
+            .get(&*k.0)
+            .and_then(|m| m.get(&k.1))
             .filter(|(_, exp)| *exp > now_ms)
             .map(|(r, _)| r.state);
         if !rules::held_replaces(held, r.state) {
             return;
         }
-        self.held_expiry.insert((expires, seq.next()), k.clone());
-        self.held_receipts.insert(k, (r, expires));
+        slot(&mut self.held_receipts, &k.0).insert(k.1.clone(), (r, expires));
+        self.held_expiry.insert((expires, seq.next()), k);
     }
 
-    /// The receipt held for `k`, taken out, unless it expired by `now_ms`.
-    fn take_held(&mut self, k: &UpstreamKey, now_ms: i64) -> Option<PartReceipt> {
+    /// The receipt held for `upstream_id` of `connector`, taken out,
+    /// unless it expired by `now_ms`.
+    fn take_held(
+        &mut self,
+        connector: &str,
+        upstream_id: &str,
+        now_ms: i64,
+    ) -> Option<PartReceipt> {
         self.held_receipts
-            .remove(k)
+            .get_mut(connector)?
+            .remove(upstream_id)
             .and_then(|(r, exp)| (exp > now_ms).then_some(r))
     }
 
@@ -117,7 +132,7 @@ impl Receipts {
 /// unless a later write gave them a later expiry (`expiry` of the value).
 fn sweep<V>(
     by_expiry: &mut BTreeMap<TimeKey, UpstreamKey>,
-    map: &mut HashMap<UpstreamKey, V>,
+    map: &mut ByUpstream<V>,
     now_ms: i64,
     expiry: impl Fn(&V) -> i64,
 ) {
@@ -126,9 +141,11 @@ fn sweep<V>(
             break;
         }
         let (at, _) = *first.key();
-        let k = first.remove();
-        if map.get(&k).is_some_and(|v| expiry(v) <= at) {
-            map.remove(&k);
+        let (connector, up) = first.remove();
+        if let Some(m) = map.get_mut(&*connector) {
+            if m.get(&up).is_some_and(|v| expiry(v) <= at) {
+                m.remove(&up);
+            }
         }
     }
 }
@@ -143,9 +160,9 @@ impl Inner {
         now_ms: i64,
         ttl: Duration,
     ) {
-        let id = &taken.message.id;
+        let id = self.id(&taken.message.id);
         if self.mt.settle(&taken.token).is_some() {
-            if let Some(e) = self.messages.get_mut(id) {
+            if let Some(e) = self.messages.get_mut(&id) {
                 e.place = super::mt::Place::Done;
                 // The upstream's answer, for a callback that asked for it.
                 let first = upstream_ids.first().map_or("", String::as_str);
@@ -156,7 +173,7 @@ impl Inner {
         // The parts are recorded by the first sent with upstream ids, as
         // the redis script's `n > 0 and HSETNX pn`; a message already
         // final (another taker failed it) takes none.
-        let first = match self.messages.get_mut(id) {
+        let first = match self.messages.get_mut(&id) {
             Some(e) if e.parts.is_none() && !e.state.is_final() && !upstream_ids.is_empty() => {
                 e.parts = Some(Parts::new(upstream_ids.len() as u32));
                 true
@@ -164,15 +181,16 @@ impl Inner {
             _ => false,
         };
         let expires = now_ms.saturating_add(ms(ttl));
-        for u in upstream_ids {
-            let k = (connector.to_string(), u.clone());
-            self.receipts.map(&mut self.seq, k, id, expires);
+        let name = self.name(connector);
+        let ups: Vec<Arc<str>> = upstream_ids.iter().map(|u| Arc::from(u.as_str())).collect();
+        for u in &ups {
+            let k = (name.clone(), u.clone());
+            self.receipts.map(&mut self.seq, k, id.clone(), expires);
         }
         if first {
-            for u in upstream_ids {
-                let k = (connector.to_string(), u.clone());
-                if let Some(r) = self.receipts.take_held(&k, now_ms) {
-                    self.apply_receipt(connector, id, u, r, now_ms, ttl);
+            for u in &ups {
+                if let Some(r) = self.receipts.take_held(connector, u, now_ms) {
+                    self.apply_receipt(connector, &id, u, r, now_ms, ttl);
                 }
             }
         }
@@ -188,9 +206,9 @@ impl Inner {
         ttl: Duration,
     ) -> ReceiptOutcome {
         match self.receipts.lookup(connector, upstream_id, now_ms) {
-            Some(id) => self.apply_receipt(connector, &id, upstream_id, r, now_ms, ttl),
+            Some((id, up)) => self.apply_receipt(connector, &id, &up, r, now_ms, ttl),
             None => {
-                let k = (connector.to_string(), upstream_id.to_string());
+                let k = (self.name(connector), Arc::from(upstream_id));
                 let expires = now_ms.saturating_add(ms(ttl));
                 self.receipts.hold(&mut self.seq, k, r, now_ms, expires);
                 ReceiptOutcome::Held
@@ -203,7 +221,7 @@ impl Inner {
         &mut self,
         connector: &str,
         id: &str,
-        upstream_id: &str,
+        upstream_id: &Arc<str>,
         r: PartReceipt,
         now_ms: i64,
         ttl: Duration,
@@ -227,7 +245,7 @@ impl Inner {
                     .counts
                     .apply(message_final, part_done, r.state, r.error_code);
                 if matches!(step, PartStep::Partial | PartStep::Final { .. }) {
-                    p.done.insert(upstream_id.to_string());
+                    p.done.push(upstream_id.clone());
                 }
                 step
             }
@@ -237,7 +255,7 @@ impl Inner {
             PartStep::Duplicate => ReceiptOutcome::Duplicate,
             PartStep::Partial => ReceiptOutcome::Partial,
             PartStep::Intermediate => {
-                let by = (connector, upstream_id);
+                let by = (connector, &**upstream_id);
                 let queued =
                     self.queue_receipt(id, r.state, r.error_code, done_ms, by, now_ms, ttl);
                 ReceiptOutcome::Intermediate { queued }
@@ -246,7 +264,7 @@ impl Inner {
                 e.state = state;
                 e.final_ms = Some(done_ms);
                 e.error_code = rules::error_code_for_status(error_code);
-                let by = (connector, upstream_id);
+                let by = (connector, &**upstream_id);
                 let queued = self.queue_receipt(id, state, error_code, done_ms, by, now_ms, ttl);
                 self.finish(id);
                 ReceiptOutcome::Final { state, queued }
@@ -274,7 +292,7 @@ impl Inner {
         let Some(e) = self.messages.get(id) else {
             return false;
         };
-        let Some(m) = &e.message else {
+        let Some(m) = e.message.clone() else {
             return false;
         };
         if !rules::wants_receipt(m.submit.registered_delivery.0, state) {
@@ -296,8 +314,12 @@ impl Inner {
             let item = crate::store::callback::receipt_callback(receipt, by.0, by.1);
             self.queue_callback(item, now_ms, ttl);
         } else {
-            let user = m.user.clone();
-            self.queue_delivery(&user, DeliveryItem::Receipt(Box::new(receipt)), now_ms, ttl);
+            self.queue_delivery(
+                &m.user,
+                DeliveryItem::Receipt(Box::new(receipt)),
+                now_ms,
+                ttl,
+            );
         }
         true
     }
