@@ -407,7 +407,7 @@ impl Inner {
         e.connector = name;
         slot(&mut self.mt.queues, connector).push_back(id.clone());
         *slot(&mut self.mt.depth, connector) += 1;
-        self.mt.wake(&connector);
+        self.mt.wake(connector);
     }
 
     /// [`Store::fail`] at `now_ms`.
