@@ -164,6 +164,17 @@ fn metric(http_port: u16, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// alice's balance, by /balance.
+fn balance(http_port: u16) -> f64 {
+    let a = http_support::get(&format!(
+        "http://127.0.0.1:{http_port}/balance?username=alice&password=pw"
+    ));
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.json()["balance"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{}", a.body))
+}
+
 /// `reroute_on`: the first SMSC refuses every message with
 /// ESME_RINVDSTADR; the route that names that status moves its messages
 /// to the second connector, where they are delivered, each with one
@@ -176,9 +187,10 @@ async fn a_refusal_in_reroute_on_moves_a_message_on(store: &str) {
     let tern = Tern::start_on(
         &format!(
             "{}{}{}\
-             [mt-route:20]\ntype = failover\nconnectors = first, second\nfilters = de\n\
-             [mt-route:10]\ntype = failover\nconnectors = first, second\nreroute_on = ESME_RINVDSTADR, ESME_RINVSRCADR\n",
-            head(store),
+             [mt-route:20]\ntype = failover\nconnectors = first, second\nfilters = de\nrate = 1\n\
+             [mt-route:10]\ntype = failover\nconnectors = first, second\nrate = 1\n\
+             reroute_on = ESME_RINVDSTADR, ESME_RINVSRCADR\n",
+            head(store).replace("password = pw\n", "password = pw\ncredit = 100\n"),
             connector("first", refusing.port),
             connector("second", good.port),
         ),
@@ -224,6 +236,8 @@ async fn a_refusal_in_reroute_on_moves_a_message_on(store: &str) {
         ),
         20.0
     );
+    // Charged once for each message delivered, refunded for each failed.
+    assert_eq!(balance(http_port), 80.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +262,21 @@ async fn reroute_on_moves_a_refused_message_to_the_next_connector_on_redis() {
 /// one DELIVRD receipt. Messages of a route without `failover_after`
 /// keep waiting for the first, and are delivered when it comes up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failover_after_moves_waiting_messages_off_a_down_connector() {
+async fn failover_after_moves_waiting_messages_off_a_down_connector_on_memory() {
+    waiting_messages_move_off_a_down_connector("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_after_moves_waiting_messages_off_a_down_connector_on_redis() {
+    let redis = Redis::start();
+    waiting_messages_move_off_a_down_connector(&format!(
+        "[store]\nbackend = redis\nurl = {}\n",
+        redis.url()
+    ))
+    .await;
+}
+
+async fn waiting_messages_move_off_a_down_connector(store: &str) {
     let first_port = free_port();
     let second_port = free_port();
     let http_port = free_port();
@@ -259,7 +287,7 @@ async fn failover_after_moves_waiting_messages_off_a_down_connector() {
             "{}{}{}\
              [mt-route:20]\ntype = failover\nconnectors = first, second\nfilters = de\n\
              [mt-route:10]\ntype = failover\nconnectors = first, second\nfailover_after = 5\n",
-            head(""),
+            head(store),
             connector("first", first_port),
             connector("second", second_port),
         ),

@@ -751,18 +751,32 @@ impl Pair {
                 let h = &self.taken[i];
                 let how = h.settled.clone().expect("settled");
                 self.log.push(format!("settle t{i} again: {how:?}"));
+                // The answer, and whether it moved (a reroute's: never
+                // again).
                 let (a, b) = match &how {
                     Settled::Sent(ups) => (
-                        m.sent(h.connector, &h.memory, ups, TTL).await,
-                        r.sent(h.connector, &h.redis, ups, TTL).await,
+                        m.sent(h.connector, &h.memory, ups, TTL)
+                            .await
+                            .map(|()| false),
+                        r.sent(h.connector, &h.redis, ups, TTL)
+                            .await
+                            .map(|()| false),
                     ),
                     Settled::Retry(delay) => (
-                        m.retry(h.connector, &h.memory, delay.duration()).await,
-                        r.retry(h.connector, &h.redis, delay.duration()).await,
+                        m.retry(h.connector, &h.memory, delay.duration())
+                            .await
+                            .map(|()| false),
+                        r.retry(h.connector, &h.redis, delay.duration())
+                            .await
+                            .map(|()| false),
                     ),
                     Settled::Fail(state, code) => (
-                        m.fail(h.connector, &h.memory, *state, *code, TTL).await,
-                        r.fail(h.connector, &h.redis, *state, *code, TTL).await,
+                        m.fail(h.connector, &h.memory, *state, *code, TTL)
+                            .await
+                            .map(|()| false),
+                        r.fail(h.connector, &h.redis, *state, *code, TTL)
+                            .await
+                            .map(|()| false),
                     ),
                     Settled::Reroute(next) => (
                         m.reroute(h.connector, &h.memory, next).await,

@@ -2,8 +2,11 @@
 //! "Routing: failover and re-routing"): the mt-route that chose a
 //! message's connectors (its order is stored with the message) says, as
 //! configured now, when it moves — `reroute_on`, a permanent refusal
-//! upstream ([`on_refusal`], asked by the worker), and `failover_after`,
-//! its connector down that long ([`watch`], one task per connector). The
+//! upstream ([`on_refusal`], asked by the worker: the refusing connector
+//! is dropped from the message's list), and `failover_after`, its
+//! connector down that long ([`watch`], one task per connector: the
+//! message goes to a connector bound now, and the down one to the end of
+//! its list, so it is not lost to it). The
 //! store moves it atomically ([`Store::reroute`]) with its id, charge and
 //! receipt request, so the user still gets exactly one final receipt:
 //! from the connector that finally sends it.
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use smpp::CommandStatus;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Config, MtRoute};
 use crate::context::Context;
@@ -28,8 +31,11 @@ use crate::store::{Store, StoredMessage, Taken};
 
 /// Messages a watch takes from a down connector's queue at a time.
 const BATCH: usize = 64;
-/// How often a watch looks again when there is nothing to move.
+/// How often a watch looks at its connector's state.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How long after a pass over a down connector's queue the next one
+/// comes when nothing it depends on changed.
+const PASS_AGAIN: Duration = Duration::from_secs(300);
 
 /// The route that chose `m`'s connectors, as configured now.
 fn route_of<'a>(config: &'a Config, m: &StoredMessage) -> Option<&'a MtRoute> {
@@ -56,32 +62,57 @@ pub(super) fn on_refusal(
 }
 
 /// `m`, waiting for a connector down for `down`, as it moves on when its
-/// route's `failover_after` has passed and a connector is left.
-fn on_down(config: &Config, m: &StoredMessage, down: Duration) -> Option<StoredMessage> {
+/// route's `failover_after` has passed: to the first of its other
+/// connectors that is configured and `bound` now, the connectors before
+/// that one (the down one among them) going to the end of its list, so
+/// it can come back to them if they come back first. None: it waits.
+/// Only a refusal drops a connector for good ([`on_refusal`]).
+fn on_down(
+    config: &Config,
+    m: &StoredMessage,
+    down: Duration,
+    bound: impl Fn(&str) -> bool,
+) -> Option<StoredMessage> {
     let after = route_of(config, m)?.failover_after;
     if after.is_zero() || down < after {
         return None;
     }
-    next(config, m)
+    let to = m
+        .connectors
+        .iter()
+        .skip(1)
+        .position(|c| config.connectors.contains_key(c) && bound(c))?
+        + 1;
+    let mut next = m.clone();
+    next.connectors.rotate_left(to);
+    Some(next)
 }
 
 /// The shortest `failover_after` of the routes through `connector` that
-/// have another connector to move to; None: nothing waiting for it ever
-/// moves.
-fn soonest(config: &Config, connector: &str) -> Option<Duration> {
+/// have another connector to move to, and whether one of those others
+/// is `bound` now; None: nothing waiting for it can move now.
+fn soonest(config: &Config, connector: &str, bound: impl Fn(&str) -> bool) -> Option<Duration> {
     config
         .mt_routes
         .iter()
-        .filter(|r| !r.failover_after.is_zero() && r.connectors.len() > 1)
+        .filter(|r| !r.failover_after.is_zero())
         .filter(|r| r.connectors.iter().any(|c| c == connector))
+        .filter(|r| r.connectors.iter().any(|c| c != connector && bound(c)))
         .map(|r| r.failover_after)
         .min()
 }
 
-/// Watch `connector` until `stop`: while it is down longer than the
-/// `failover_after` of a route through it, take what waits in its queue
-/// (its retries as they fall due too) as `consumer` and move on what its
-/// route says may move; give back the rest, to wait for the connector.
+/// Watch `connector` until `stop`. Once it has been down longer than the
+/// `failover_after` of a route through it while another connector of
+/// that route is bound, one pass takes what waits in its queue (as
+/// `consumer`; due retries join it) and moves on what its route says may
+/// move; the rest goes back to the queue's tail, to wait for the
+/// connector. A pass takes each waiting message once (as many as the
+/// queue held when it began). The next pass comes when what it depends
+/// on changes — which connectors are bound, the configuration — or
+/// after [`PASS_AGAIN`] for what arrived since (a message a failover
+/// route queued while none of its connectors was bound, a retry fallen
+/// due), so messages no route lets move are not taken over and over.
 pub(super) async fn watch<S: Store>(
     ctx: Arc<Context<S>>,
     connector: String,
@@ -89,26 +120,42 @@ pub(super) async fn watch<S: Store>(
     mut stop: watch::Receiver<bool>,
 ) {
     let started = Instant::now();
+    // What the last pass saw, and when it ran.
+    let mut last: Option<(Instant, Arc<Config>, Vec<String>)> = None;
     loop {
         if *stop.borrow() {
             return;
         }
         let config = ctx.config.load_full();
+        let bound = |c: &str| ctx.connectors.is_bound(c);
         let down = ctx.connectors.down_for(&connector, started);
-        let pause = match (soonest(&config, &connector), down) {
+        let pause = match (soonest(&config, &connector, bound), down) {
             (Some(after), Some(down)) if down >= after => {
-                match move_on(&ctx, &config, &connector, &consumer, down).await {
-                    // A full batch moved: more may wait.
-                    Ok(moved) if moved == BATCH => Duration::ZERO,
-                    Ok(_) => LOOK_EVERY,
-                    Err(e) => {
-                        warn!(error = %e, "store unavailable; rerouting later");
-                        LOOK_EVERY
+                let up: Vec<String> = config
+                    .connectors
+                    .keys()
+                    .filter(|c| bound(c))
+                    .cloned()
+                    .collect();
+                let due = match &last {
+                    None => true,
+                    Some((at, seen, was_up)) => {
+                        at.elapsed() >= PASS_AGAIN || !Arc::ptr_eq(seen, &config) || *was_up != up
                     }
+                };
+                if due {
+                    pass(&ctx, &config, &connector, &consumer, down).await;
+                    last = Some((Instant::now(), config, up));
                 }
+                LOOK_EVERY
             }
             (Some(after), Some(down)) => (after - down).min(LOOK_EVERY),
-            _ => LOOK_EVERY,
+            // Up, or nothing could move: the next time it is down
+            // long enough, a pass at once.
+            _ => {
+                last = None;
+                LOOK_EVERY
+            }
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
@@ -117,33 +164,68 @@ pub(super) async fn watch<S: Store>(
     }
 }
 
-/// One batch of [`watch`]: how many messages moved on.
-async fn move_on<S: Store>(
+/// One pass of [`watch`]: each message waiting for `connector` taken
+/// once, moved on or given back.
+async fn pass<S: Store>(
     ctx: &Context<S>,
     config: &Config,
     connector: &str,
     consumer: &str,
     down: Duration,
-) -> Result<usize, crate::store::StoreError> {
-    let taken = ctx
-        .store
-        .take(connector, consumer, BATCH, Duration::ZERO)
-        .await?;
-    let mut moved = 0;
-    for t in &taken {
-        match on_down(config, &t.message, down) {
-            Some(next) => {
-                reroute(ctx, connector, t, &next, RerouteReason::Down).await?;
-                moved += 1;
+) {
+    let waiting = match ctx.store.queue_depth(connector).await {
+        Ok(n) => n,
+        Err(e) => {
+            warn!(error = %e, "store unavailable; rerouting later");
+            return;
+        }
+    };
+    let (mut seen, mut moved) = (0u64, 0u64);
+    while seen < waiting {
+        let max = BATCH.min(usize::try_from(waiting - seen).unwrap_or(BATCH));
+        let taken = match ctx
+            .store
+            .take(connector, consumer, max, Duration::ZERO)
+            .await
+        {
+            Ok(t) if t.is_empty() => break,
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "store unavailable; rerouting later");
+                return;
             }
-            // Its route keeps it here: back to the queue, to wait.
-            None => ctx.store.retry(connector, t, Duration::ZERO).await?,
+        };
+        seen += taken.len() as u64;
+        for t in &taken {
+            let bound = |c: &str| ctx.connectors.is_bound(c);
+            let result = match on_down(config, &t.message, down, bound) {
+                Some(next) => match reroute(ctx, connector, t, &next, RerouteReason::Down).await {
+                    Ok(()) => {
+                        moved += 1;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                // Its route keeps it here: back to the queue, to wait.
+                None => ctx.store.retry(connector, t, Duration::ZERO).await,
+            };
+            if let Err(e) = result {
+                // Left taken: taken again after the reclaim time.
+                warn!(message = %t.message.id, error = %e, "cannot settle in the store");
+            }
         }
     }
-    Ok(moved)
+    if moved > 0 {
+        info!(
+            moved,
+            "connector down: messages moved on to the next connector of their route"
+        );
+    }
 }
 
-/// Move `t` on as `next`, logged and counted.
+/// Move `t` on as `next`, logged and counted (unless another settled it
+/// first). Tried again for a few seconds when the store does not answer
+/// (it is safe to repeat), as every settle.
 pub(super) async fn reroute<S: Store>(
     ctx: &Context<S>,
     connector: &str,
@@ -151,10 +233,24 @@ pub(super) async fn reroute<S: Store>(
     next: &StoredMessage,
     reason: RerouteReason,
 ) -> Result<(), crate::store::StoreError> {
-    ctx.store.reroute(connector, t, next).await?;
-    let to = next.connectors.first().map(String::as_str).unwrap_or("");
-    info!(message = %t.message.id, to, reason = reason.as_str(), "moved on to the next connector of its route");
-    ctx.metrics.rerouted(connector, reason);
+    let mut pause = Duration::from_millis(200);
+    let mut attempt = 1;
+    let moved = loop {
+        match ctx.store.reroute(connector, t, next).await {
+            Ok(moved) => break moved,
+            Err(e) if attempt == 5 => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+        }
+    };
+    if moved {
+        let to = next.connectors.first().map(String::as_str).unwrap_or("");
+        debug!(message = %t.message.id, to, reason = reason.as_str(), "moved on to the next connector of its route");
+        ctx.metrics.rerouted(connector, reason);
+    }
     Ok(())
 }
 
@@ -219,16 +315,30 @@ mod tests {
              [mt-route:0]\ntype = default\nconnectors = a\n",
         );
         let m = message(Some(10));
-        assert_eq!(on_down(&c, &m, Duration::from_secs(29)), None);
-        let n = on_down(&c, &m, Duration::from_secs(30)).unwrap();
-        assert_eq!(n.connectors[0], "b");
-        assert_eq!(
-            on_down(&c, &message(Some(0)), Duration::from_secs(99)),
-            None
-        );
-        assert_eq!(soonest(&c, "a"), Some(Duration::from_secs(30)));
-        assert_eq!(soonest(&c, "c"), Some(Duration::from_secs(5)));
+        let all = |_: &str| true;
+        let secs = Duration::from_secs;
+        assert_eq!(on_down(&c, &m, secs(29), all), None);
+        let n = on_down(&c, &m, secs(30), all).unwrap();
+        assert_eq!(n.connectors, vec!["b", "c", "a"]);
+        let back = StoredMessage {
+            connectors: m.connectors.clone(),
+            ..n
+        };
+        assert_eq!(back, m);
+        // To the first bound: b is down too, so c; a and b follow, to
+        // come back to when they are up first.
+        let n = on_down(&c, &m, secs(30), |x| x == "c").unwrap();
+        assert_eq!(n.connectors, vec!["c", "a", "b"]);
+        // None bound: it waits where it is.
+        assert_eq!(on_down(&c, &m, secs(30), |_| false), None);
+        assert_eq!(on_down(&c, &message(Some(0)), secs(99), all), None);
+        assert_eq!(soonest(&c, "a", all), Some(secs(30)));
+        assert_eq!(soonest(&c, "c", all), Some(secs(5)));
+        // Nowhere to move to now.
+        assert_eq!(soonest(&c, "a", |_| false), None);
+        assert_eq!(soonest(&c, "c", |x| x == "c"), None);
+        assert_eq!(soonest(&c, "a", |x| x == "c"), Some(secs(30)));
         let none = config("[mt-route:0]\ntype = default\nconnectors = a\n");
-        assert_eq!(soonest(&none, "a"), None);
+        assert_eq!(soonest(&none, "a", all), None);
     }
 }

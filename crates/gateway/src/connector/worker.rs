@@ -413,12 +413,16 @@ async fn settle_with_retries<S: Store>(
     action: Settle,
 ) {
     let store = &ctx.store;
+    if let Settle::Reroute(next) = &action {
+        // Tried again as below, by reroute itself.
+        let moved = reroute::reroute(ctx, &c.name, taken, next, RerouteReason::Refused).await;
+        settle(moved, taken);
+        return;
+    }
     let mut pause = Duration::from_millis(200);
     for attempt in 1..=5 {
         let result = match &action {
-            Settle::Reroute(next) => {
-                reroute::reroute(ctx, &c.name, taken, next, RerouteReason::Refused).await
-            }
+            Settle::Reroute(_) => unreachable!("settled above"),
             Settle::Sent(ids) => store.sent(&c.name, taken, ids, c.dlr_expiry).await,
             Settle::Retry(delay) => store.retry(&c.name, taken, *delay).await,
             Settle::Fail(state, code) => {

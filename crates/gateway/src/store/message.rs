@@ -203,12 +203,11 @@ impl StoredMessage {
         })
     }
 
-    /// This message moved on from its first connector: the same message
+    /// This message refused at its first connector: the same message
     /// (id, charge, receipt request) queued for the connectors after it,
     /// from the first of them `exists` says is configured; None when no
-    /// connector is left. The one place both the rerouting of a refused
-    /// message and of one whose connector is down take the next
-    /// connector from.
+    /// connector is left (`reroute_on`; a message whose connector is
+    /// down keeps every connector, rotated: connector/reroute.rs).
     pub fn moved_on(&self, exists: impl Fn(&str) -> bool) -> Option<StoredMessage> {
         let rest = self.connectors.get(1..)?;
         let from = rest.iter().position(|c| exists(c))?;

@@ -278,13 +278,14 @@ pub trait Store: Send + Sync + 'static {
     /// and cancel, replace and query_sm find it where it now waits. The
     /// queue limit is not applied (the message is accepted already).
     /// Nothing changes when the token was settled already, so it is safe
-    /// to repeat. `next.id` is `taken`'s message's.
+    /// to repeat: the answer says whether it moved. `next.id` is
+    /// `taken`'s message's.
     fn reroute(
         &self,
         connector: &str,
         taken: &Taken,
         next: &StoredMessage,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A permanent failure (rejected upstream, or expired while queued):
     /// final `state` and `error_code` for query_sm, the charge refunded,

@@ -109,13 +109,21 @@ fn replacement<S: Store>(
         Credit::Micro(r) => r,
         Credit::Unlimited => 0,
     };
-    let mut connectors: Vec<&str> = p.route.connectors().map(|c| &**c).collect();
-    let mut was: Vec<&str> = old.connectors.iter().map(String::as_str).collect();
-    // Round-robin and failover routes order their connectors by turn and
-    // by state: the same route gives the same set.
-    connectors.sort_unstable();
-    was.sort_unstable();
-    if connectors != was || rate != old.rate_micro {
+    // The same route: round-robin and failover routes order their
+    // connectors by turn and by state, and a message moved on
+    // (`failover_after`, `reroute_on`) has the connectors it was queued
+    // for or tried dropped, so what it has left is within the route's.
+    let same_route = match old.route {
+        Some(order) => order == p.route.order,
+        // Stored before the route was kept: its connectors as a set.
+        None => true,
+    };
+    let within = old
+        .connectors
+        .iter()
+        .all(|c| p.route.connectors().any(|r| **r == **c));
+    let whole = old.route.is_some() || old.connectors.len() == p.route.connectors().count();
+    if !same_route || !within || !whole || rate != old.rate_micro {
         return Err(ReplaceError::RouteDiffers);
     }
     let expires_ms = if r.validity_period.is_empty() {

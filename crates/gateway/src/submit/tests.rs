@@ -289,6 +289,37 @@ rate = 0.1
             .await
             .unwrap();
     }
+
+    #[tokio::test]
+    async fn a_message_moved_on_to_its_next_connector_is_replaced_there() {
+        let config = format!(
+            "{CONFIG}[connector:uk]\nhost = 127.0.0.1\nport = 9\nusername = u\npassword = p\n\
+             [filter:to-uk]\ntype = destination_addr\nvalue = ^44\n\
+             [mt-route:30]\ntype = failover\nconnectors = uk, fr\nfilters = to-uk\nrate = 0.1\n\
+             reroute_on = ESME_RINVDSTADR\n"
+        );
+        let config = Config::parse(&config, "test.ini", &|_| None).unwrap();
+        let ctx = Context::new(Arc::new(config), MemoryStore::new())
+            .await
+            .unwrap();
+        let bob = user(&ctx, "bob");
+        let id = submit(&ctx, &bob, sms("447700900123"), &[]).await.unwrap();
+        let zero = std::time::Duration::ZERO;
+        let taken = ctx.store.take("uk", "w", 10, zero).await.unwrap();
+        let next = taken[0].message.moved_on(|_| true).unwrap();
+        ctx.store.reroute("uk", &taken[0], &next).await.unwrap();
+        // Its route is the same; what it has left is the route's.
+        replace(&ctx, &bob, &replace_sm(&id, b"replaced at fr"))
+            .await
+            .unwrap();
+        let taken = ctx.store.take("fr", "w", 10, zero).await.unwrap();
+        assert_eq!(
+            &taken[0].message.submit.short_message[..],
+            b"replaced at fr"
+        );
+        assert_eq!(taken[0].message.connectors, vec!["fr".to_string()]);
+        assert_eq!(ctx.store.balance("bob").await.unwrap(), Some(150_000));
+    }
 }
 
 /// A failover route queues on its first connector bound in this process,

@@ -41,7 +41,7 @@ pub async fn a_rerouted_message_keeps_its_charge_and_gets_one_receipt_from_its_n
     let t = take(b, 10).await;
     assert_eq!(ids(&t), vec!["a"]);
     let next = m.moved_on(|_| true).unwrap();
-    s.reroute("up", &t[0], &next).await.unwrap();
+    assert!(s.reroute("up", &t[0], &next).await.unwrap());
     // Settled on "up", waiting on "next"; nothing refunded, no receipt.
     assert_eq!(s.queue_depth("up").await.unwrap(), 0);
     assert_eq!(s.queue_depth("next").await.unwrap(), 1);
@@ -50,7 +50,7 @@ pub async fn a_rerouted_message_keeps_its_charge_and_gets_one_receipt_from_its_n
     let st = s.status("a").await.unwrap().unwrap();
     assert_eq!((st.state, st.final_ms), (MessageState::Enroute, None));
     // Repeated, or settled otherwise after: nothing more.
-    s.reroute("up", &t[0], &next).await.unwrap();
+    assert!(!s.reroute("up", &t[0], &next).await.unwrap());
     s.retry("up", &t[0], Duration::ZERO).await.unwrap();
     s.fail("up", &t[0], MessageState::Rejected, 0x0b, TTL)
         .await

@@ -335,12 +335,11 @@ impl Store for MemoryStore {
         _connector: &str,
         taken: &Taken,
         next: &StoredMessage,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         // Stored as redis would store it, or refused as redis refuses it.
         next.encode()
             .map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
-        self.lock()?.reroute(taken, next);
-        Ok(())
+        Ok(self.lock()?.reroute(taken, next))
     }
 
     async fn fail(

@@ -392,15 +392,15 @@ impl Inner {
     }
 
     /// [`Store::reroute`].
-    pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage) {
+    pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage) -> bool {
         if self.mt.settle(&taken.token).is_none() {
-            return;
+            return false;
         }
         let connector = next.connectors.first().map_or("", String::as_str);
         let name = self.name(connector);
         let id = self.id(&taken.message.id);
         let Some(e) = self.messages.get_mut(&id) else {
-            return;
+            return true;
         };
         e.message = Some(Arc::new(next.clone()));
         e.place = Place::Queued;
@@ -408,6 +408,7 @@ impl Inner {
         slot(&mut self.mt.queues, connector).push_back(id.clone());
         *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(connector);
+        true
     }
 
     /// [`Store::fail`] at `now_ms`.

@@ -340,7 +340,7 @@ impl Store for RedisStore {
         connector: &str,
         taken: &Taken,
         next: &StoredMessage,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let encoded = next.encode().map_err(unstorable)?;
         let to = next
             .connectors
@@ -357,8 +357,8 @@ impl Store for RedisStore {
             .arg(&next.id)
             .arg(&encoded[..])
             .arg(to);
-        // Safe to repeat: a second run finds the entry settled.
-        self.script::<i64>(inv).await.map(|_| ())
+        // Safe to repeat: a second run finds the entry settled (0).
+        self.script::<i64>(inv).await.map(|moved| moved == 1)
     }
 
     async fn fail(
