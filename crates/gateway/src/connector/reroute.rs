@@ -109,7 +109,8 @@ fn soonest(config: &Config, connector: &str, bound: impl Fn(&str) -> bool) -> Op
 /// move; the rest goes back to the queue's tail, to wait for the
 /// connector. A pass takes each waiting message once (as many as the
 /// queue held when it began). The next pass comes when what it depends
-/// on changes — which connectors are bound, the configuration — or
+/// on changes — which connectors are bound, the configuration, another
+/// route's `failover_after` passing — or
 /// after [`PASS_AGAIN`] for what arrived since (a message a failover
 /// route queued while none of its connectors was bound, a retry fallen
 /// due), so messages no route lets move are not taken over and over.
@@ -121,7 +122,7 @@ pub(super) async fn watch<S: Store>(
 ) {
     let started = Instant::now();
     // What the last pass saw, and when it ran.
-    let mut last: Option<(Instant, Arc<Config>, Vec<String>)> = None;
+    let mut last: Option<(Instant, Arc<Config>, Vec<String>, usize)> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -137,15 +138,25 @@ pub(super) async fn watch<S: Store>(
                     .filter(|c| bound(c))
                     .cloned()
                     .collect();
+                // Routes whose failover_after has passed: one more lets
+                // more messages move.
+                let passed = config
+                    .mt_routes
+                    .iter()
+                    .filter(|r| !r.failover_after.is_zero() && r.failover_after <= down)
+                    .count();
                 let due = match &last {
                     None => true,
-                    Some((at, seen, was_up)) => {
-                        at.elapsed() >= PASS_AGAIN || !Arc::ptr_eq(seen, &config) || *was_up != up
+                    Some((at, seen, was_up, was_passed)) => {
+                        at.elapsed() >= PASS_AGAIN
+                            || !Arc::ptr_eq(seen, &config)
+                            || *was_up != up
+                            || *was_passed != passed
                     }
                 };
                 if due {
                     pass(&ctx, &config, &connector, &consumer, down).await;
-                    last = Some((Instant::now(), config, up));
+                    last = Some((Instant::now(), config, up, passed));
                 }
                 LOOK_EVERY
             }
