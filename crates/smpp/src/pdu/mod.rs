@@ -297,10 +297,13 @@ impl<B: AsRef<[u8]>> Pdu<B> {
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let start = buf.len();
         buf.reserve(64 + self.body.payload_len());
-        buf.put_u32(0);
-        buf.put_u32(self.command_id().0);
-        buf.put_u32(self.command_status.0);
-        buf.put_u32(self.sequence_number);
+        // The header in one write: command_length (0 until the body is
+        // written), command_id, command_status, sequence_number.
+        buf.put_u128(
+            u128::from(self.command_id().0) << 64
+                | u128::from(self.command_status.0) << 32
+                | u128::from(self.sequence_number),
+        );
         if let Err(e) = self.body.encode(buf) {
             buf.truncate(start);
             return Err(e);

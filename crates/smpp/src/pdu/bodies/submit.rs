@@ -155,17 +155,18 @@ impl<B: Buffer> SubmitSmResp<B> {
     }
 }
 
+#[inline]
 pub(super) fn put_address<B: AsRef<[u8]>>(
     buf: &mut BytesMut,
     a: &Address<B>,
     max: usize,
     field: &'static str,
 ) -> Result<(), EncodeError> {
-    buf.put_u8(a.ton.0);
-    buf.put_u8(a.npi.0);
+    buf.put_slice(&[a.ton.0, a.npi.0]);
     put_c_octet_string(buf, a.addr.as_ref(), max, field)
 }
 
+#[inline]
 pub(super) fn put_short_message(buf: &mut BytesMut, sm: &[u8]) -> Result<(), EncodeError> {
     if sm.len() > SHORT_MESSAGE_MAX {
         return Err(EncodeError::FieldTooLong {
@@ -190,19 +191,19 @@ pub(super) fn put_submit_sm<B: AsRef<[u8]>>(
     )?;
     put_address(buf, &s.source, ADDR_MAX, "source_addr")?;
     put_address(buf, &s.destination, ADDR_MAX, "destination_addr")?;
-    buf.put_u8(s.esm_class.0);
-    buf.put_u8(s.protocol_id);
-    buf.put_u8(s.priority_flag);
+    buf.put_slice(&[s.esm_class.0, s.protocol_id, s.priority_flag]);
     put_time(
         buf,
         s.schedule_delivery_time.as_ref(),
         "schedule_delivery_time",
     )?;
     put_time(buf, s.validity_period.as_ref(), "validity_period")?;
-    buf.put_u8(s.registered_delivery.0);
-    buf.put_u8(s.replace_if_present_flag);
-    buf.put_u8(s.data_coding.0);
-    buf.put_u8(s.sm_default_msg_id);
+    buf.put_slice(&[
+        s.registered_delivery.0,
+        s.replace_if_present_flag,
+        s.data_coding.0,
+        s.sm_default_msg_id,
+    ]);
     put_short_message(buf, s.short_message.as_ref())?;
     buf.put_slice(s.tlvs.raw());
     Ok(())

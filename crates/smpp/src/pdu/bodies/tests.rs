@@ -55,3 +55,37 @@ fn a_data_sm_reads_as_a_submit_sm() {
     assert_eq!(s.body(), b"text");
     assert!(s.short_message.is_empty());
 }
+
+/// A NUL inside a C-Octet String field, wherever it sits in the value, is
+/// the field's error, and the buffer is left as it was.
+#[test]
+fn a_nul_in_a_field_is_refused_on_encode() {
+    use crate::pdu::{Address, Pdu};
+    for addr in [
+        &b"\0"[..],
+        b"44\0",
+        b"4477\0",
+        b"447700900123\0",
+        b"\x004477009001234567",
+    ] {
+        let p = Pdu::new(
+            1,
+            Body::SubmitSm(SubmitSm::<Bytes> {
+                destination: Address {
+                    addr: Bytes::copy_from_slice(addr),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+        );
+        let mut buf = BytesMut::from(&b"kept"[..]);
+        assert_eq!(
+            p.encode(&mut buf),
+            Err(EncodeError::NulInField {
+                field: "destination_addr"
+            }),
+            "{addr:?}"
+        );
+        assert_eq!(&buf[..], b"kept");
+    }
+}
