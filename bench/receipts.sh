@@ -6,7 +6,10 @@
 # per message of every process (tern, smsc-sim, redis-server, smpp-load),
 # all on this machine; then the same at a fixed rate below saturation
 # (10 s; MEMORY_RATE, REDIS_RATE) for the latency of a gateway that keeps
-# up. One labelled JSON line per run.
+# up. One labelled JSON line per run. First, the direct pair (smpp-load
+# straight to smsc-sim, the same load): the physical limit of the load
+# generator and simulator on this machine, which the gateway's figures
+# are read against as a ratio (DIRECT=0 skips it).
 #   bash bench/receipts.sh [count] [binds]
 # BACKENDS="memory" (or "redis") runs one; NO_BUILD=1 skips the build.
 set -euo pipefail
@@ -16,7 +19,10 @@ binds=${2:-4}
 [ -n "${NO_BUILD:-}" ] || cargo build --locked --release -p tern -p smsc-sim -p smpp-load >&2
 tck=$(getconf CLK_TCK)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${aof_dir:-}" ]; then rm -rf "$aof_dir"; fi
+}
 trap cleanup EXIT
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -28,7 +34,7 @@ run() { # label, then the pids to account; $RATE: messages/s (else flat out)
   local before=() p
   for p in "$@"; do before+=("$(ticks "$p")"); done
   local out
-  out=$( { /usr/bin/time -f 'LOADCPU %U %S' target/release/smpp-load --port 27780 -u bench -p bench \
+  out=$( { /usr/bin/time -f 'LOADCPU %U %S' target/release/smpp-load --port "${PORT:-27780}" -u bench -p bench \
       --binds "$binds" --window 64 --threads 1 --count "$n" "${pace[@]}" --dlr --json; } 2>&1 )
   local after=()
   for p in "$@"; do after+=("$(ticks "$p")"); done
@@ -38,6 +44,10 @@ run() { # label, then the pids to account; $RATE: messages/s (else flat out)
 target/release/smsc-sim --port 27783 --threads 1 >/dev/null 2>&1 &
 sim=$!; pids+=("$sim")
 sleep 0.5
+
+if [ "${DIRECT:-1}" != 0 ]; then
+  PORT=27783 NAMES="smsc-sim" run "direct pair, $binds binds" "$sim"
+fi
 
 backends=${BACKENDS:-memory redis}
 if [[ " $backends " == *" memory "* ]]; then
@@ -50,7 +60,12 @@ if [[ " $backends " == *" memory "* ]]; then
 fi
 [[ " $backends " == *" redis "* ]] || exit 0
 
-redis-server --port 27782 --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+# As an operator runs it (issue 13): the append-only file, fsync'd every
+# second, in a directory of its own. AOF=no for the figures before
+# 2026-12-03, which ran without it.
+aof_dir=$(mktemp -d)
+redis-server --port 27782 --bind 127.0.0.1 --save '' --dir "$aof_dir" \
+  --appendonly "${AOF:-yes}" --appendfsync everysec >/dev/null &
 redis=$!; pids+=("$redis")
 sleep 0.5
 target/release/tern run -c bench/tern-receipts-redis.ini 2>/dev/null &
