@@ -173,6 +173,9 @@ async fn ack<S: Store>(
     .await;
 }
 
+/// The octets of a message's content its receipt's text is read from.
+const RECEIPT_TEXT_OCTETS: usize = 80;
+
 /// What became of one item sent to a receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sent {
@@ -230,8 +233,13 @@ async fn send<S: Store>(ctx: &Context<S>, user: &str, d: &Delivery) -> Sent {
 pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
     let m = &r.message;
     let s = &m.submit;
+    // The text is its first 20 characters: no encoding takes more than 4
+    // octets for one, so those 80 octets hold them (a character cut at
+    // the end is past the 20th), and a long message is not decoded whole
+    // for each receipt.
+    let content = s.content();
     let text: String = Encoding::from_data_coding(s.data_coding.0)
-        .decode(s.content())
+        .decode(content.get(..RECEIPT_TEXT_OCTETS).unwrap_or(content))
         .chars()
         .take(20)
         .map(|c| {
@@ -320,5 +328,70 @@ mod tests {
         assert_eq!(back.stat, MessageState::Undeliverable);
         assert_eq!(back.network_error.map(|n| n.error_code), Some(27));
         assert_eq!(d.tlvs.message_state(), Some(MessageState::Undeliverable));
+    }
+
+    /// The text of a receipt of a long message, read from its first
+    /// octets only, is its first 20 characters in every encoding:
+    /// GSM escapes (2 octets), UCS-2 surrogate pairs (4), Latin-1 (1).
+    #[test]
+    fn a_receipt_text_is_the_first_20_characters_however_long_the_message() {
+        let gsm_escapes: Vec<u8> = [0x1b, 0x65].repeat(200); // "€" ×200
+        let ucs2_pairs: Vec<u8> = [0xd8, 0x3d, 0xde, 0x00].repeat(100); // "😀"
+        let mut ucs2_mixed = vec![0x00, 0x41];
+        ucs2_mixed.extend([0xd8, 0x3d, 0xde, 0x00].repeat(100));
+        let latin1 = b"0123456789abcdefghijklmnopqrstuvwxyz".repeat(10);
+        for (dc, content) in [
+            (0u8, gsm_escapes),
+            (8, ucs2_pairs),
+            (8, ucs2_mixed),
+            (3, latin1),
+        ] {
+            let whole: String = Encoding::from_data_coding(dc)
+                .decode(&content)
+                .chars()
+                .take(20)
+                .map(|c| {
+                    if c.is_ascii() && !c.is_ascii_control() {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            let mut t = smpp::tlv::TlvsBuilder::new();
+            t.push(smpp::tlv::TlvTag::MESSAGE_PAYLOAD, &content);
+            let r = UserReceipt {
+                message: std::sync::Arc::new(StoredMessage {
+                    id: "m".into(),
+                    user: "u".into(),
+                    connectors: vec![],
+                    submit: SubmitSm {
+                        data_coding: smpp::pdu::DataCoding(dc),
+                        tlvs: t.build(),
+                        ..Default::default()
+                    },
+                    parts: 3,
+                    rate_micro: 0,
+                    accepted_ms: 1_790_000_000_000,
+                    expires_ms: None,
+                    callback: None,
+                    route: None,
+                }),
+                state: MessageState::Delivered,
+                error_code: 0,
+                sub: 3,
+                dlvrd: 3,
+                done_ms: 1_790_000_060_000,
+            };
+            let d = receipt_pdu(&r);
+            let got =
+                Receipt::from_tlvs(&d.short_message, &d.tlvs).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                got.text.as_deref(),
+                Some(whole.as_str()),
+                "data_coding {dc}"
+            );
+            assert_eq!(whole.chars().count(), 20, "data_coding {dc}");
+        }
     }
 }
