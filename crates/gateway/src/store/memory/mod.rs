@@ -55,6 +55,62 @@ type Set<T> = HashSet<T, foldhash::fast::RandomState>;
 /// A message id as the maps hold it: one allocation, shared.
 type Id = Arc<str>;
 
+/// The message records by id, in [`SHARDS`] maps: a map that grows
+/// doubles and moves every entry at once, under the store's lock — with
+/// a day of messages in one map that is a pause every submit and
+/// receipt waits behind (the receipt latency's tail); a shard moves a
+/// 64th of them.
+struct ById<V> {
+    shards: Box<[Map<Id, V>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// Shards of [`ById`].
+const SHARDS: usize = 64;
+
+impl<V> Default for ById<V> {
+    fn default() -> Self {
+        ById {
+            shards: (0..SHARDS).map(|_| Map::default()).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+}
+
+impl<V> ById<V> {
+    fn shard(&self, id: &str) -> usize {
+        use std::hash::BuildHasher;
+        (self.hasher.hash_one(id) as usize) % SHARDS
+    }
+
+    fn get(&self, id: &str) -> Option<&V> {
+        self.shards[self.shard(id)].get(id)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut V> {
+        let i = self.shard(id);
+        self.shards[i].get_mut(id)
+    }
+
+    fn get_key_value(&self, id: &str) -> Option<(&Id, &V)> {
+        self.shards[self.shard(id)].get_key_value(id)
+    }
+
+    fn contains_key(&self, id: &str) -> bool {
+        self.shards[self.shard(id)].contains_key(id)
+    }
+
+    fn insert(&mut self, id: Id, v: V) -> Option<V> {
+        let i = self.shard(&id);
+        self.shards[i].insert(id, v)
+    }
+
+    fn remove(&mut self, id: &str) -> Option<V> {
+        let i = self.shard(id);
+        self.shards[i].remove(id)
+    }
+}
+
 /// `map`'s value for `key`, made (default) when missing: the key is
 /// allocated only then, not at every lookup as `entry` would.
 fn slot<'a, V: Default>(map: &'a mut Map<String, V>, key: &str) -> &'a mut V {
@@ -101,7 +157,7 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    messages: Map<Id, Entry>,
+    messages: ById<Entry>,
     /// (forget at, id), in acceptance order.
     retention: VecDeque<(i64, Id)>,
     credit: Map<String, i64>,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use smpp::MessageState;
 
-use super::{Id, Inner, Map, Seq, TimeKey, ms, slot};
+use super::{ById, Id, Inner, Map, Seq, TimeKey, ms, slot};
 use crate::store::rules::{self, PartCounts, PartStep};
 use crate::store::{
     Callback, DeliveryItem, PartReceipt, ReceiptOutcome, StoredMessage, Taken, UserReceipt,
@@ -31,8 +31,9 @@ use crate::store::Store;
 /// (connector, upstream id), as the expiry orders hold them.
 type UpstreamKey = (Arc<str>, Arc<str>);
 
-/// Per connector (looked up by `&str`), per upstream id.
-type ByUpstream<V> = Map<String, Map<Arc<str>, V>>;
+/// Per connector (looked up by `&str`), per upstream id (sharded as the
+/// message records are: a connector maps a day of messages).
+type ByUpstream<V> = Map<String, ById<V>>;
 
 /// A sent message's parts, for summing their receipts.
 pub(super) struct Parts {
