@@ -14,6 +14,7 @@ print(json.dumps({
     "run": os.environ["LABEL"], "messages": n, "ok": s["ok"], "receipts": s["dlr_matched"],
     "lost": s["lost"], "duplicates": s["duplicates"],
     "messages_per_s_with_receipts": s["dlr_per_s"], "submit_per_s": s["submit_per_s"],
+    "submit_resp_ms": {k: s["submit_latency_ms"][k] for k in ("p50", "p99", "max")},
     "receipt_latency_ms": {k: s["dlr_latency_ms"][k] for k in ("p50", "p99", "max")},
     "cpu_us_per_message": {k: round(v * 1e6 / n, 1) for k, v in cpu.items()},
     "cpu_us_per_message_total": round(sum(cpu.values()) * 1e6 / n, 1),
