@@ -97,9 +97,15 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
             }
         }
         if out >= room {
-            // Full: wait for one to settle (its permit comes back).
+            // Full: wait until fewer than `room` are out — then
+            // WINDOW - room + 1 permits are free — and look again (an
+            // event, not a poll: room < WINDOW here).
             drop(permits);
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            let need = u32::try_from(WINDOW.saturating_sub(room) + 1).unwrap_or(u32::MAX);
+            match window.acquire_many(need).await {
+                Ok(p) => drop(p),
+                Err(_) => break,
+            }
             continue;
         }
         let taken = match ctx
