@@ -305,6 +305,13 @@ fn failover_after_and_reroute_on_belong_to_routes_with_a_next_connector() {
         ]
     );
     let e = errors(&format!(
+        "{two}[mt-route:10]\ntype = roundrobin\nconnectors = up, b, up\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        vec!["tern.ini:5: [mt-route:10] connectors: names \"up\" twice".to_string()]
+    );
+    let e = errors(&format!(
         "{two}[mt-route:10]\ntype = failover\nconnectors = up, b\nreroute_on = ESME_RTHROTTLED\nfailover_after = soon\n{MINIMAL}"
     ));
     assert_eq!(e.len(), 2, "{e:?}");

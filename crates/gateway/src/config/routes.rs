@@ -308,6 +308,11 @@ impl Route for MtRoute {
         if self.connectors.is_empty() {
             report(key, "names no connector".into());
         }
+        for (i, c) in self.connectors.iter().enumerate() {
+            if self.connectors[..i].contains(c) {
+                report(key, format!("names {c:?} twice"));
+            }
+        }
         if matches!(self.kind, MtRouteType::Default | MtRouteType::Static)
             && self.connectors.len() > 1
         {
