@@ -104,6 +104,12 @@ pub struct Args {
     #[arg(long)]
     pub text: Option<String>,
 
+    /// Once every bind is up, keep them all bound and idle this many
+    /// seconds before submitting (Ctrl-C ends the hold). With `--count 0`:
+    /// bind, idle, unbind; for measuring what idle sessions cost a server.
+    #[arg(long, default_value_t = 0.0)]
+    pub hold: f64,
+
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
@@ -143,6 +149,7 @@ impl Args {
             seconds("--duration", d)?;
         }
         seconds("--dlr-timeout", self.dlr_timeout)?;
+        seconds("--hold", self.hold)?;
         seconds("--response-timeout", self.response_timeout)?;
         if self.response_timeout <= 0.0 {
             return Err("--response-timeout must be more than 0".into());
@@ -170,6 +177,10 @@ impl Args {
 
     pub fn duration(&self) -> Option<Duration> {
         self.duration.map(Duration::from_secs_f64)
+    }
+
+    pub fn hold(&self) -> Duration {
+        Duration::from_secs_f64(self.hold)
     }
 
     pub fn dlr_timeout(&self) -> Duration {
@@ -214,6 +225,7 @@ mod tests {
         assert_eq!(a.bind_mode, BindModeArg::Trx);
         assert_eq!(a.dlr_timeout(), Duration::from_secs(30));
         assert_eq!(a.threads, 2);
+        assert_eq!(a.hold(), Duration::ZERO);
         a.validate().unwrap();
         assert_eq!(a.address(), "127.0.0.1:2775");
     }
@@ -251,6 +263,8 @@ mod tests {
             "4477",
             "--threads",
             "4",
+            "--hold",
+            "1.5",
         ])
         .unwrap();
         a.validate().unwrap();
@@ -259,6 +273,7 @@ mod tests {
         assert!(a.dlr && a.long && a.ucs2 && a.json);
         assert_eq!(a.bind_mode.mode(), BindMode::Transmitter);
         assert_eq!(a.dlr_timeout(), Duration::from_millis(2500));
+        assert_eq!(a.hold(), Duration::from_millis(1500));
         assert_eq!(a.address(), "10.0.0.1:2775");
     }
 
@@ -295,6 +310,8 @@ mod tests {
         let bad = parse(&["--port", "1", "-u", "u", "-p", "p", "--destination", "+33"]).unwrap();
         assert!(bad.validate().is_err());
         let bad = parse(&["--port", "1", "-u", "u", "-p", "p", "--dlr-timeout=-1"]).unwrap();
+        assert!(bad.validate().is_err());
+        let bad = parse(&["--port", "1", "-u", "u", "-p", "p", "--hold=-1"]).unwrap();
         assert!(bad.validate().is_err());
     }
 

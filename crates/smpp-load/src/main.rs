@@ -6,7 +6,7 @@
 //!           [--rate R] [--count N | --duration S] [--dlr] [--long] [--ucs2]
 //!           [--json] [--bind-mode trx|tx] [--dlr-timeout S]
 //!           [--response-timeout S] [--source ADDR] [--destination PREFIX]
-//!           [--text T] [--threads N]
+//!           [--text T] [--hold S] [--threads N]
 //! ```
 //!
 //! Without `--count` or `--duration` it sends 10,000 messages. `--rate` is
@@ -16,7 +16,10 @@
 //! needs UCS-2 (data_coding 8). `--bind-mode tx --dlr` adds one receiver
 //! bind per transmitter. After the last message it waits for every
 //! response, then (with `--dlr`) for receipts up to `--dlr-timeout` seconds
-//! after the last submit_sm_resp, then unbinds. Ctrl-C once stops
+//! after the last submit_sm_resp, then unbinds. `--hold S` keeps every
+//! bind up and idle S seconds once all are bound, before the first submit
+//! (`--count 0 --hold S`: bind, idle, unbind; bench/memory.sh measures
+//! what idle binds cost the server that way). Ctrl-C once stops
 //! submitting (the summary still follows); twice stops waiting for
 //! receipts. Logs go to stderr (`RUST_LOG`, default `warn`); stdout has
 //! only the summary.

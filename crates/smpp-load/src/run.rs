@@ -28,6 +28,8 @@ use crate::summary::{RunFacts, Stats, Summary, status_name};
 const UNBIND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the receipt wait looks at the count of receipts owed.
 const DLR_POLL: Duration = Duration::from_millis(5);
+/// How often `--hold` looks for a stop request.
+const HOLD_POLL: Duration = Duration::from_millis(50);
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,7 @@ pub async fn run_until(args: &Args, stop: Stop) -> Result<Summary, LoadError> {
     args.validate().map_err(LoadError::Usage)?;
     let plan = MessagePlan::new(args)?;
     let links = bind_all(args).await?;
+    hold(args.hold(), links.len(), &stop).await;
     let start = Instant::now();
     info!(binds = links.len(), "bound; submitting");
     let shared = Arc::new(Shared {
@@ -221,6 +224,19 @@ pub async fn run_until(args: &Args, stop: Stop) -> Result<Summary, LoadError> {
         disconnects,
     };
     Ok(Summary::build(&stats, &facts))
+}
+
+/// `--hold`: keep the binds idle (their sessions still answer
+/// enquire_link) until the time is up or a stop is requested.
+async fn hold(time: Duration, binds: usize, stop: &Stop) {
+    if time.is_zero() {
+        return;
+    }
+    info!(binds, seconds = time.as_secs_f64(), "all binds up; holding");
+    let until = Instant::now() + time;
+    while stop.level() == 0 && Instant::now() < until {
+        tokio::time::sleep(HOLD_POLL.min(until.saturating_duration_since(Instant::now()))).await;
+    }
 }
 
 /// Merge each finished task's counters into `total`.

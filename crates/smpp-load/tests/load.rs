@@ -1,7 +1,7 @@
 //! `smpp-load` against a small SMSC built in the test on
 //! `smpp_session::smsc::accept` (loopback TCP): receipts matched across
 //! binds and before their submit_sm_resp, lost and duplicate receipts,
-//! error statuses, long and UCS-2 messages, pacing, bind failures, and
+//! error statuses, long and UCS-2 messages, pacing, `--hold`, bind failures, and
 //! the binary's JSON output and exit status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,6 +37,8 @@ struct Behaviour {
 
 #[derive(Default)]
 struct Seen {
+    /// Binds answered ESME_ROK.
+    binds: AtomicU64,
     submits: AtomicU64,
     udhi: AtomicU64,
     ucs2: AtomicU64,
@@ -133,6 +135,9 @@ async fn serve(
                 let is_tx = command == CommandId::BIND_TRANSMITTER;
                 trx = command == CommandId::BIND_TRANSCEIVER;
                 let _ = session.respond(seq, status, body).await;
+                if ok {
+                    seen.binds.fetch_add(1, Ordering::Relaxed);
+                }
                 if ok && !is_tx && !trx {
                     receivers.lock().unwrap().push(session.clone());
                 }
@@ -378,6 +383,39 @@ async fn rate_and_duration() {
     let s = run(smsc.port, &["--rate", "2000", "--duration", "0.3"]).await;
     assert!((500..=700).contains(&s.ok), "{}", s.ok);
     assert!(s.elapsed_s < 0.6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_keeps_the_binds_idle_before_submitting() {
+    let smsc = start_smsc(Behaviour::default()).await;
+    // --count 0 --hold: bind, stay bound without a submit, unbind.
+    let started = std::time::Instant::now();
+    let a = args(
+        smsc.port,
+        &["--binds", "3", "--count", "0", "--hold", "0.6"],
+    );
+    let held = tokio::spawn(async move { smpp_load::run(&a).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(smsc.seen.binds.load(Ordering::Relaxed), 3);
+    assert!(!held.is_finished());
+    let s = held.await.unwrap().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+    assert_eq!(
+        (s.binds, s.messages, s.sent, s.ok, s.disconnects),
+        (3, 0, 0, 0, 0)
+    );
+    assert_eq!(s.exit_code(), EXIT_OK);
+    assert_eq!(smsc.seen.submits.load(Ordering::Relaxed), 0);
+
+    // With a count, the submits start once the hold is over.
+    let a = args(smsc.port, &["--count", "50", "--hold", "0.4"]);
+    let held = tokio::spawn(async move { smpp_load::run(&a).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(smsc.seen.binds.load(Ordering::Relaxed), 4);
+    assert_eq!(smsc.seen.submits.load(Ordering::Relaxed), 0);
+    let s = held.await.unwrap().unwrap();
+    assert_eq!(s.ok, 50);
+    assert_eq!(smsc.seen.submits.load(Ordering::Relaxed), 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,10 @@
 //! Memory is bounded: reading stops while the output buffer is above its
 //! high-water mark or the application has not taken the last event, and
 //! the read buffer never holds more than one PDU beyond what was read.
+//! An idle session costs little: the buffers and the window start empty
+//! or small and grow with the traffic (a read that fills the room doubles
+//! the next one's, up to 16 KiB), so ten thousand binds that only
+//! enquire_link do not each hold room for a busy one's.
 //!
 //! Two parts have their own files: the requests in flight and their
 //! response deadlines (`window.rs`), and the clocks and the one sleep
@@ -51,6 +55,10 @@ use crate::window::{Pending, PendingKind, Window};
 const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Loop turns in one poll before yielding to other tasks.
 const TURNS_PER_POLL: usize = 64;
+/// The read buffer's first room: a bind, enquire_links, a few submits.
+const READ_MIN: usize = 1024;
+/// The most room a read asks for: a busy peer's reads reach it.
+const READ_MAX: usize = 16 * 1024;
 
 /// Start the task for a connection and return its handle and events.
 pub(crate) fn spawn<S>(
@@ -80,14 +88,15 @@ where
         role,
         state: BindState::Open,
         decoder: FrameDecoder::new(config.max_command_length),
-        inbuf: BytesMut::with_capacity(16 * 1024),
-        out: BytesMut::with_capacity(16 * 1024),
+        inbuf: BytesMut::new(),
+        read_size: READ_MIN,
+        out: BytesMut::new(),
         commands: cmd_rx,
         commands_open: true,
         events: PollSender::new(ev_tx.clone()),
         events_tx: ev_tx,
         stalled: None,
-        window: Window::new(window * 2, config.response_timer),
+        window: Window::new(config.response_timer),
         shared: shared.clone(),
         timers: Timers::new(&config, now),
         now,
@@ -115,6 +124,9 @@ struct Connection<S> {
     config: SessionConfig,
     decoder: FrameDecoder,
     inbuf: BytesMut,
+    /// The room a read asks for: doubled while reads fill it, up to
+    /// [`READ_MAX`], never shrunk.
+    read_size: usize,
     out: BytesMut,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
@@ -188,16 +200,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     progress = true;
                 }
                 if self.can_read() {
-                    if self.inbuf.capacity() - self.inbuf.len() < 4096 {
-                        self.inbuf.reserve(16 * 1024);
+                    if self.inbuf.capacity() - self.inbuf.len() < self.read_size / 4 {
+                        self.inbuf.reserve(self.read_size);
                     }
+                    let room = self.inbuf.capacity() - self.inbuf.len();
                     match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.inbuf) {
                         Poll::Ready(Ok(0)) => {
                             self.close(CloseReason::PeerClosed);
                             self.out.clear();
                             progress = true;
                         }
-                        Poll::Ready(Ok(_)) => {
+                        Poll::Ready(Ok(n)) => {
+                            // A read that filled the room: the peer has
+                            // more, so read more at once from now on.
+                            if n == room && self.read_size < READ_MAX {
+                                self.read_size *= 2;
+                            }
                             self.timers.last_rx = self.now;
                             progress = true;
                         }

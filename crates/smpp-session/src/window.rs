@@ -10,7 +10,9 @@
 //! goes.
 //!
 //! Nothing here allocates per request once the map and queue have grown
-//! to the window: one map entry and one queue slot each.
+//! to the window: one map entry and one queue slot each. They start
+//! empty and grow with use, so an idle session (most of a server's binds
+//! at any time) holds no room for a window it does not use.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -51,11 +53,11 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// Room for `capacity` requests before growing.
-    pub fn new(capacity: usize, response_timer: Duration) -> Self {
+    /// An empty window, growing to what is outstanding.
+    pub fn new(response_timer: Duration) -> Self {
         Window {
-            pending: HashMap::with_capacity(capacity),
-            deadlines: VecDeque::with_capacity(capacity),
+            pending: HashMap::new(),
+            deadlines: VecDeque::new(),
             response_timer,
         }
     }
@@ -131,7 +133,7 @@ mod tests {
     #[test]
     fn an_answer_completes_its_request_once() {
         let t0 = Instant::now();
-        let mut w = Window::new(4, TIMEOUT);
+        let mut w = Window::new(TIMEOUT);
         sent(&mut w, 1, t0);
         sent(&mut w, 2, t0);
         assert!(w.answered(1).is_some());
@@ -146,7 +148,7 @@ mod tests {
     fn due_requests_come_out_in_send_order_answered_ones_skipped() {
         let t0 = Instant::now();
         let step = Duration::from_secs(1);
-        let mut w = Window::new(4, TIMEOUT);
+        let mut w = Window::new(TIMEOUT);
         sent(&mut w, 1, t0);
         sent(&mut w, 2, t0 + step);
         sent(&mut w, 3, t0 + 2 * step);
@@ -162,7 +164,7 @@ mod tests {
     #[test]
     fn nothing_is_due_before_its_deadline() {
         let t0 = Instant::now();
-        let mut w = Window::new(4, TIMEOUT);
+        let mut w = Window::new(TIMEOUT);
         sent(&mut w, 1, t0);
         assert!(w.pop_due(t0 + TIMEOUT - Duration::from_millis(1)).is_none());
         assert!(w.pop_due(t0 + TIMEOUT).is_some());
@@ -171,7 +173,7 @@ mod tests {
     #[test]
     fn answered_deadlines_behind_a_slow_one_are_dropped_in_bulk() {
         let t0 = Instant::now();
-        let mut w = Window::new(4, TIMEOUT);
+        let mut w = Window::new(TIMEOUT);
         for seq in 0..200 {
             sent(&mut w, seq, t0);
         }

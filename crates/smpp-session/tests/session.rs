@@ -607,3 +607,79 @@ async fn many_requests_with_one_slow_one_keep_working() {
     client.close();
     let _ = peer.await;
 }
+
+#[tokio::test]
+async fn reads_grow_from_a_small_room_to_bursts_and_large_pdus() {
+    // The read buffer starts with room for a bind and grows only with the
+    // traffic: a burst of small PDUs and one PDU larger than the largest
+    // read must still arrive whole and in order.
+    let (a, mut raw) = pipe();
+    let (session, mut events) = smsc::accept(a, "burst".into(), quiet());
+    raw.send(Pdu::new(1, Body::BindTransceiver(bind_body("u"))))
+        .await;
+    let Some(Event::Request(bind)) = events.recv().await else {
+        panic!("no bind")
+    };
+    session
+        .respond(
+            bind.sequence_number,
+            S::ESME_ROK,
+            Body::BindTransceiverResp(BindResp::default()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.recv().await.unwrap().command_id(),
+        CommandId::BIND_TRANSCEIVER_RESP
+    );
+
+    let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let mut tlvs = smpp::tlv::TlvsBuilder::new();
+    tlvs.push(smpp::tlv::TlvTag::MESSAGE_PAYLOAD, &payload);
+    let big = Body::SubmitSm(SubmitSm {
+        destination: Address {
+            ton: Ton::INTERNATIONAL,
+            npi: Npi::ISDN,
+            addr: Bytes::from_static(b"4477"),
+        },
+        tlvs: tlvs.build(),
+        ..Default::default()
+    });
+    // One write: 300 submit_sm, the large one, 300 more.
+    let mut burst = BytesMut::new();
+    for seq in 2..302 {
+        burst.extend_from_slice(
+            &Pdu::new(seq, submit(&format!("m{seq}")))
+                .to_bytes()
+                .unwrap(),
+        );
+    }
+    burst.extend_from_slice(&Pdu::new(302, big).to_bytes().unwrap());
+    for seq in 303..603 {
+        burst.extend_from_slice(
+            &Pdu::new(seq, submit(&format!("m{seq}")))
+                .to_bytes()
+                .unwrap(),
+        );
+    }
+    let writer = tokio::spawn(async move {
+        raw.send_bytes(&burst).await;
+        raw
+    });
+    for seq in 2..603u32 {
+        let Some(Event::Request(pdu)) = events.recv().await else {
+            panic!("session ended before {seq}")
+        };
+        assert_eq!(pdu.sequence_number, seq);
+        let Body::SubmitSm(s) = pdu.body else {
+            panic!("{seq} is not a submit_sm")
+        };
+        if seq == 302 {
+            assert_eq!(s.tlvs.message_payload(), Some(&payload[..]));
+        } else {
+            assert_eq!(s.short_message, Bytes::from(format!("m{seq}")));
+        }
+    }
+    let _raw = writer.await.unwrap();
+    assert_eq!(session.state(), BindState::Bound(BindMode::Transceiver));
+}
