@@ -141,7 +141,7 @@ struct Entry {
     accepted_ms: i64,
     /// The message, until it is final: a final message keeps only what
     /// query_sm reports (its receipt, if any, holds its own reference).
-    message: Option<Arc<StoredMessage>>,
+    message: Option<Kept>,
     state: MessageState,
     final_ms: Option<i64>,
     error_code: u8,
@@ -151,8 +151,37 @@ struct Entry {
     /// ([`rules::take_refund`]).
     charged: i64,
     place: mt::Place,
-    /// Receipt bookkeeping, from `sent` on.
-    parts: Option<receipts::Parts>,
+    /// Receipt bookkeeping, from `sent` on (boxed: a waiting message
+    /// has none, and its record stays small).
+    parts: Option<Box<receipts::Parts>>,
+}
+
+/// A message as its record keeps it: while it waits for its connector,
+/// its stored form alone (what redis keeps: about 250 bytes, not the
+/// decoded message, its strings and the session read buffer its fields
+/// point into — issue 13's million waiting messages); once taken, the
+/// message its connector and its receipts share.
+enum Kept {
+    Waiting(bytes::Bytes),
+    Live(Arc<StoredMessage>),
+}
+
+impl Kept {
+    /// The message, decoded when it is in its stored form (which this
+    /// store wrote: it decodes).
+    fn message(&self) -> Result<Arc<StoredMessage>, StoreError> {
+        match self {
+            Kept::Live(m) => Ok(m.clone()),
+            Kept::Waiting(b) => StoredMessage::decode(b.clone())
+                .map(Arc::new)
+                .map_err(|e| StoreError(format!("memory: {e}"))),
+        }
+    }
+
+    /// `m`'s stored form, in an allocation of its size.
+    fn waiting(m: &StoredMessage) -> Result<Kept, message::UnstorableMessage> {
+        Ok(Kept::Waiting(bytes::Bytes::copy_from_slice(&m.encode()?)))
+    }
 }
 
 #[derive(Default)]
@@ -290,12 +319,11 @@ impl Store for MemoryStore {
         // Refused as redis refuses it: a message without a stored form
         // (this backend keeps it as it is, but must not accept what the
         // other would not).
-        s.message
-            .encode()
+        let kept = Kept::waiting(s.message)
             .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", s.message.id)))?;
         let now = (self.clock)();
         let mut g = self.lock().map_err(|e| Refusal::Unavailable(e.0))?;
-        g.submit(s, now)
+        g.submit(s, kept, now)
     }
 
     async fn status(&self, id: &str) -> Result<Option<MessageStatus>, StoreError> {
@@ -393,9 +421,9 @@ impl Store for MemoryStore {
         next: &StoredMessage,
     ) -> Result<bool, StoreError> {
         // Stored as redis would store it, or refused as redis refuses it.
-        next.encode()
-            .map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
-        Ok(self.lock()?.reroute(taken, next))
+        let kept =
+            Kept::waiting(next).map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
+        Ok(self.lock()?.reroute(taken, next, kept))
     }
 
     async fn fail(

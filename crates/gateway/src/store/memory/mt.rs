@@ -45,7 +45,7 @@ use std::time::Duration;
 use smpp::MessageState;
 use tokio::sync::Notify;
 
-use super::{Entry, Id, Inner, Map, MemoryStore, TimeKey, ms, slot};
+use super::{Entry, Id, Inner, Kept, Map, MemoryStore, TimeKey, ms, slot};
 use crate::store::{
     CancelOutcome, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement, STATUS_RETENTION_MS,
     StoreError, StoredMessage, Submission, Taken, rules,
@@ -142,7 +142,12 @@ impl MtQueues {
 
 impl Inner {
     /// [`Store::submit`] at `now` (µs).
-    pub(super) fn submit(&mut self, s: Submission<'_>, now: i64) -> Result<(), Refusal> {
+    pub(super) fn submit(
+        &mut self,
+        s: Submission<'_>,
+        kept: Kept,
+        now: i64,
+    ) -> Result<(), Refusal> {
         let m = s.message;
         // Idempotent on the id, as the redis script (ALREADY_ACCEPTED): a
         // submit whose answer was lost can be repeated safely.
@@ -188,7 +193,7 @@ impl Inner {
             Entry {
                 user,
                 accepted_ms: m.accepted_ms,
-                message: Some(Arc::new(m.clone())),
+                message: Some(kept),
                 state: MessageState::Enroute,
                 final_ms: None,
                 error_code: 0,
@@ -267,7 +272,8 @@ impl Inner {
         let Some(old) = e.message.as_ref().filter(|_| waiting) else {
             return Ok(ReplaceOutcome::TooLate);
         };
-        let r = match edit(old) {
+        let old = old.message()?;
+        let r = match edit(&old) {
             Ok(r) => r,
             Err(refused) => return Ok(ReplaceOutcome::Refused(refused)),
         };
@@ -276,9 +282,9 @@ impl Inner {
             Err((was, now)) => return Ok(ReplaceOutcome::PartsDiffer { was, now }),
         };
         // Stored as redis would store it, or refused as redis refuses it.
-        new.encode()
-            .map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
-        e.message = Some(Arc::new(new));
+        e.message = Some(
+            Kept::waiting(&new).map_err(|e| StoreError(format!("memory: cannot store: {e}")))?,
+        );
         if e.place == Place::Queued {
             // To the back of the queue, as redis (a new stream entry).
             if let Some(q) = self.mt.queues.get_mut(&*e.connector) {
@@ -350,9 +356,17 @@ impl Inner {
                 if let Some(d) = mt.depth.get_mut(connector) {
                     *d = d.saturating_sub(1);
                 }
-                let Some(message) = e.message.clone() else {
-                    continue;
+                // Taken: decoded once, shared from here by its connector
+                // and its receipts.
+                let message = match e.message.as_ref().map(Kept::message) {
+                    Some(Ok(m)) => m,
+                    Some(Err(err)) => {
+                        tracing::error!(message = %id, error = %err, "cannot read a stored message");
+                        continue;
+                    }
+                    None => continue,
                 };
+                e.message = Some(Kept::Live(message.clone()));
                 let seq = self.seq.next();
                 let key = (now_ms, seq);
                 mt.held.insert(
@@ -392,7 +406,7 @@ impl Inner {
     }
 
     /// [`Store::reroute`].
-    pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage) -> bool {
+    pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage, kept: Kept) -> bool {
         if self.mt.settle(&taken.token).is_none() {
             return false;
         }
@@ -402,7 +416,7 @@ impl Inner {
         let Some(e) = self.messages.get_mut(&id) else {
             return true;
         };
-        e.message = Some(Arc::new(next.clone()));
+        e.message = Some(kept);
         e.place = Place::Queued;
         e.connector = name;
         slot(&mut self.mt.queues, connector).push_back(id.clone());

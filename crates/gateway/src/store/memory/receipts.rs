@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use smpp::MessageState;
 
-use super::{ById, Id, Inner, Map, Seq, TimeKey, ms, slot};
+use super::{ById, Id, Inner, Kept, Map, Seq, TimeKey, ms, slot};
 use crate::store::rules::{self, PartCounts, PartStep};
 use crate::store::{
     Callback, DeliveryItem, PartReceipt, ReceiptOutcome, StoredMessage, Taken, UserReceipt,
@@ -176,7 +176,7 @@ impl Inner {
         // final (another taker failed it) takes none.
         let first = match self.messages.get_mut(&id) {
             Some(e) if e.parts.is_none() && !e.state.is_final() && !upstream_ids.is_empty() => {
-                e.parts = Some(Parts::new(upstream_ids.len() as u32));
+                e.parts = Some(Box::new(Parts::new(upstream_ids.len() as u32)));
                 true
             }
             _ => false,
@@ -235,9 +235,9 @@ impl Inner {
         // A final receipt before any part was recorded counts the message
         // as one part (as redis counts a hash without `pn`).
         let parts = if r.state.is_final() && !message_final {
-            Some(e.parts.get_or_insert_with(|| Parts::new(0)))
+            Some(&mut **e.parts.get_or_insert_with(|| Box::new(Parts::new(0))))
         } else {
-            e.parts.as_mut()
+            e.parts.as_deref_mut()
         };
         let step = match parts {
             Some(p) => {
@@ -293,7 +293,7 @@ impl Inner {
         let Some(e) = self.messages.get(id) else {
             return false;
         };
-        let Some(m) = e.message.clone() else {
+        let Some(Ok(m)) = e.message.as_ref().map(Kept::message) else {
             return false;
         };
         if !rules::wants_receipt(m.submit.registered_delivery.0, state) {
