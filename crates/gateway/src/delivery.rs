@@ -179,6 +179,21 @@ async fn ack<S: Store>(
     .await;
 }
 
+/// A receipt's `text:`: the message's first 20 characters, in ASCII
+/// (any other character as `?`).
+fn receipt_text(chars: impl Iterator<Item = char>) -> String {
+    chars
+        .take(20)
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
 /// The octets of a message's content its receipt's text is read from.
 const RECEIPT_TEXT_OCTETS: usize = 80;
 
@@ -244,18 +259,11 @@ pub fn receipt_pdu(r: &UserReceipt) -> DeliverSm<Bytes> {
     // the end is past the 20th), and a long message is not decoded whole
     // for each receipt.
     let content = s.content();
-    let text: String = Encoding::from_data_coding(s.data_coding.0)
-        .decode(content.get(..RECEIPT_TEXT_OCTETS).unwrap_or(content))
-        .chars()
-        .take(20)
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
+    let text = receipt_text(
+        Encoding::from_data_coding(s.data_coding.0)
+            .decode(content.get(..RECEIPT_TEXT_OCTETS).unwrap_or(content))
+            .chars(),
+    );
     let mut receipt = Receipt::new(m.id.clone(), r.state);
     receipt.sub = Some(r.sub);
     receipt.dlvrd = Some(r.dlvrd);
@@ -352,18 +360,7 @@ mod tests {
             (8, ucs2_mixed),
             (3, latin1),
         ] {
-            let whole: String = Encoding::from_data_coding(dc)
-                .decode(&content)
-                .chars()
-                .take(20)
-                .map(|c| {
-                    if c.is_ascii() && !c.is_ascii_control() {
-                        c
-                    } else {
-                        '?'
-                    }
-                })
-                .collect();
+            let whole = receipt_text(Encoding::from_data_coding(dc).decode(&content).chars());
             let mut t = smpp::tlv::TlvsBuilder::new();
             t.push(smpp::tlv::TlvTag::MESSAGE_PAYLOAD, &content);
             let r = UserReceipt {
