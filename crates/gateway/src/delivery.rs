@@ -27,12 +27,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use smpp::CommandStatus;
 use smpp::pdu::{Body, DeliverSm};
 use smpp::receipt::{NetworkErrorCode, Receipt};
 use smpp::text::Encoding;
 use smpp::time::ReceiptDate;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -73,6 +75,19 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
     let failed = Arc::new(AtomicBool::new(false));
     let (acks, acked) = tokio::sync::mpsc::unbounded_channel();
     let acker = tokio::spawn(ack(ctx.clone(), user.clone(), acked).in_current_span());
+    // Taken items go to one task that sends them all (each in flight at
+    // once), not to a task each.
+    let (to_send, sending) = tokio::sync::mpsc::unbounded_channel();
+    let sender = tokio::spawn(
+        send_all(
+            ctx.clone(),
+            user.clone(),
+            sending,
+            failed.clone(),
+            acks.clone(),
+        )
+        .in_current_span(),
+    );
     debug!(user, "delivery worker starts");
     loop {
         if ctx.receivers.stop_if_idle(&user) {
@@ -129,34 +144,63 @@ async fn run_user<S: Store>(ctx: Arc<Context<S>>, user: String) {
                 let _ = acks.send((d.token, permit));
                 continue;
             }
-            let (ctx, user, failed, acks) =
-                (ctx.clone(), user.clone(), failed.clone(), acks.clone());
-            tokio::spawn(
-                async move {
-                    let sent = send(&ctx, &user, &d).await;
-                    if sent != Sent::Again {
-                        let result = match sent {
-                            Sent::Accepted => DeliveryResult::Delivered,
-                            _ => DeliveryResult::Refused,
-                        };
-                        ctx.metrics.delivery(&user, result);
-                        let _ = acks.send((d.token, permit));
-                    } else {
-                        failed.store(true, Ordering::Relaxed);
-                        if let Err(e) = ctx.store.redeliver(&user, &d.token).await {
-                            // Left taken: handed out again after the reclaim time.
-                            warn!(user, error = %e, "cannot give back a delivery");
-                        }
-                        drop(permit);
-                    }
-                }
-                .in_current_span(),
-            );
+            if let Err(e) = to_send.send((d, permit)) {
+                // The sender is gone (it panicked): left taken, handed
+                // out again after the reclaim time.
+                drop(e);
+                break;
+            }
         }
     }
+    drop(to_send);
+    let _ = sender.await;
     drop(acks);
     let _ = acker.await;
     debug!(user, "delivery worker stops");
+}
+
+/// Send what `user`'s worker took, every item in flight at once, until
+/// the worker is done (its channel closed) and everything sent is
+/// answered; settle each as [`run_user`] says.
+async fn send_all<S: Store>(
+    ctx: Arc<Context<S>>,
+    user: String,
+    mut items: tokio::sync::mpsc::UnboundedReceiver<(Delivery, OwnedSemaphorePermit)>,
+    failed: Arc<AtomicBool>,
+    acks: tokio::sync::mpsc::UnboundedSender<crate::settle::Settled>,
+) {
+    let one = |d: Delivery, permit: OwnedSemaphorePermit| {
+        let (ctx, user, failed, acks) = (&ctx, &user, &failed, &acks);
+        async move {
+            let sent = send(ctx, user, &d).await;
+            if sent != Sent::Again {
+                let result = match sent {
+                    Sent::Accepted => DeliveryResult::Delivered,
+                    _ => DeliveryResult::Refused,
+                };
+                ctx.metrics.delivery(user, result);
+                let _ = acks.send((d.token, permit));
+            } else {
+                failed.store(true, Ordering::Relaxed);
+                if let Err(e) = ctx.store.redeliver(user, &d.token).await {
+                    // Left taken: handed out again after the reclaim time.
+                    warn!(user, error = %e, "cannot give back a delivery");
+                }
+                drop(permit);
+            }
+        }
+    };
+    let mut inflight = FuturesUnordered::new();
+    let mut open = true;
+    while open || !inflight.is_empty() {
+        tokio::select! {
+            item = items.recv(), if open => match item {
+                Some((d, permit)) => inflight.push(one(d, permit)),
+                None => open = false,
+            },
+            Some(()) = inflight.next(), if !inflight.is_empty() => {}
+        }
+    }
 }
 
 /// Settle delivered (or dropped) items in the store, many per call
