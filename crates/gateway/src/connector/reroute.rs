@@ -210,13 +210,9 @@ async fn pass<S: Store>(
         for t in &taken {
             let bound = |c: &str| ctx.connectors.is_bound(c);
             let result = match on_down(config, &t.message, down, bound) {
-                Some(next) => match reroute(ctx, connector, t, &next, RerouteReason::Down).await {
-                    Ok(()) => {
-                        moved += 1;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                },
+                Some(next) => reroute(ctx, connector, t, &next, RerouteReason::Down)
+                    .await
+                    .map(|m| moved += u64::from(m)),
                 // Its route keeps it here: back to the queue, to wait.
                 None => ctx.store.retry(connector, t, Duration::ZERO).await,
             };
@@ -234,35 +230,34 @@ async fn pass<S: Store>(
     }
 }
 
-/// Move `t` on as `next`, logged and counted (unless another settled it
-/// first). Tried again for a few seconds when the store does not answer
-/// (it is safe to repeat), as every settle.
-pub(super) async fn reroute<S: Store>(
+/// Move `t` on as `next` (tried again as every settle is,
+/// [`super::worker::retrying`]), logged and counted unless another
+/// settled it first.
+async fn reroute<S: Store>(
     ctx: &Context<S>,
     connector: &str,
     t: &Taken,
     next: &StoredMessage,
     reason: RerouteReason,
-) -> Result<(), crate::store::StoreError> {
-    let mut pause = Duration::from_millis(200);
-    let mut attempt = 1;
-    let moved = loop {
-        match ctx.store.reroute(connector, t, next).await {
-            Ok(moved) => break moved,
-            Err(e) if attempt == 5 => return Err(e),
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-                attempt += 1;
-            }
-        }
-    };
+) -> Result<bool, crate::store::StoreError> {
+    let moved = super::worker::retrying(|| ctx.store.reroute(connector, t, next)).await?;
     if moved {
-        let to = next.connectors.first().map(String::as_str).unwrap_or("");
-        debug!(message = %t.message.id, to, reason = reason.as_str(), "moved on to the next connector of its route");
-        ctx.metrics.rerouted(connector, reason);
+        self::moved(ctx, connector, t, next, reason);
     }
-    Ok(())
+    Ok(moved)
+}
+
+/// `t` moved on from `connector` as `next`: logged and counted.
+pub(super) fn moved<S: Store>(
+    ctx: &Context<S>,
+    connector: &str,
+    t: &Taken,
+    next: &StoredMessage,
+    reason: RerouteReason,
+) {
+    let to = next.connectors.first().map(String::as_str).unwrap_or("");
+    debug!(message = %t.message.id, to, reason = reason.as_str(), "moved on to the next connector of its route");
+    ctx.metrics.rerouted(connector, reason);
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::config::{Connector, ConnectorBind};
 use crate::context::Context;
 use crate::metrics::Upstream;
 use crate::metrics::labels::RerouteReason;
-use crate::store::{Store, StoredMessage, Taken, now_us};
+use crate::store::{Store, StoreError, StoredMessage, Taken, now_us};
 
 /// The validity of a message that did not set validity_period (48 h, as
 /// most SMSCs default).
@@ -413,30 +413,47 @@ async fn settle_with_retries<S: Store>(
     action: Settle,
 ) {
     let store = &ctx.store;
-    if let Settle::Reroute(next) = &action {
-        // Tried again as below, by reroute itself.
-        let moved = reroute::reroute(ctx, &c.name, taken, next, RerouteReason::Refused).await;
-        settle(moved, taken);
-        return;
+    // Whether a reroute moved it (the others: false).
+    let result = retrying(|| async {
+        match &action {
+            Settle::Sent(ids) => store
+                .sent(&c.name, taken, ids, c.dlr_expiry)
+                .await
+                .map(|()| false),
+            Settle::Retry(delay) => store.retry(&c.name, taken, *delay).await.map(|()| false),
+            Settle::Fail(state, code) => store
+                .fail(&c.name, taken, *state, *code, c.dlr_expiry)
+                .await
+                .map(|()| false),
+            Settle::Reroute(next) => store.reroute(&c.name, taken, next).await,
+        }
+    })
+    .await;
+    match (result, &action) {
+        (Ok(true), Settle::Reroute(next)) => {
+            reroute::moved(ctx, &c.name, taken, next, RerouteReason::Refused)
+        }
+        (Ok(_), _) => {}
+        (Err(e), _) => settle(Err(e), taken),
     }
+}
+
+/// `op` until the store answers: up to 5 tries, pausing 200 ms, then
+/// twice as long each time (for settles, which are safe to repeat).
+pub(super) async fn retrying<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, StoreError>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
     let mut pause = Duration::from_millis(200);
-    for attempt in 1..=5 {
-        let result = match &action {
-            Settle::Reroute(_) => unreachable!("settled above"),
-            Settle::Sent(ids) => store.sent(&c.name, taken, ids, c.dlr_expiry).await,
-            Settle::Retry(delay) => store.retry(&c.name, taken, *delay).await,
-            Settle::Fail(state, code) => {
-                store
-                    .fail(&c.name, taken, *state, *code, c.dlr_expiry)
-                    .await
-            }
-        };
-        match result {
-            Ok(()) => return,
-            Err(e) if attempt == 5 => settle(Err(e), taken),
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt == 5 => return Err(e),
             Err(_) => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
+                attempt += 1;
             }
         }
     }
