@@ -69,6 +69,8 @@ pub(super) enum Place {
 
 /// A taken message's record until it is settled.
 pub(super) struct Held {
+    /// The message's id as its record holds it.
+    pub(super) id: Id,
     message: Arc<crate::store::StoredMessage>,
     connector: Arc<str>,
     /// When it was last handed out, its key in `MtQueues::held_order`.
@@ -372,6 +374,7 @@ impl Inner {
                 mt.held.insert(
                     seq,
                     Held {
+                        id: id.clone(),
                         message: message.clone(),
                         connector: name.clone(),
                         key,
@@ -389,12 +392,11 @@ impl Inner {
 
     /// [`Store::retry`] at `now_ms`.
     pub(super) fn retry(&mut self, connector: &str, taken: &Taken, now_ms: i64, delay: Duration) {
-        if self.mt.settle(&taken.token).is_none() {
+        let Some(Held { id, .. }) = self.mt.settle(&taken.token) else {
             return;
-        }
+        };
         let due = now_ms.saturating_add(ms(delay));
         let name = self.name(connector);
-        let id = self.id(&taken.message.id);
         let Some(e) = self.messages.get_mut(&id) else {
             return;
         };
@@ -407,12 +409,11 @@ impl Inner {
 
     /// [`Store::reroute`].
     pub(super) fn reroute(&mut self, taken: &Taken, next: &StoredMessage, kept: Kept) -> bool {
-        if self.mt.settle(&taken.token).is_none() {
+        let Some(Held { id, .. }) = self.mt.settle(&taken.token) else {
             return false;
-        }
+        };
         let connector = next.connectors.first().map_or("", String::as_str);
         let name = self.name(connector);
-        let id = self.id(&taken.message.id);
         let Some(e) = self.messages.get_mut(&id) else {
             return true;
         };

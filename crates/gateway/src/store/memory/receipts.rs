@@ -161,8 +161,13 @@ impl Inner {
         now_ms: i64,
         ttl: Duration,
     ) {
-        let id = self.id(&taken.message.id);
-        if self.mt.settle(&taken.token).is_some() {
+        let settled = self.mt.settle(&taken.token);
+        // Settled already: its record is looked up by the id.
+        let id = match &settled {
+            Some(h) => h.id.clone(),
+            None => self.id(&taken.message.id),
+        };
+        if settled.is_some() {
             if let Some(e) = self.messages.get_mut(&id) {
                 e.place = super::mt::Place::Done;
                 // The upstream's answer, for a callback that asked for it.
