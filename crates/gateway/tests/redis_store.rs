@@ -1180,3 +1180,105 @@ async fn the_callback_queue_keys_and_corrupt_entries() {
     assert_eq!(call_texts(&got), vec!["after"]);
     assert_eq!(s.callback_depth().await.unwrap(), 1);
 }
+
+/// `evalsha` calls that ran since Redis' last `CONFIG RESETSTAT`: its
+/// calls less the NOSCRIPT refusals (before the first load).
+async fn evalsha_calls(r: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .arg("errorstats")
+        .query_async(r)
+        .await
+        .unwrap();
+    let stat = |line: &str, field: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|l| l.split(',').find_map(|f| f.strip_prefix(field)))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    stat("cmdstat_evalsha:", "calls=") - stat("errorstat_NOSCRIPT:", "count=")
+}
+
+#[tokio::test]
+async fn sents_and_receipts_waiting_together_run_as_one_script_each_answered_alone() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    let n = 40;
+    let messages: Vec<StoredMessage> = (0..n).map(|i| with_rd(&format!("m{i}"), 1, 1)).collect();
+    for m in &messages {
+        s.submit(sub(m, None, None)).await.unwrap();
+    }
+    let taken = s.take("up", "w", n, Duration::ZERO).await.unwrap();
+    assert_eq!(taken.len(), n);
+    let ups: Vec<Vec<String>> = (0..n).map(|i| vec![format!("x{i}")]).collect();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    // Every sent waits for the same pipeline: one invocation of the
+    // merged script serves them all (a current-thread runtime: the
+    // batching task runs once they are all queued).
+    let answers = futures_util::future::join_all(
+        taken.iter().zip(&ups).map(|(t, u)| s.sent("up", t, u, TTL)),
+    )
+    .await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(evalsha_calls(&mut r).await, 1);
+    for i in 0..n {
+        let id: Option<String> = redis::cmd("GET")
+            .arg(rs::upstream_key("up", &format!("x{i}")))
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert_eq!(id.as_deref(), Some(format!("m{i}").as_str()));
+    }
+    assert_eq!(depth_parts(&mut r).await, (0, 0, 0, 0));
+    // One message whose hash is not a hash: its receipt fails, alone.
+    let bad = rs::message_key("m7");
+    let _: () = redis::cmd("DEL")
+        .arg(&bad)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&bad)
+        .arg("x")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let outcomes = futures_util::future::join_all(
+        ups.iter()
+            .map(|u| s.receipt("up", &u[0], part(MessageState::Delivered, 0), TTL)),
+    )
+    .await;
+    assert_eq!(evalsha_calls(&mut r).await, 1);
+    for (i, o) in outcomes.iter().enumerate() {
+        if i == 7 {
+            let e = o.as_ref().unwrap_err();
+            assert!(e.0.contains("WRONGTYPE"), "{e}");
+        } else {
+            assert_eq!(
+                o,
+                &Ok(ReceiptOutcome::Final {
+                    state: MessageState::Delivered,
+                    queued: true
+                }),
+                "m{i}"
+            );
+        }
+    }
+    // The others' receipts are queued for the user, once each.
+    let len: u64 = redis::cmd("XLEN")
+        .arg(rs::delivery_key("u"))
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(len, n as u64 - 1);
+}

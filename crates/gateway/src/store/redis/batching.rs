@@ -1,16 +1,53 @@
 //! Pipelined scripts: every script invocation goes through one batching
 //! task, which sends whatever is waiting as one pipeline, so under load a
 //! round trip serves many requests while a lone request still goes at
-//! once.
+//! once. The operations that come once per message on the way back
+//! (`sent`, `receipt`) go further: the ones waiting together run as one
+//! invocation of their script's merged form (see [`Merge`]), so Redis
+//! sets up one script call, one Lua garbage-collection step and one
+//! MULTI/EXEC in its append-only file for many messages instead of one
+//! each.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use ::redis::{FromRedisValue, RedisResult, Value};
+use ::redis::{FromRedisValue, RedisResult, Script, ToRedisArgs, Value};
 use tracing::Instrument;
 
 use super::pool::{Req, unavailable};
 use super::{Inner, RedisStore};
 use crate::store::StoreError;
+
+/// A script that runs many requests in one invocation: its merged form
+/// (scripts.rs, `merged`) takes `ARGV[1]` = how many, then per request
+/// its key count, its argument count and its arguments, with every
+/// request's keys one after another in KEYS; it answers an array with
+/// one answer per request (an error for a request whose run raised one:
+/// the others still ran).
+pub(super) type Merge = LazyLock<Script>;
+
+/// One request of a [`Merge`]d script: its KEYS and ARGV as the single
+/// script would take them.
+#[derive(Default)]
+pub(super) struct Part {
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Part {
+    pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+}
+
+/// Requests of one merged script in one invocation at most: one
+/// invocation holds Redis for every request in it (about 10 µs each).
+const MERGE_MAX: usize = 64;
 
 impl RedisStore {
     /// Run one script invocation. Invocations from every task go to Redis
@@ -25,40 +62,111 @@ impl RedisStore {
         &self,
         inv: ::redis::ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
-        let tx = self.inner.batch.get_or_init(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            // Its own span: it serves every caller, not the first one.
-            let span = tracing::info_span!(parent: None, "redis_batches");
-            tokio::spawn(batch_loop(Arc::downgrade(&self.inner), rx).instrument(span));
-            tx
-        });
+        let tx = self.batcher();
         let (reply, answer) = tokio::sync::oneshot::channel();
-        tx.send(Job { inv, reply })
-            .map_err(|_| StoreError("redis: batching stopped".into()))?;
+        tx.send(Job {
+            work: Work::Script(inv),
+            reply,
+        })
+        .map_err(|_| StoreError("redis: batching stopped".into()))?;
         let v = answer
             .await
             .map_err(|_| StoreError("redis: batching stopped".into()))??;
         T::from_redis_value(v).map_err(unavailable)
     }
 
-    /// Run a batch of scripts as one pipeline and answer each.
-    async fn run_batch(&self, mut jobs: Vec<Job>) {
+    /// The batching task's queue; the task starts with the first request.
+    fn batcher(&self) -> &tokio::sync::mpsc::UnboundedSender<Job> {
+        self.inner.batch.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            // Its own span: it serves every caller, not the first one.
+            let span = tracing::info_span!(parent: None, "redis_batches");
+            tokio::spawn(batch_loop(Arc::downgrade(&self.inner), rx).instrument(span));
+            tx
+        })
+    }
+
+    /// Run one request of a merged script (see [`Merge`]): it goes with
+    /// the other requests of that script waiting for the same pipeline, in
+    /// one invocation. Its answer is what the single script would answer.
+    pub(super) async fn merged<T: FromRedisValue>(
+        &self,
+        script: &'static Merge,
+        part: Part,
+    ) -> Result<T, StoreError> {
+        let tx = self.batcher();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(Job {
+            work: Work::Merged(script, part),
+            reply,
+        })
+        .map_err(|_| StoreError("redis: batching stopped".into()))?;
+        let v = answer
+            .await
+            .map_err(|_| StoreError("redis: batching stopped".into()))??;
+        T::from_redis_value(v).map_err(unavailable)
+    }
+
+    /// Run a batch of scripts as one pipeline and answer each: the single
+    /// invocations as they are, the requests of each merged script in
+    /// invocations of up to [`MERGE_MAX`].
+    async fn run_batch(&self, jobs: Vec<Job>) {
+        let mut invs: Vec<::redis::ScriptInvocation<'static>> = Vec::new();
+        // Per invocation, the replies it answers: one for a single
+        // script, one per request for a merged one.
+        let mut targets: Vec<Target> = Vec::new();
+        let mut merged: Vec<(&'static Merge, Vec<(Part, Reply)>)> = Vec::new();
+        for j in jobs {
+            match j.work {
+                Work::Script(inv) => {
+                    invs.push(inv);
+                    targets.push(Target::One(j.reply));
+                }
+                Work::Merged(script, part) => {
+                    match merged.iter_mut().find(|(s, _)| std::ptr::eq(*s, script)) {
+                        Some((_, parts)) => parts.push((part, j.reply)),
+                        None => merged.push((script, vec![(part, j.reply)])),
+                    }
+                }
+            }
+        }
+        for (script, parts) in merged {
+            let mut parts = parts.into_iter().peekable();
+            while parts.peek().is_some() {
+                let chunk: Vec<(Part, Reply)> = parts.by_ref().take(MERGE_MAX).collect();
+                let mut inv = script.prepare_invoke();
+                inv.arg(chunk.len());
+                let mut replies = Vec::with_capacity(chunk.len());
+                for (part, reply) in chunk {
+                    inv.arg(part.keys.len()).arg(part.args.len());
+                    for a in &part.args {
+                        inv.arg(&a[..]);
+                    }
+                    for k in &part.keys {
+                        inv.key(&k[..]);
+                    }
+                    replies.push(reply);
+                }
+                invs.push(inv);
+                targets.push(Target::Many(replies));
+            }
+        }
         let mut pipe = ::redis::pipe();
         pipe.ignore_errors();
-        for j in &jobs {
-            pipe.invoke_script(&j.inv);
+        for inv in &invs {
+            pipe.invoke_script(inv);
         }
         let results: Vec<RedisResult<Value>> = match self.run(Req::Pipe(&pipe)).await {
             Ok(r) => r,
             Err(e) => {
-                for j in jobs {
-                    let _ = j.reply.send(Err(e.clone()));
+                for t in targets {
+                    t.answer(Err(e.clone()));
                 }
                 return;
             }
         };
         let mut results = results.into_iter();
-        for j in jobs.drain(..) {
+        for (inv, t) in invs.iter().zip(targets) {
             let r = match results.next() {
                 Some(Err(e))
                     if e.kind()
@@ -66,7 +174,7 @@ impl RedisStore {
                 {
                     // Loads the script and runs it again.
                     match self.inner.pool.get().await {
-                        Ok(mut c) => j.inv.invoke_async(&mut c.conn).await.map_err(unavailable),
+                        Ok(mut c) => inv.invoke_async(&mut c.conn).await.map_err(unavailable),
                         Err(e) => Err(unavailable(e)),
                     }
                 }
@@ -74,7 +182,69 @@ impl RedisStore {
                 Some(Ok(v)) => Ok(v),
                 None => Err(StoreError("redis: a pipeline answer is missing".into())),
             };
-            let _ = j.reply.send(r);
+            t.answer(r);
+        }
+    }
+}
+
+/// One request's element of a merged script's answer (`lua/merge.lua`):
+/// `{1, answer}`, or `{0, error}` for a request whose run raised one.
+fn merged_answer(v: Value) -> Result<Value, StoreError> {
+    let Value::Array(mut pair) = v else {
+        return Err(StoreError(format!(
+            "redis: a merged script answered {v:?} for a request"
+        )));
+    };
+    match (pair.pop(), pair.pop(), pair.is_empty()) {
+        (Some(v), Some(Value::Int(1)), true) => Ok(v),
+        (Some(e), Some(Value::Int(0)), true) => {
+            let e = String::from_redis_value(e).unwrap_or_else(|e| e.to_string());
+            Err(StoreError(format!("redis: {e}")))
+        }
+        other => Err(StoreError(format!(
+            "redis: a merged script answered {other:?} for a request"
+        ))),
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Value, StoreError>>;
+
+/// Whom an invocation's answer goes to.
+enum Target {
+    /// A single script's caller.
+    One(Reply),
+    /// A merged script's callers, in the order of their requests: each
+    /// gets its element of the answer.
+    Many(Vec<Reply>),
+}
+
+impl Target {
+    fn answer(self, r: Result<Value, StoreError>) {
+        match self {
+            Target::One(reply) => {
+                let _ = reply.send(r);
+            }
+            Target::Many(replies) => match r {
+                Ok(Value::Array(values)) if values.len() == replies.len() => {
+                    for (reply, v) in replies.into_iter().zip(values) {
+                        let _ = reply.send(merged_answer(v));
+                    }
+                }
+                Ok(other) => {
+                    let e = StoreError(format!(
+                        "redis: a merged script answered {} requests with {other:?}",
+                        replies.len()
+                    ));
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            },
         }
     }
 }
@@ -85,10 +255,17 @@ const BATCH_MAX: usize = 256;
 /// Pipelines out at once.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// A script invocation waiting for its pipeline, and where its answer goes.
+/// A request waiting for its pipeline, and where its answer goes.
 pub(super) struct Job {
-    inv: ::redis::ScriptInvocation<'static>,
-    reply: tokio::sync::oneshot::Sender<Result<Value, StoreError>>,
+    work: Work,
+    reply: Reply,
+}
+
+enum Work {
+    /// A script invocation of its own.
+    Script(::redis::ScriptInvocation<'static>),
+    /// A request that runs with the others of its script (see [`Merge`]).
+    Merged(&'static Merge, Part),
 }
 
 /// Gather waiting scripts into pipelines until the store is dropped.

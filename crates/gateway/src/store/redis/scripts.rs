@@ -32,16 +32,41 @@ macro_rules! script {
     };
 }
 
-script!(SUBMIT, SUBMIT_LUA, "submit.lua", "clock.lua", "pending.lua");
+/// A merged script (see [`super::batching::Merge`]): the fragments, the
+/// script's body as the function `one(KEYS, ARGV)`, then the loop that
+/// runs it per request (`lua/merge.lua`). Its source is a `String` made
+/// once, its [`Script`] a [`super::batching::Merge`].
+macro_rules! merged {
+    ($name:ident, $source:ident, $file:literal $(, $fragment:literal)*) => {
+        pub(super) static $source: LazyLock<String> = LazyLock::new(|| {
+            merged_source(
+                concat!($(include_str!(concat!("lua/", $fragment)),)*),
+                include_str!(concat!("lua/", $file)),
+            )
+        });
+        pub(super) static $name: LazyLock<Script> =
+            LazyLock::new(|| Script::new(&inline_constants(&$source)));
+    };
+}
+
+/// The source of a merged script: see [`merged`].
+fn merged_source(fragments: &str, body: &str) -> String {
+    format!(
+        "{fragments}local function one(KEYS, ARGV)\n{body}\nend\n{}",
+        include_str!("lua/merge.lua")
+    )
+}
+
+merged!(SUBMIT, SUBMIT_LUA, "submit.lua", "clock.lua", "pending.lua");
 script!(CANCEL, CANCEL_LUA, "cancel.lua", "clock.lua");
 script!(REPLACE, REPLACE_LUA, "replace.lua");
 script!(DEPTH, DEPTH_LUA, "depth.lua", "pending.lua");
 script!(PROMOTE, PROMOTE_LUA, "promote.lua", "clock.lua");
-script!(SENT, SENT_LUA, "sent.lua", "clock.lua", "receipts.lua");
+merged!(SENT, SENT_LUA, "sent.lua", "clock.lua", "receipts.lua");
 script!(RETRY, RETRY_LUA, "retry.lua", "clock.lua");
 script!(REROUTE, REROUTE_LUA, "reroute.lua");
 script!(FAIL, FAIL_LUA, "fail.lua", "clock.lua", "receipts.lua");
-script!(
+merged!(
     RECEIPT,
     RECEIPT_LUA,
     "receipt.lua",
@@ -100,24 +125,26 @@ fn inline_constants(source: &str) -> String {
 mod tests {
     use super::*;
 
-    const ALL: [(&str, &str); 16] = [
-        ("submit", SUBMIT_LUA),
-        ("cancel", CANCEL_LUA),
-        ("replace", REPLACE_LUA),
-        ("depth", DEPTH_LUA),
-        ("promote", PROMOTE_LUA),
-        ("sent", SENT_LUA),
-        ("retry", RETRY_LUA),
-        ("reroute", REROUTE_LUA),
-        ("fail", FAIL_LUA),
-        ("receipt", RECEIPT_LUA),
-        ("deliver", DELIVER_LUA),
-        ("delivered", DELIVERED_LUA),
-        ("redeliver", REDELIVER_LUA),
-        ("cbqueue", CB_QUEUE_LUA),
-        ("cbretry", CB_RETRY_LUA),
-        ("cbpromote", CB_PROMOTE_LUA),
-    ];
+    fn all() -> [(&'static str, &'static str); 16] {
+        [
+            ("submit", SUBMIT_LUA.as_str()),
+            ("cancel", CANCEL_LUA),
+            ("replace", REPLACE_LUA),
+            ("depth", DEPTH_LUA),
+            ("promote", PROMOTE_LUA),
+            ("sent", SENT_LUA.as_str()),
+            ("retry", RETRY_LUA),
+            ("reroute", REROUTE_LUA),
+            ("fail", FAIL_LUA),
+            ("receipt", RECEIPT_LUA.as_str()),
+            ("deliver", DELIVER_LUA),
+            ("delivered", DELIVERED_LUA),
+            ("redeliver", REDELIVER_LUA),
+            ("cbqueue", CB_QUEUE_LUA),
+            ("cbretry", CB_RETRY_LUA),
+            ("cbpromote", CB_PROMOTE_LUA),
+        ]
+    }
 
     /// The functions the fragments define.
     fn shared_functions() -> Vec<String> {
@@ -147,7 +174,7 @@ mod tests {
     fn every_script_defines_the_shared_functions_it_calls_before_calling_them() {
         let shared = shared_functions();
         assert!(shared.len() >= 7, "{shared:?}");
-        for (name, source) in ALL {
+        for (name, source) in all() {
             let code = code(&inline_constants(source));
             for f in &shared {
                 let call = format!("{f}(");
@@ -176,7 +203,7 @@ mod tests {
     fn no_prelude_name_is_left_in_a_script() {
         let constants = prelude_constants();
         assert_eq!(constants.len(), 19, "{constants:?}");
-        for (name, source) in ALL {
+        for (name, source) in all() {
             let code = code(&inline_constants(source));
             let words: Vec<&str> = code
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

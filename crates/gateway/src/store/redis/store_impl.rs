@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use smpp::MessageState;
 
+use super::batching::Part;
 use super::codes::*;
 use super::decode::{delivery_fields, is_stream_id};
 use super::keys::*;
@@ -82,7 +83,7 @@ impl Store for RedisStore {
         let encoded = m
             .encode()
             .map_err(|e| Refusal::Unstorable(format!("message {}: {e}", m.id)))?;
-        let mut inv = scripts::SUBMIT.prepare_invoke();
+        let mut inv = Part::default();
         inv.key(queue_key(connector))
             .key(credit_key(&m.user))
             .key(tat_key(&m.user))
@@ -103,9 +104,10 @@ impl Store for RedisStore {
             .arg(MessageState::Enroute.as_u8())
             .arg(m.submit.registered_delivery.0)
             .arg(callback_level(&m.callback));
-        // Safe to repeat: the script is idempotent on the message id.
+        // Safe to repeat: the script is idempotent on the message id. With
+        // the others waiting (batching).
         let code: i64 = self
-            .script(inv)
+            .merged(&scripts::SUBMIT, inv)
             .await
             .map_err(|e| Refusal::Unavailable(e.0))?;
         match code {
@@ -290,7 +292,7 @@ impl Store for RedisStore {
         upstream_ids: &[String],
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut inv = scripts::SENT.prepare_invoke();
+        let mut inv = Part::default();
         inv.key(queue_key(connector))
             .key(message_key(&taken.message.id))
             .key(requeued_key(connector))
@@ -310,8 +312,8 @@ impl Store for RedisStore {
             inv.arg(u);
         }
         // Safe to repeat: the same mappings again; the parts and held
-        // receipts only the first time.
-        self.script::<i64>(inv).await.map(|_| ())
+        // receipts only the first time. With the others waiting (batching).
+        self.merged::<i64>(&scripts::SENT, inv).await.map(|_| ())
     }
 
     async fn retry(
@@ -410,7 +412,7 @@ impl Store for RedisStore {
         receipt: PartReceipt,
         ttl: Duration,
     ) -> Result<ReceiptOutcome, StoreError> {
-        let mut inv = scripts::RECEIPT.prepare_invoke();
+        let mut inv = Part::default();
         let (m_key, d_key) = (message_key("\0"), delivery_key("\0"));
         let (m_prefix, m_suffix) = split_key(&m_key);
         let (d_prefix, d_suffix) = split_key(&d_key);
@@ -429,8 +431,9 @@ impl Store for RedisStore {
             .arg(connector);
         // Not idempotent (an intermediate receipt is queued again): `run`
         // repeats only a request that failed on a connection found dead,
-        // which Redis most likely never ran.
-        let reply: Vec<i64> = self.script(inv).await?;
+        // which Redis most likely never ran. With the others waiting
+        // (batching).
+        let reply: Vec<i64> = self.merged(&scripts::RECEIPT, inv).await?;
         let code = reply.first().copied().unwrap_or(i64::MIN);
         let queued = reply.get(1).is_some_and(|q| *q == 1);
         let state = reply

@@ -19,16 +19,21 @@ redis.call('HDEL', KEYS[3], ARGV[3])
 for i = 1, n do
   redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
-local st = redis.call('HMGET', KEYS[2], 'user', 'state')
+local st = redis.call('HMGET', KEYS[2], 'user', 'state', 'pn')
 if st[1] then
-  redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
+  -- The parts are recorded the first time only; a message already final
+  -- (another taker failed it) takes none.
+  local first = n > 0 and not st[3] and not is_final(tonumber(st[2]) or 0)
+  if first then
+    redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()), 'pn', fmt(n))
+  else
+    redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
+  end
   if acked == 1 and ARGV[5] ~= '' then
     queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], ARGV[7] or '',
       ttl, tonumber(ARGV[5]))
   end
-  -- A message already final (another taker failed it) takes no parts.
-  if n > 0 and not is_final(tonumber(st[2]) or 0)
-      and redis.call('HSETNX', KEYS[2], 'pn', fmt(n)) == 1 then
+  if first then
     for i = 1, n do
       local held = redis.call('GET', KEYS[4 + 2 * i])
       if held then
