@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use ::redis::{FromRedisValue, RedisResult, Script, ToRedisArgs, Value};
+use ::redis::{Arg, Cmd, FromRedisValue, RedisResult, Script, ToRedisArgs, Value};
 use tracing::Instrument;
 
 use super::pool::{Req, unavailable};
@@ -26,23 +26,57 @@ use crate::store::StoreError;
 pub(super) type Merge = LazyLock<Script>;
 
 /// One request of a [`Merge`]d script: its KEYS and ARGV as the single
-/// script would take them.
+/// script would take them, each list written as one buffer (a [`Cmd`]
+/// used as an argument list), so the invocation copies them once.
 #[derive(Default)]
 pub(super) struct Part {
-    keys: Vec<Vec<u8>>,
-    args: Vec<Vec<u8>>,
+    keys: Cmd,
+    args: Cmd,
 }
 
 impl Part {
     pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
-        key.write_redis_args(&mut self.keys);
+        self.keys.arg(key);
         self
     }
 
     pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
-        arg.write_redis_args(&mut self.args);
+        self.args.arg(arg);
         self
     }
+}
+
+/// Each argument of an argument list, in order.
+fn each_arg(list: &Cmd) -> impl Iterator<Item = &[u8]> {
+    list.args_iter().filter_map(|a| match a {
+        Arg::Simple(a) => Some(a),
+        _ => None,
+    })
+}
+
+/// The EVALSHA of a merged script for `parts` (see [`Merge`]).
+fn merged_invocation(script: &Script, parts: &[Part]) -> Cmd {
+    let mut c = ::redis::cmd("EVALSHA");
+    c.arg(script.get_hash()).arg(
+        parts
+            .iter()
+            .map(|p| p.keys.args_iter().len())
+            .sum::<usize>(),
+    );
+    for p in parts {
+        for k in each_arg(&p.keys) {
+            c.arg(k);
+        }
+    }
+    c.arg(parts.len());
+    for p in parts {
+        c.arg(p.keys.args_iter().len())
+            .arg(p.args.args_iter().len());
+        for a in each_arg(&p.args) {
+            c.arg(a);
+        }
+    }
+    c
 }
 
 /// Requests of one merged script in one invocation at most: one
@@ -111,62 +145,48 @@ impl RedisStore {
     /// invocations as they are, the requests of each merged script in
     /// invocations of up to [`MERGE_MAX`].
     async fn run_batch(&self, jobs: Vec<Job>) {
-        let mut invs: Vec<::redis::ScriptInvocation<'static>> = Vec::new();
-        // Per invocation, the replies it answers: one for a single
-        // script, one per request for a merged one.
-        let mut targets: Vec<Target> = Vec::new();
-        let mut merged: Vec<(&'static Merge, Vec<(Part, Reply)>)> = Vec::new();
+        let mut pipe = ::redis::pipe();
+        pipe.ignore_errors();
+        // Per command of the pipeline: how to run it again after a
+        // NOSCRIPT, and the replies it answers.
+        let mut sent: Vec<(Again, Target)> = Vec::new();
+        let mut merged: Vec<(&'static Merge, Vec<Part>, Vec<Reply>)> = Vec::new();
         for j in jobs {
             match j.work {
                 Work::Script(inv) => {
-                    invs.push(inv);
-                    targets.push(Target::One(j.reply));
+                    pipe.invoke_script(&inv);
+                    sent.push((Again::Invoke(inv), Target::One(j.reply)));
                 }
                 Work::Merged(script, part) => {
-                    match merged.iter_mut().find(|(s, _)| std::ptr::eq(*s, script)) {
-                        Some((_, parts)) => parts.push((part, j.reply)),
-                        None => merged.push((script, vec![(part, j.reply)])),
+                    match merged.iter_mut().find(|(s, _, _)| std::ptr::eq(*s, script)) {
+                        Some((_, parts, replies)) => {
+                            parts.push(part);
+                            replies.push(j.reply);
+                        }
+                        None => merged.push((script, vec![part], vec![j.reply])),
                     }
                 }
             }
         }
-        for (script, parts) in merged {
-            let mut parts = parts.into_iter().peekable();
-            while parts.peek().is_some() {
-                let chunk: Vec<(Part, Reply)> = parts.by_ref().take(MERGE_MAX).collect();
-                let mut inv = script.prepare_invoke();
-                inv.arg(chunk.len());
-                let mut replies = Vec::with_capacity(chunk.len());
-                for (part, reply) in chunk {
-                    inv.arg(part.keys.len()).arg(part.args.len());
-                    for a in &part.args {
-                        inv.arg(&a[..]);
-                    }
-                    for k in &part.keys {
-                        inv.key(&k[..]);
-                    }
-                    replies.push(reply);
-                }
-                invs.push(inv);
-                targets.push(Target::Many(replies));
+        for (script, parts, replies) in merged {
+            let mut replies = replies.into_iter();
+            for chunk in parts.chunks(MERGE_MAX) {
+                pipe.add_command(merged_invocation(script, chunk));
+                let chunk_replies = replies.by_ref().take(chunk.len()).collect();
+                sent.push((Again::Load(script), Target::Many(chunk_replies)));
             }
-        }
-        let mut pipe = ::redis::pipe();
-        pipe.ignore_errors();
-        for inv in &invs {
-            pipe.invoke_script(inv);
         }
         let results: Vec<RedisResult<Value>> = match self.run(Req::Pipe(&pipe)).await {
             Ok(r) => r,
             Err(e) => {
-                for t in targets {
+                for (_, t) in sent {
                     t.answer(Err(e.clone()));
                 }
                 return;
             }
         };
         let mut results = results.into_iter();
-        for (inv, t) in invs.iter().zip(targets) {
+        for ((again, t), cmd) in sent.into_iter().zip(pipe.cmd_iter()) {
             let r = match results.next() {
                 Some(Err(e))
                     if e.kind()
@@ -174,7 +194,15 @@ impl RedisStore {
                 {
                     // Loads the script and runs it again.
                     match self.inner.pool.get().await {
-                        Ok(mut c) => inv.invoke_async(&mut c.conn).await.map_err(unavailable),
+                        Ok(mut c) => match again {
+                            Again::Invoke(inv) => {
+                                inv.invoke_async(&mut c.conn).await.map_err(unavailable)
+                            }
+                            Again::Load(script) => match script.load_async(&mut c.conn).await {
+                                Ok(_) => cmd.query_async(&mut c.conn).await.map_err(unavailable),
+                                Err(e) => Err(unavailable(e)),
+                            },
+                        },
                         Err(e) => Err(unavailable(e)),
                     }
                 }
@@ -185,6 +213,15 @@ impl RedisStore {
             t.answer(r);
         }
     }
+}
+
+/// How a pipeline's command runs again after a NOSCRIPT (Redis restarted
+/// and lost its scripts).
+enum Again {
+    /// A single script's invocation: it loads the script itself.
+    Invoke(::redis::ScriptInvocation<'static>),
+    /// A merged script's: load it, then send the same command again.
+    Load(&'static Merge),
 }
 
 /// One request's element of a merged script's answer (`lua/merge.lua`):
