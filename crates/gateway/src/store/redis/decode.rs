@@ -179,6 +179,9 @@ pub(super) fn entry(v: Value) -> Option<Entry> {
 /// A delivery queue entry as a [`Delivery`]; the field at fault when it
 /// does not decode.
 fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
+    if let Some(r) = e.take(b"r") {
+        return packed_receipt(e, &r);
+    }
     let queued_ms = e.number("q")?;
     let expires_ms = e.number("exp")?;
     let item = match e.take(b"k").as_deref() {
@@ -203,6 +206,45 @@ fn delivery_of(mut e: Entry) -> Result<Delivery, &'static str> {
     Ok(Delivery {
         token: e.id,
         item,
+        queued_ms,
+        expires_ms,
+    })
+}
+
+/// A receipt queued by a script (`queue_receipt` in `lua/receipts.lua`):
+/// its numbers in `r` = `st:err:sub:dlvrd:done:q:exp`, and its message in
+/// `m`. (A receipt queued before this form, or by [`delivery_fields`],
+/// has a field per number and `k` = `r`.)
+fn packed_receipt(mut e: Entry, r: &[u8]) -> Result<Delivery, &'static str> {
+    let r = std::str::from_utf8(r).map_err(|_| "r")?;
+    let mut n = r.split(':');
+    let mut next =
+        || -> Result<i64, &'static str> { n.next().and_then(|v| v.parse().ok()).ok_or("r") };
+    let state = u8::try_from(next()?).map_err(|_| "r")?;
+    let error_code = u16::try_from(next()?).map_err(|_| "r")?;
+    let sub = u32::try_from(next()?).map_err(|_| "r")?;
+    let dlvrd = u32::try_from(next()?).map_err(|_| "r")?;
+    let done_ms = next()?;
+    let queued_ms = next()?;
+    let expires_ms = next()?;
+    if n.next().is_some() {
+        return Err("r");
+    }
+    let message = e
+        .take(b"m")
+        .and_then(|m| StoredMessage::decode(Bytes::from(m)).ok())
+        .ok_or("m")?
+        .into();
+    Ok(Delivery {
+        token: e.id,
+        item: DeliveryItem::Receipt(Box::new(UserReceipt {
+            state: MessageState::from_u8(state),
+            error_code,
+            sub,
+            dlvrd,
+            done_ms,
+            message,
+        })),
         queued_ms,
         expires_ms,
     })
@@ -298,4 +340,99 @@ pub(super) fn is_stream_id(token: &str) -> bool {
             && ms.bytes().all(|b| b.is_ascii_digit())
             && seq.bytes().all(|b| b.is_ascii_digit())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> StoredMessage {
+        StoredMessage {
+            id: "m1".into(),
+            user: "u".into(),
+            connectors: vec!["up".into()],
+            submit: Default::default(),
+            parts: 2,
+            rate_micro: 0,
+            accepted_ms: 1_790_000_000_000,
+            expires_ms: None,
+            callback: None,
+            route: None,
+        }
+    }
+
+    fn entry_of(fields: &[(&str, Vec<u8>)]) -> Entry {
+        Entry {
+            id: "1-0".into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
+                .collect(),
+        }
+    }
+
+    fn receipt(d: &Delivery) -> &UserReceipt {
+        match &d.item {
+            DeliveryItem::Receipt(r) => r,
+            DeliveryItem::Mo(_) => panic!("not a receipt"),
+        }
+    }
+
+    #[test]
+    fn a_packed_receipt_decodes_as_the_field_per_number_form() {
+        let m = message().encode().unwrap().to_vec();
+        let packed = delivery_of(entry_of(&[
+            (
+                "r",
+                b"2:0:2:1:1790000100000:1790000000500:1790003600500".to_vec(),
+            ),
+            ("m", m.clone()),
+        ]))
+        .unwrap();
+        let fields = delivery_of(entry_of(&[
+            ("k", b"r".to_vec()),
+            ("id", b"m1".to_vec()),
+            ("st", b"2".to_vec()),
+            ("err", b"0".to_vec()),
+            ("sub", b"2".to_vec()),
+            ("dlvrd", b"1".to_vec()),
+            ("done", b"1790000100000".to_vec()),
+            ("q", b"1790000000500".to_vec()),
+            ("exp", b"1790003600500".to_vec()),
+            ("m", m),
+        ]))
+        .unwrap();
+        for d in [&packed, &fields] {
+            assert_eq!(
+                (d.queued_ms, d.expires_ms),
+                (1_790_000_000_500, 1_790_003_600_500)
+            );
+            let r = receipt(d);
+            assert_eq!(r.state, MessageState::Delivered);
+            assert_eq!((r.error_code, r.sub, r.dlvrd), (0, 2, 1));
+            assert_eq!(r.done_ms, 1_790_000_100_000);
+            assert_eq!(r.message.id, "m1");
+        }
+    }
+
+    #[test]
+    fn a_bad_packed_receipt_names_its_field() {
+        let m = message().encode().unwrap().to_vec();
+        for bad in [
+            &b"2:0:2:1:1790000100000:1790000000500"[..],
+            b"2:0:2:1:1790000100000:1790000000500:1:9",
+            b"2:x:2:1:1790000100000:1790000000500:1",
+            b"2:70000:2:1:1790000100000:1790000000500:1",
+            b"\xff",
+            b"",
+        ] {
+            let e = delivery_of(entry_of(&[("r", bad.to_vec()), ("m", m.clone())]));
+            assert_eq!(e.err(), Some("r"), "{bad:?}");
+        }
+        let e = delivery_of(entry_of(&[
+            ("r", b"2:0:1:1:5:6:7".to_vec()),
+            ("m", b"junk".to_vec()),
+        ]));
+        assert_eq!(e.err(), Some("m"));
+    }
 }

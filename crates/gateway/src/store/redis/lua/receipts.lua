@@ -29,10 +29,12 @@ local function queue_receipt(sk, id, m, st, err, sub, dlvrd, done, ttl, cb, ck, 
   end
   -- MINID: what was queued more than a ttl ago has expired undelivered
   -- (no receiver bound all that time): trimmed, so a queue nobody takes
-  -- from stays bounded.
-  redis.call('XADD', sk, 'MINID', '~', fmt(now - ttl), '*', 'k', 'r', 'id', id, 'st', fmt(st), 'err', fmt(err),
-    'sub', fmt(sub), 'dlvrd', fmt(dlvrd), 'done', fmt(done), 'q', fmt(now),
-    'exp', fmt(now + ttl), 'm', m)
+  -- from stays bounded. The receipt's numbers in one field, `r` =
+  -- `st:err:sub:dlvrd:done:q:exp` (decode.rs, `delivery_of`), and the
+  -- message: two fields to write, log to the append-only file, read and
+  -- parse instead of ten.
+  redis.call('XADD', sk, 'MINID', '~', fmt(now - ttl), '*', 'r',
+    string.format('%d:%d:%d:%d:%d:%d:%d', st, err, sub, dlvrd, done, now, now + ttl), 'm', m)
 end
 -- rules::PartCounts::apply on the message hash: `pn` parts (total), `pd`
 -- done, `pdl` delivered, `fst` / `ferr` the last part not delivered,
