@@ -21,8 +21,8 @@ use crate::store::StoreError;
 /// (scripts.rs, `merged`) takes `ARGV[1]` = how many, then per request
 /// its key count, its argument count and its arguments, with every
 /// request's keys one after another in KEYS; it answers an array with
-/// one answer per request (an error for a request whose run raised one:
-/// the others still ran).
+/// two elements per request: 1 and its answer, or 0 and the error its
+/// run raised (the others still ran).
 pub(super) type Merge = LazyLock<Script>;
 
 /// One request of a [`Merge`]d script: its KEYS and ARGV as the single
@@ -224,22 +224,17 @@ enum Again {
     Load(&'static Merge),
 }
 
-/// One request's element of a merged script's answer (`lua/merge.lua`):
-/// `{1, answer}`, or `{0, error}` for a request whose run raised one.
-fn merged_answer(v: Value) -> Result<Value, StoreError> {
-    let Value::Array(mut pair) = v else {
-        return Err(StoreError(format!(
-            "redis: a merged script answered {v:?} for a request"
-        )));
-    };
-    match (pair.pop(), pair.pop(), pair.is_empty()) {
-        (Some(v), Some(Value::Int(1)), true) => Ok(v),
-        (Some(e), Some(Value::Int(0)), true) => {
-            let e = String::from_redis_value(e).unwrap_or_else(|e| e.to_string());
+/// One request's two elements of a merged script's answer
+/// (`lua/merge.lua`): 1 and its answer, or 0 and the error its run raised.
+fn merged_answer(ok: Value, v: Value) -> Result<Value, StoreError> {
+    match ok {
+        Value::Int(1) => Ok(v),
+        Value::Int(0) => {
+            let e = String::from_redis_value(v).unwrap_or_else(|e| e.to_string());
             Err(StoreError(format!("redis: {e}")))
         }
         other => Err(StoreError(format!(
-            "redis: a merged script answered {other:?} for a request"
+            "redis: a merged script answered {other:?}, {v:?} for a request"
         ))),
     }
 }
@@ -262,9 +257,13 @@ impl Target {
                 let _ = reply.send(r);
             }
             Target::Many(replies) => match r {
-                Ok(Value::Array(values)) if values.len() == replies.len() => {
-                    for (reply, v) in replies.into_iter().zip(values) {
-                        let _ = reply.send(merged_answer(v));
+                Ok(Value::Array(values)) if values.len() == 2 * replies.len() => {
+                    let mut values = values.into_iter();
+                    for reply in replies {
+                        let (Some(ok), Some(v)) = (values.next(), values.next()) else {
+                            break;
+                        };
+                        let _ = reply.send(merged_answer(ok, v));
                     }
                 }
                 Ok(other) => {

@@ -49,12 +49,29 @@ macro_rules! merged {
     };
 }
 
-/// The source of a merged script: see [`merged`].
+/// The source of a merged script: see [`merged`] and `lua/merge.lua`.
 fn merged_source(fragments: &str, body: &str) -> String {
+    // One reading of Redis' clock per invocation.
+    let clock = if fragments.contains("local function now_ms(") {
+        "local now_at_start = now_ms()\nnow_ms = function() return now_at_start end\n"
+    } else {
+        ""
+    };
     format!(
-        "{fragments}local function one(KEYS, ARGV)\n{body}\nend\n{}",
+        "{fragments}{clock}local function one(k0, a0, nk, na)\n{}\nend\n{}",
+        offset_body(body),
         include_str!("lua/merge.lua")
     )
+}
+
+/// A script's body reading its request's part of a merged invocation:
+/// `KEYS[i]` as `KEYS[k0 + i]`, `ARGV[i]` as `ARGV[a0 + i]`, `#KEYS` and
+/// `#ARGV` as `nk` and `na`. Comments too, which changes nothing.
+fn offset_body(body: &str) -> String {
+    body.replace("#KEYS", "nk")
+        .replace("#ARGV", "na")
+        .replace("KEYS[", "KEYS[k0 + ")
+        .replace("ARGV[", "ARGV[a0 + ")
 }
 
 merged!(SUBMIT, SUBMIT_LUA, "submit.lua", "clock.lua", "pending.lua");
@@ -192,6 +209,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_merged_body_reads_its_requests_keys_and_arguments_only_by_offset() {
+        for source in [SUBMIT_LUA.as_str(), SENT_LUA.as_str(), RECEIPT_LUA.as_str()] {
+            let body = source
+                .split("local function one(k0, a0, nk, na)\n")
+                .nth(1)
+                .and_then(|b| b.split(include_str!("lua/merge.lua")).next())
+                .expect("a merged source");
+            let code = code(body);
+            assert!(code.contains("KEYS[k0 + "), "{code}");
+            assert_eq!(
+                code.matches("KEYS").count(),
+                code.matches("KEYS[k0 + ").count(),
+                "{code}"
+            );
+            assert_eq!(
+                code.matches("ARGV").count(),
+                code.matches("ARGV[a0 + ").count(),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            offset_body("local n = #ARGV - 6 return KEYS[5 + 2 * n], ARGV[1], #KEYS"),
+            "local n = na - 6 return KEYS[k0 + 5 + 2 * n], ARGV[a0 + 1], nk"
+        );
     }
 
     #[test]

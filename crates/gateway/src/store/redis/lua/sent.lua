@@ -15,11 +15,14 @@ local ck = KEYS[5 + 2 * n]
 local ttl = tonumber(ARGV[4])
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[3])
 for i = 1, n do
   redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
-local st = redis.call('HMGET', KEYS[2], 'user', 'state', 'pn')
+local st = redis.call('HMGET', KEYS[2], 'user', 'state', 'pn', 'sid')
+-- The entry the hash names (`sid`) was never retried, so `requeued`
+-- has nothing for it (a retried message's entry is a new one, named
+-- there): one call less for most messages.
+if st[4] ~= ARGV[2] then redis.call('HDEL', KEYS[3], ARGV[3]) end
 if st[1] then
   -- The parts are recorded the first time only; a message already final
   -- (another taker failed it) takes none.
@@ -30,7 +33,7 @@ if st[1] then
     redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
   end
   if acked == 1 and ARGV[5] ~= '' then
-    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], ARGV[7] or '',
+    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], n > 0 and ARGV[7] or '',
       ttl, tonumber(ARGV[5]))
   end
   if first then
