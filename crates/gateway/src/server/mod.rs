@@ -22,6 +22,7 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use smpp_session::tls::TlsAcceptor;
 use tokio::net::TcpListener;
@@ -31,6 +32,10 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::metrics::labels::{Listener, RefusedReason};
 use crate::store::Store;
+
+/// How long the accept loop waits after an accept error (EMFILE: out of
+/// file descriptors) before it tries again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Accept ESME connections until the context's front-end shutdown.
 pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
@@ -97,7 +102,12 @@ async fn accept<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener, tls: Opti
                         }
                     }
                 }
-                Err(e) => warn!(error = %e, "accept failed"),
+                Err(e) => {
+                    // Out of file descriptors, most likely: the error comes
+                    // back at once until one is free, so wait, not spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
             },
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
