@@ -22,8 +22,8 @@ pub mod sample;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use smpp::{CommandStatus, MessageState};
 
@@ -64,6 +64,9 @@ pub struct Metrics {
     rerouted: IntCounterVec,
     connections: IntGaugeVec,
     connections_refused: IntCounterVec,
+    /// Caught up with the accounts' count at each scrape, one scrape at
+    /// a time (the lock).
+    password_verifications: std::sync::Mutex<IntCounter>,
     pub(crate) queue_depth: IntGaugeVec,
     pub(crate) delivery_depth: IntGaugeVec,
     pub(crate) callback_depth: IntGaugeVec,
@@ -194,6 +197,14 @@ impl Metrics {
                 "TCP connections closed at their accept, before any read, by listener and why.",
                 &["listener", "reason"],
             ),
+            password_verifications: std::sync::Mutex::new(
+                counter(
+                    "tern_password_verifications_total",
+                    "argon2 password verifications run (binds and HTTP requests; a cached or plain-text password runs none).",
+                    &[],
+                )
+                .with_label_values::<&str>(&[]),
+            ),
             queue_depth: gauge(
                 "tern_queue_depth",
                 "Messages waiting in a connector's queue.",
@@ -261,6 +272,19 @@ impl Metrics {
         self.connections_refused
             .with_label_values(&[listener.as_str(), reason.as_str()])
             .inc();
+    }
+
+    /// The argon2 verifications run so far, `total` (the accounts'
+    /// count, read when a scrape comes).
+    pub fn password_verifications(&self, total: u64) {
+        let counter = self
+            .password_verifications
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = counter.get();
+        if total > seen {
+            counter.inc_by(total - seen);
+        }
     }
 
     /// A submit of `user` answered with `status` after `elapsed`.

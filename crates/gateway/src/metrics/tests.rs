@@ -72,6 +72,17 @@ fn connections_are_counted_per_listener_and_refusals_by_why() {
 }
 
 #[test]
+fn password_verifications_catch_up_with_the_accounts_count() {
+    let m = Metrics::new();
+    m.password_verifications(3);
+    m.password_verifications(3);
+    m.password_verifications(2);
+    assert_eq!(value(&m, "tern_password_verifications_total"), Some(3.0));
+    m.password_verifications(5);
+    assert_eq!(value(&m, "tern_password_verifications_total"), Some(5.0));
+}
+
+#[test]
 fn submits_are_counted_by_status_name_and_timed() {
     let m = Metrics::new();
     m.submitted("alice", CommandStatus::ESME_ROK, Duration::from_millis(2));
