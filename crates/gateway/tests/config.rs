@@ -123,8 +123,20 @@ fn every_error_names_file_line_section_and_key() {
     ));
     assert_eq!(e, vec![
         "tern.ini:2: [smpp-server] port: expected a whole number, got \"lots\"".to_string(),
-        "tern.ini:3: [smpp-server] frobnicate: unknown key (allowed: id, bind, port, sessioninittimersecs, enquirelinktimersecs, inactivitytimersecs, responsetimersecs, pdureadtimersecs, max_binds, bind_fail_limit, bind_fail_cooldown, tls_port, tls_cert, tls_key)".to_string(),
+        "tern.ini:3: [smpp-server] frobnicate: unknown key (allowed: id, bind, port, sessioninittimersecs, enquirelinktimersecs, inactivitytimersecs, responsetimersecs, pdureadtimersecs, max_binds, bind_fail_limit, bind_fail_cooldown, max_connections_per_ip, tls_port, tls_cert, tls_key)".to_string(),
     ]);
+    let e = errors(&format!(
+        "[smpp-server]\nmax_connections_per_ip = -1\n[http-api]\nmax_connections_per_ip = many\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "tern.ini:2: [smpp-server] max_connections_per_ip: expected a whole number, got \"-1\""
+                .to_string(),
+            "tern.ini:4: [http-api] max_connections_per_ip: expected a whole number, got \"many\""
+                .to_string(),
+        ]
+    );
     let e = errors(&format!(
         "[filter:bad]\ntype = source_addr\nvalue = ([\n{MINIMAL}"
     ));

@@ -43,6 +43,7 @@ fn init_logging(config: &Config) {
 
 async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     info!(file = %config.file, version = env!("CARGO_PKG_VERSION"), "tern starting");
+    raise_file_limit();
     match &config.store {
         StoreConfig::Memory => serve_with(config.clone(), MemoryStore::new(), true).await,
         StoreConfig::Redis { url } => {
@@ -55,6 +56,17 @@ async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
             }
             serve_with(config.clone(), store, false).await
         }
+    }
+}
+
+/// Raise the soft limit on open files to the hard one: every ESME
+/// connection, connector session and HTTP connection is a descriptor, and
+/// a shell's soft limit (often 1024) is far below what tern serves. Under
+/// systemd the unit sets both (`LimitNOFILE`), and this changes nothing.
+fn raise_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(limit, "open files limit"),
+        Err(e) => warn!(error = %e, "could not raise the open files limit"),
     }
 }
 

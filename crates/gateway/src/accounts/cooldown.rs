@@ -32,12 +32,19 @@ struct Client(IpAddr);
 
 impl Client {
     fn of(ip: IpAddr) -> Client {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => Client(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !(u128::from(u64::MAX));
-                Client(IpAddr::V6(Ipv6Addr::from(prefix)))
-            }
+        Client(client_address(ip))
+    }
+}
+
+/// The address that stands for one client: `ip` itself for IPv4 (an
+/// IPv4-mapped IPv6 address as the IPv4 one), its /64 for IPv6. The
+/// front ends count connections per client with it too.
+pub fn client_address(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+            IpAddr::V6(Ipv6Addr::from(prefix))
         }
     }
 }

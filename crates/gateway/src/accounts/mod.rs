@@ -31,6 +31,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::{Config, Password, User};
 use cooldown::BindCooldown;
+pub use cooldown::client_address;
 use password::{CacheKey, Check, Digest};
 
 /// Users, their live binds, and failed binds per client; cheap to clone

@@ -30,6 +30,9 @@ pub struct SmppServer {
     /// Failed binds from one IP within 60 s before a cool-down.
     pub bind_fail_limit: u32,
     pub bind_fail_cooldown: Duration,
+    /// TCP connections open at once from one client address (an IPv4
+    /// address, an IPv6 /64), both SMPP ports together; 0: no limit.
+    pub max_connections_per_ip: u32,
     /// The TLS listener, when `tls_port` is given (and its files read).
     pub tls: Option<TlsListener>,
 }
@@ -38,6 +41,9 @@ pub struct SmppServer {
 pub struct HttpApi {
     pub bind: IpAddr,
     pub port: u16,
+    /// TCP connections open at once from one client address; 0: no
+    /// limit (the default: behind a proxy every client is the proxy).
+    pub max_connections_per_ip: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +78,7 @@ key_table! {
         MAX_BINDS: u32 = "max_binds", default "10000", whole;
         BIND_FAIL_LIMIT: u32 = "bind_fail_limit", default "10", whole;
         BIND_FAIL_COOLDOWN: Duration = "bind_fail_cooldown", default "60", seconds;
+        MAX_CONNECTIONS_PER_IP: u32 = "max_connections_per_ip", default "1000", whole;
         // A TLS listener when tls_port is given; then cert and key are
         // required: PEM files, read with the configuration.
         TLS_PORT: u16 = "tls_port", optional, whole;
@@ -85,6 +92,7 @@ key_table! {
     pub(super) mod http_api {
         BIND: IpAddr = "bind", default "127.0.0.1", ip;
         PORT: u16 = "port", default "1401", whole;
+        MAX_CONNECTIONS_PER_IP: u32 = "max_connections_per_ip", default "0", whole;
     }
 }
 
@@ -137,6 +145,7 @@ pub(super) fn read_smpp_server(reader: &Reader<'_>, section: &Section) -> SmppSe
         max_binds: s.get(&MAX_BINDS),
         bind_fail_limit: s.get(&BIND_FAIL_LIMIT),
         bind_fail_cooldown: s.get(&BIND_FAIL_COOLDOWN),
+        max_connections_per_ip: s.get(&MAX_CONNECTIONS_PER_IP),
         tls,
     }
 }
@@ -178,6 +187,7 @@ pub(super) fn read_http_api(reader: &Reader<'_>, section: &Section) -> HttpApi {
     HttpApi {
         bind: h.get(&http_api::BIND),
         port: h.get(&http_api::PORT),
+        max_connections_per_ip: h.get(&http_api::MAX_CONNECTIONS_PER_IP),
     }
 }
 

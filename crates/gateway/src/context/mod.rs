@@ -1,6 +1,7 @@
 //! What the stages share, and nothing else: the configuration (swapped
 //! whole on reload), the accounts, the router, the store, the users'
-//! receiver binds, the shutdown signal and which connectors are bound.
+//! receiver binds, the shutdown signal, which connectors are bound, and
+//! the TCP connections open per client address on the front ends.
 //!
 //! This module depends on no stage. The stages — `server` (SMPP front
 //! end), `connector`, `delivery` (and the coming `http` and `metrics`) —
@@ -9,6 +10,7 @@
 //! serves it; the connectors and the delivery stage meet only in the
 //! store.
 
+mod connections;
 mod connectors;
 mod receivers;
 mod shutdown;
@@ -23,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::router::Router;
 use crate::store::{Store, StoreError};
 
+pub use connections::{Connections, Open, PerClient};
 pub use connectors::{ConnectorStates, Up};
 pub use receivers::Receivers;
 pub use shutdown::Shutdown;
@@ -42,6 +45,8 @@ pub struct Context<S> {
     pub connectors: ConnectorStates,
     /// This gateway's Prometheus metrics, moved by the stages.
     pub metrics: Metrics,
+    /// TCP connections open per client address on each front end.
+    pub connections: Connections,
 }
 
 impl<S: Store> Context<S> {
@@ -58,6 +63,7 @@ impl<S: Store> Context<S> {
             shutdown: Shutdown::default(),
             connectors: ConnectorStates::default(),
             metrics: Metrics::new(),
+            connections: Connections::default(),
         }))
     }
 

@@ -9,7 +9,8 @@
 //! shed, not queued); then the whole body is read within
 //! [`BODY_READ_TIMEOUT`] (408 and the connection closed otherwise, so a
 //! client sending one byte a second is cut off) and up to
-//! [`BODY_MAX`] octets (413). Handlers get the body already read.
+//! [`BODY_MAX`] octets (413 and closed; at once when Content-Length
+//! announces more). Handlers get the body already read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,16 +75,22 @@ pub async fn limit(State(in_flight): State<InFlight>, req: Request, next: Next) 
         return with_retry_after(r);
     };
     let (parts, body) = req.into_parts();
+    // A body announced over the bound is refused before it is read: it
+    // does not hold a request slot for BODY_READ_TIMEOUT.
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_MAX as u64) {
+        return too_large();
+    }
     match tokio::time::timeout(BODY_READ_TIMEOUT, read_body(body)).await {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Ok(Err(BodyFault::TooLarge)) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Error \"the body is larger than {BODY_MAX} octets\""),
-        )
-            .into_response(),
+        Ok(Err(BodyFault::TooLarge)) => too_large(),
         Ok(Err(BodyFault::Broken)) => (
             StatusCode::BAD_REQUEST,
             "Error \"the body could not be read\"",
@@ -102,6 +109,20 @@ pub async fn limit(State(in_flight): State<InFlight>, req: Request, next: Next) 
             r
         }
     }
+}
+
+/// 413, and the connection closed: the rest of the body is not read.
+fn too_large() -> Response {
+    let mut r = (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Error \"the body is larger than {BODY_MAX} octets\""),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 enum BodyFault {

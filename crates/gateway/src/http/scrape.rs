@@ -23,6 +23,8 @@ pub async fn metrics<S: Store>(State(ctx): State<Arc<Context<S>>>) -> Response {
     let config = ctx.config.load_full();
     let bound = ctx.connectors.snapshot();
     metrics::sample::sample(&ctx.metrics, &ctx.store, &config, &bound).await;
+    ctx.metrics
+        .password_verifications(ctx.accounts.password_verifications());
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         ctx.metrics.render(),

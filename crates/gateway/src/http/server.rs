@@ -6,8 +6,9 @@
 //! them: at most [`CONNECTIONS_MAX`] connections (the next waits in the
 //! kernel's backlog), a request's headers within [`HEADER_READ_TIMEOUT`]
 //! of the connection being ready for them (which also closes a
-//! keep-alive connection idle that long), and headers of at most
-//! [`HEADER_MAX`] octets. The request limits are [`super::limits`]'.
+//! keep-alive connection idle that long), headers of at most
+//! [`HEADER_MAX`] octets, and `[http-api] max_connections_per_ip` from
+//! one client address (the excess closed at its accept, unread). The request limits are [`super::limits`]'.
 //!
 //! On the context's front-end shutdown the listener closes, idle
 //! connections close at once, and a request in progress is answered
@@ -24,10 +25,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
 use crate::context::Context;
+use crate::metrics::labels::{Listener, RefusedReason};
 use crate::store::Store;
 
 /// Connections open at once, at most.
@@ -68,10 +70,19 @@ pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
             };
             match accepted {
                 Ok((stream, peer)) => {
+                    let limit = ctx.config.load().http_api.max_connections_per_ip;
+                    let Some(open) = ctx.connections.http.open(peer.ip(), limit) else {
+                        ctx.metrics
+                            .connection_refused(Listener::Http, RefusedReason::PerIp);
+                        debug!(%peer, limit, "connection refused: max_connections_per_ip");
+                        continue;
+                    };
+                    let counted = (open, ctx.metrics.connection_open(Listener::Http));
                     let conn = connection(stream, peer, router.clone(), ctx.shutdown.front_end());
                     tokio::spawn(
                         async move {
                             conn.await;
+                            drop(counted);
                             drop(permit);
                         }
                         .instrument(info_span!("http_connection", %peer)),

@@ -167,3 +167,41 @@ mod tests {
         assert_eq!(d.iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
     }
 }
+
+/// The front-end listener a connection came to: `listener` of the
+/// connection metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// `[smpp-server] port`.
+    Smpp,
+    /// `[smpp-server] tls_port`.
+    SmppTls,
+    /// `[http-api] port`.
+    Http,
+}
+
+impl Listener {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Listener::Smpp => "smpp",
+            Listener::SmppTls => "smpp_tls",
+            Listener::Http => "http",
+        }
+    }
+}
+
+/// Why a connection was closed at its accept: `reason` of
+/// `tern_connections_refused_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedReason {
+    /// Its client address had `max_connections_per_ip` open already.
+    PerIp,
+}
+
+impl RefusedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusedReason::PerIp => "per_ip",
+        }
+    }
+}

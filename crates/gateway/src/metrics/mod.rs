@@ -22,12 +22,14 @@ pub mod sample;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use smpp::{CommandStatus, MessageState};
 
-use labels::{CallbackKind, CallbackResult, DeliveryResult, RerouteReason};
+use labels::{
+    CallbackKind, CallbackResult, DeliveryResult, Listener, RefusedReason, RerouteReason,
+};
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -60,6 +62,11 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     callbacks: IntCounterVec,
     rerouted: IntCounterVec,
+    connections: IntGaugeVec,
+    connections_refused: IntCounterVec,
+    /// Caught up with the accounts' count at each scrape, one scrape at
+    /// a time (the lock).
+    password_verifications: std::sync::Mutex<IntCounter>,
     pub(crate) queue_depth: IntGaugeVec,
     pub(crate) delivery_depth: IntGaugeVec,
     pub(crate) callback_depth: IntGaugeVec,
@@ -180,6 +187,24 @@ impl Metrics {
                 "Messages moved on to the next connector of their route, by the connector they left and why.",
                 &["connector", "reason"],
             ),
+            connections: gauge(
+                "tern_connections",
+                "TCP connections open now on a front-end listener, bound or not.",
+                &["listener"],
+            ),
+            connections_refused: counter(
+                "tern_connections_refused_total",
+                "TCP connections closed at their accept, before any read, by listener and why.",
+                &["listener", "reason"],
+            ),
+            password_verifications: std::sync::Mutex::new(
+                counter(
+                    "tern_password_verifications_total",
+                    "argon2 password verifications run (binds and HTTP requests; a cached or plain-text password runs none).",
+                    &[],
+                )
+                .with_label_values::<&str>(&[]),
+            ),
             queue_depth: gauge(
                 "tern_queue_depth",
                 "Messages waiting in a connector's queue.",
@@ -232,6 +257,34 @@ impl Metrics {
     /// label: the user is not named, it may not exist).
     pub fn bind_failed(&self, reason: &'static str) {
         self.bind_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// A connection accepted on `listener`: counted in `tern_connections`
+    /// until the guard is dropped.
+    pub fn connection_open(&self, listener: Listener) -> ConnectionGauge {
+        let g = self.connections.with_label_values(&[listener.as_str()]);
+        g.inc();
+        ConnectionGauge(g)
+    }
+
+    /// A connection on `listener` closed at its accept for `reason`.
+    pub fn connection_refused(&self, listener: Listener, reason: RefusedReason) {
+        self.connections_refused
+            .with_label_values(&[listener.as_str(), reason.as_str()])
+            .inc();
+    }
+
+    /// The argon2 verifications run so far, `total` (the accounts'
+    /// count, read when a scrape comes).
+    pub fn password_verifications(&self, total: u64) {
+        let counter = self
+            .password_verifications
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = counter.get();
+        if total > seen {
+            counter.inc_by(total - seen);
+        }
     }
 
     /// A submit of `user` answered with `status` after `elapsed`.
@@ -303,6 +356,15 @@ impl Metrics {
 pub struct BindGauge(IntGauge);
 
 impl Drop for BindGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// One open connection in `tern_connections`, until dropped.
+pub struct ConnectionGauge(IntGauge);
+
+impl Drop for ConnectionGauge {
     fn drop(&mut self) {
         self.0.dec();
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use smpp::{CommandStatus, MessageState};
 
 use super::Metrics;
-use super::labels::{CallbackKind, CallbackResult, DeliveryResult};
+use super::labels::{CallbackKind, CallbackResult, DeliveryResult, Listener, RefusedReason};
 
 fn text(m: &Metrics) -> String {
     String::from_utf8(m.render()).unwrap()
@@ -47,6 +47,39 @@ fn a_bind_is_counted_while_its_guard_lives() {
         value(&m, r#"tern_binds{mode="trx",user="alice"}"#),
         Some(0.0)
     );
+}
+
+#[test]
+fn connections_are_counted_per_listener_and_refusals_by_why() {
+    let m = Metrics::new();
+    let plain = m.connection_open(Listener::Smpp);
+    let tls = m.connection_open(Listener::SmppTls);
+    m.connection_refused(Listener::Http, RefusedReason::PerIp);
+    assert_eq!(value(&m, r#"tern_connections{listener="smpp"}"#), Some(1.0));
+    assert_eq!(
+        value(&m, r#"tern_connections{listener="smpp_tls"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"tern_connections_refused_total{listener="http",reason="per_ip"}"#
+        ),
+        Some(1.0)
+    );
+    drop((plain, tls));
+    assert_eq!(value(&m, r#"tern_connections{listener="smpp"}"#), Some(0.0));
+}
+
+#[test]
+fn password_verifications_catch_up_with_the_accounts_count() {
+    let m = Metrics::new();
+    m.password_verifications(3);
+    m.password_verifications(3);
+    m.password_verifications(2);
+    assert_eq!(value(&m, "tern_password_verifications_total"), Some(3.0));
+    m.password_verifications(5);
+    assert_eq!(value(&m, "tern_password_verifications_total"), Some(5.0));
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! is the [`crate::context::Context`]; this stage imports no other.
 //!
 //! - [`serve`]: the accept loop; each connection gets its own task
-//!   ([`session`]);
+//!   ([`session`]), once its client address is within
+//!   `max_connections_per_ip` (both ports together,
+//!   [`crate::context::Connections`]);
 //! - [`serve_tls`]: the same on `tls_port`, a TLS handshake first
 //!   (`tls.rs`);
 //! - [`submit_multi`]: a submit_multi as one submit per destination.
@@ -20,14 +22,20 @@ mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use smpp_session::tls::TlsAcceptor;
 use tokio::net::TcpListener;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
 use crate::context::Context;
+use crate::metrics::labels::{Listener, RefusedReason};
 use crate::store::Store;
+
+/// How long the accept loop waits after an accept error (EMFILE: out of
+/// file descriptors) before it tries again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Accept ESME connections until the context's front-end shutdown.
 pub async fn serve<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
@@ -51,8 +59,15 @@ pub async fn serve_tls<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener) {
 }
 
 /// The accept loop of either listener: with `tls`, a handshake first.
+/// A connection from a client address that has `max_connections_per_ip`
+/// open on either port is closed before anything is read from it.
 async fn accept<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let mut shutdown = ctx.shutdown.front_end();
+    let label = if tls.is_some() {
+        Listener::SmppTls
+    } else {
+        Listener::Smpp
+    };
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, tls = tls.is_some(), "SMPP server listening");
     }
@@ -60,20 +75,39 @@ async fn accept<S: Store>(ctx: Arc<Context<S>>, listener: TcpListener, tls: Opti
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let limit = ctx.config.load().smpp_server.max_connections_per_ip;
+                    let Some(open) = ctx.connections.smpp.open(peer.ip(), limit) else {
+                        ctx.metrics.connection_refused(label, RefusedReason::PerIp);
+                        debug!(%peer, limit, "connection refused: max_connections_per_ip");
+                        drop(stream);
+                        continue;
+                    };
+                    let counted = (open, ctx.metrics.connection_open(label));
                     let _ = stream.set_nodelay(true);
                     let span = info_span!("session", %peer, user = tracing::field::Empty);
                     match &tls {
                         None => {
                             let session = session::run(ctx.clone(), stream, peer, shutdown.clone());
-                            tokio::spawn(session.instrument(span));
+                            tokio::spawn(async move {
+                                session.await;
+                                drop(counted);
+                            }.instrument(span));
                         }
                         Some(acceptor) => {
                             let session = tls::run(ctx.clone(), stream, peer, shutdown.clone(), acceptor.clone());
-                            tokio::spawn(session.instrument(span));
+                            tokio::spawn(async move {
+                                session.await;
+                                drop(counted);
+                            }.instrument(span));
                         }
                     }
                 }
-                Err(e) => warn!(error = %e, "accept failed"),
+                Err(e) => {
+                    // Out of file descriptors, most likely: the error comes
+                    // back at once until one is free, so wait, not spin.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
             },
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
