@@ -96,13 +96,15 @@ impl RedisStore {
         &self,
         inv: ::redis::ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
-        let tx = self.batcher();
+        self.queue(Work::Script(inv)).await
+    }
+
+    /// Queue `work` for the next pipeline and wait for its answer.
+    async fn queue<T: FromRedisValue>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        tx.send(Job {
-            work: Work::Script(inv),
-            reply,
-        })
-        .map_err(|_| StoreError("redis: batching stopped".into()))?;
+        self.batcher()
+            .send(Job { work, reply })
+            .map_err(|_| StoreError("redis: batching stopped".into()))?;
         let v = answer
             .await
             .map_err(|_| StoreError("redis: batching stopped".into()))??;
@@ -128,17 +130,7 @@ impl RedisStore {
         script: &'static Merge,
         part: Part,
     ) -> Result<T, StoreError> {
-        let tx = self.batcher();
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        tx.send(Job {
-            work: Work::Merged(script, part),
-            reply,
-        })
-        .map_err(|_| StoreError("redis: batching stopped".into()))?;
-        let v = answer
-            .await
-            .map_err(|_| StoreError("redis: batching stopped".into()))??;
-        T::from_redis_value(v).map_err(unavailable)
+        self.queue(Work::Merged(script, part)).await
     }
 
     /// Run a batch of scripts as one pipeline and answer each: the single
