@@ -168,7 +168,13 @@ async fn bind_from(source: Ipv4Addr, port: u16, user: &str, password: &str) -> S
 /// Another user binds (from 127.0.0.1) and a submit_sm of theirs is
 /// answered ESME_ROK, each within [`PROMPT`].
 async fn served(port: u16) {
-    let (s, _events) = timeout(PROMPT, bind(port, BindMode::Transceiver, "good", "good-pw"))
+    served_as(port, "good", "good-pw").await;
+}
+
+/// `user` binds (from 127.0.0.1) and a submit_sm of theirs is answered
+/// ESME_ROK, each within [`PROMPT`].
+async fn served_as(port: u16, user: &str, password: &str) {
+    let (s, _events) = timeout(PROMPT, bind(port, BindMode::Transceiver, user, password))
         .await
         .expect("bound in time")
         .expect("bound");
@@ -293,21 +299,7 @@ async fn password_guessing_from_many_addresses_is_cooled_down_per_address() {
         }));
     }
     // Meanwhile the victim binds from its own address and is served.
-    let (s, _e) = timeout(
-        PROMPT,
-        bind(port, BindMode::Transceiver, "victim", "vict1mpw"),
-    )
-    .await
-    .expect("the victim bound in time")
-    .expect("the victim bound");
-    let r = timeout(
-        PROMPT,
-        s.request(Body::SubmitSm(sms("447700900123", "mine", 0))),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(r.command_status, S::ESME_ROK);
+    served_as(port, "victim", "vict1mpw").await;
     for task in tasks {
         let (source, got) = task.await.unwrap();
         let mut want = vec![S::ESME_RINVPASWD; 3];
