@@ -9,6 +9,10 @@
 #     answering enquire_link); RSS once tern counts them all bound
 #     (tern_binds) and again IDLE_S (10) seconds later: KB per bind. Then
 #     they unbind (SIGINT ends the hold) and RSS is read once more.
+#  0. First, BINDS (10000) TCP connections that never bind (issue 14),
+#     held open by one python process; RSS once tern counts them all
+#     (tern_connections) and 5 s later, then they close (before
+#     sessionInitTimerSecs, 30 s, would close them).
 #  2. In a fresh tern, MESSAGES (1000000) submit_sm of a 100-character GSM text with
 #     registered_delivery 1, over 4 binds, all accepted and waiting in the
 #     down connector's queue (tern_queue_depth); RSS growth per message in
@@ -112,6 +116,27 @@ start_tern() {
 # SIGKILL: on SIGTERM a memory store waits up to 30 s for the connector
 # to send its queue, and this one never comes up.
 stop_tern() { kill -KILL "$tern"; wait "$tern" 2>/dev/null || true; }
+
+# 0. Connections that never bind, in their own tern.
+start_tern
+rss0=$(rss_kb "$tern"); anon0=$(anon_kb "$tern")
+python3 - "$smpp_port" "$binds" > "$logs/holder.out" <<'PY' &
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+print("open", flush=True)
+time.sleep(3600)
+PY
+holder=$!; pids+=("$holder")
+wait_metric 'tern_connections{listener="smpp"}' "$binds" 120
+rss1=$(rss_kb "$tern"); anon1=$(anon_kb "$tern")
+emit "$binds connections that never bind, all open" "$binds" "$rss0" "$anon0" "$rss1" "$anon1" kb_per_bind 30
+sleep 5
+rss2=$(rss_kb "$tern"); anon2=$(anon_kb "$tern")
+emit "$binds connections that never bind, 5 s later" "$binds" "$rss0" "$anon0" "$rss2" "$anon2" kb_per_bind 30
+kill "$holder"; wait "$holder" 2>/dev/null || true
+wait_metric 'tern_connections{listener="smpp"}' 0 60
+stop_tern
 
 # 1. Idle binds.
 start_tern

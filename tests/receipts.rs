@@ -692,12 +692,13 @@ async fn store_and_forward_across_a_late_bind_on(backend: Backend) {
         .await
         .expect("no deliver_sm for the mute receiver")
         .expect("the mute receiver's session ended");
-    let Event::Request(Pdu {
+    let Event::Request(pdu) = unanswered;
+    let Pdu {
         body: Body::DeliverSm(d),
         ..
-    }) = unanswered
+    } = *pdu
     else {
-        panic!("{unanswered:?}")
+        panic!("not a deliver_sm")
     };
     assert_eq!(final_receipt(&d).id, id);
     mute.close();

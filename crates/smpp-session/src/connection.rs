@@ -384,13 +384,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             {
                 if self.state == BindState::Open && !self.bind_in_progress {
                     self.bind_in_progress = true;
-                    self.deliver(Event::Request(pdu));
+                    self.deliver(Event::Request(Box::new(pdu)));
                 } else {
                     self.reject(seq, id, CommandStatus::ESME_RALYBND);
                 }
             }
             _ if request_allowed(self.peer_role(), self.state, id) => {
-                self.deliver(Event::Request(pdu));
+                self.deliver(Event::Request(Box::new(pdu)));
             }
             _ => {
                 debug!(command = %id, state = ?self.state, "request not allowed in this bind state");

@@ -21,7 +21,9 @@ pub enum Event {
     /// deliver_sm, data_sm, query_sm, cancel_sm, replace_sm,
     /// submit_multi, alert_notification, outbind. enquire_link, unbind and
     /// malformed or out-of-state PDUs are answered by the session itself.
-    Request(Pdu<Bytes>),
+    /// Boxed: a session's event channel allocates room for 32 events at
+    /// once, and an idle bind would otherwise keep 32 PDUs' worth (8 KB).
+    Request(Box<Pdu<Bytes>>),
 }
 
 /// Work for the connection task.

@@ -90,7 +90,7 @@ where
             session.close();
             break;
         }
-        if conn.handle(pdu).await.is_err() {
+        if conn.handle(*pdu).await.is_err() {
             break;
         }
     }

@@ -105,7 +105,7 @@ pub(super) fn spawn<S: Store>(
             tokio::select! {
                 ev = events.recv(), if inflight.len() < IN_FLIGHT => {
                     let Some(Event::Request(pdu)) = ev else { break };
-                    inflight.push(handle(ctx.clone(), c.clone(), session.clone(), joining.clone(), pdu));
+                    inflight.push(handle(ctx.clone(), c.clone(), session.clone(), joining.clone(), *pdu));
                 }
                 Some(()) = inflight.next(), if !inflight.is_empty() => {}
                 _ = tick.tick() => {
