@@ -1,8 +1,8 @@
 //! Pipelined scripts: every script invocation goes through one batching
 //! task, which sends whatever is waiting as one pipeline, so under load a
 //! round trip serves many requests while a lone request still goes at
-//! once. The operations that come once per message on the way back
-//! (`sent`, `receipt`) go further: the ones waiting together run as one
+//! once. The operations that come once per message (`submit`, `sent`,
+//! `receipt`) go further: the ones waiting together run as one
 //! invocation of their script's merged form (see [`Merge`]), so Redis
 //! sets up one script call, one Lua garbage-collection step and one
 //! MULTI/EXEC in its append-only file for many messages instead of one

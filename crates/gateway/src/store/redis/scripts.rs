@@ -33,7 +33,8 @@ macro_rules! script {
 }
 
 /// A merged script (see [`super::batching::Merge`]): the fragments, the
-/// script's body as the function `one(KEYS, ARGV)`, then the loop that
+/// script's body as the function `one(k0, a0, nk, na)` (see
+/// [`offset_body`]), then the loop that
 /// runs it per request (`lua/merge.lua`). Its source is a `String` made
 /// once, its [`Script`] a [`super::batching::Merge`].
 macro_rules! merged {
@@ -51,8 +52,14 @@ macro_rules! merged {
 
 /// The source of a merged script: see [`merged`] and `lua/merge.lua`.
 fn merged_source(fragments: &str, body: &str) -> String {
-    // One reading of Redis' clock per invocation.
-    let clock = if fragments.contains("local function now_ms(") {
+    // One reading of Redis' clock per invocation, for a script that
+    // reads it (its body or the fragments' functions it calls).
+    let reads_clock = body.contains("now_ms(")
+        || fragments
+            .split("local function now_ms(")
+            .nth(1)
+            .is_some_and(|rest| rest.contains("now_ms("));
+    let clock = if fragments.contains("local function now_ms(") && reads_clock {
         "local now_at_start = now_ms()\nnow_ms = function() return now_at_start end\n"
     } else {
         ""

@@ -23,7 +23,11 @@ for i = 1, tonumber(ARGV[1]) do
     out[2 * i - 1], out[2 * i] = 1, r
   else
     if type(r) == 'table' and r.err then r = r.err end
-    out[2 * i - 1], out[2 * i] = 0, tostring(r)
+    r = tostring(r)
+    -- SCRIPT KILL (Redis 6.2 raises it as a plain error, which pcall
+    -- would catch) ends the whole invocation, not one request.
+    if string.find(r, 'Script killed', 1, true) then error(r) end
+    out[2 * i - 1], out[2 * i] = 0, r
   end
 end
 return out

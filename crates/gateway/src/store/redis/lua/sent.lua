@@ -19,9 +19,11 @@ for i = 1, n do
   redis.call('SET', KEYS[3 + 2 * i], ARGV[3], 'PX', ARGV[4])
 end
 local st = redis.call('HMGET', KEYS[2], 'user', 'state', 'pn', 'sid')
--- The entry the hash names (`sid`) was never retried, so `requeued`
--- has nothing for it (a retried message's entry is a new one, named
--- there): one call less for most messages.
+-- `requeued` names a retried message's entry, always a new one, never
+-- the hash's `sid`: when the entry settled is `sid`, there is nothing
+-- to delete for most messages (one call less). The one exception, a
+-- late `sent` of `sid` after another taker retried it, leaves the name
+-- of the retried entry until that entry is settled in turn.
 if st[4] ~= ARGV[2] then redis.call('HDEL', KEYS[3], ARGV[3]) end
 if st[1] then
   -- The parts are recorded the first time only; a message already final
