@@ -220,6 +220,18 @@ fn read_batch(body: &Map<String, Value>) -> Result<Batch, BadParameter> {
     })
 }
 
+/// The parameters of each message of a batch as /send reads them (for
+/// [`super::fuzzing`]; the outer error refuses the batch whole).
+pub(super) fn messages_of(
+    body: &Map<String, Value>,
+) -> Result<Vec<Result<Params, BadParameter>>, BadParameter> {
+    Ok(read_batch(body)?
+        .messages
+        .iter()
+        .map(|m| take(m).params)
+        .collect())
+}
+
 /// One message's parameters as /send reads them.
 fn take(message: &Map<String, Value>) -> Taken {
     let to = match message.get("to") {

@@ -25,6 +25,8 @@
 
 pub mod access_log;
 pub mod batch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod params;
 pub mod rest;

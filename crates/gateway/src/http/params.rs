@@ -57,6 +57,9 @@ pub fn send(p: &HashMap<String, String>) -> Result<Send, BadParameter> {
     let source = match p.get("from").map(String::as_str) {
         None | Some("") => Address::default(),
         Some(f) if f.len() > 20 => return Err(bad("from is longer than 20 characters")),
+        // source_addr is a C-Octet String: a NUL would end it early, and
+        // no submit_sm can carry it (found by fuzz/'s http_params).
+        Some(f) if f.contains('\0') => return Err(bad("from must not contain a NUL character")),
         Some(f) => {
             let numeric = f.strip_prefix('+').unwrap_or(f);
             if !numeric.is_empty() && numeric.bytes().all(|b| b.is_ascii_digit()) {
@@ -355,6 +358,8 @@ mod tests {
         assert!(reason(&[("to", "33"), ("content", "x"), ("dlr", "maybe")]).starts_with("dlr"));
         assert!(reason(&[("to", "33"), ("content", "x"), ("tags", "a")]).starts_with("tags"));
         assert!(reason(&[("to", "33"), ("content", "€"), ("coding", "3")]).starts_with("content"));
+        assert!(reason(&[("to", "33"), ("content", "x"), ("from", "\0Tern")]).starts_with("from"));
+        assert!(reason(&[("to", "33"), ("content", "x"), ("from", "Te\0rn")]).starts_with("from"));
         let dlr = |extra: &[(&str, &str)]| {
             let mut p = vec![("to", "33"), ("content", "x"), ("dlr", "yes")];
             p.extend_from_slice(extra);

@@ -126,7 +126,7 @@ pub(super) fn parameter_value(name: &str, v: &serde_json::Value) -> Result<Strin
 }
 
 /// A JSON object of /send parameters as [`Params`], credentials left out.
-fn object_params(
+pub(super) fn object_params(
     object: &serde_json::Map<String, serde_json::Value>,
     into: &mut Params,
 ) -> Result<(), String> {
