@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= decode_pdu
 
-.PHONY: all build run test test-deps bench bench-session fuzz lint check-deploy check-docs install fmt clean
+.PHONY: all build run test test-deps bench bench-session soak fuzz lint check-deploy check-docs install fmt clean
 
 all: build
 
@@ -33,6 +33,11 @@ bench:
 # the same run (needs node and npm; see bench/npm-smpp/README.md).
 bench-session:
 	bash bench/session.sh
+
+# 30 minutes at 5 000 msg/s with every receipt on redis, tern's RSS sampled
+# every 10 s: docs/soak/ (CSV, and a PNG when gnuplot is installed).
+soak:
+	bash bench/soak.sh 30 5000
 
 # Needs cargo-fuzz (installed on first use). libFuzzer on a stable toolchain:
 # RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Soak (issue 14): smpp-load -> tern (redis store) -> smsc-sim and back at
+# a steady rate with every receipt, for MINUTES, with tern's RSS (and
+# Redis's) sampled every 10 s. Redis runs as docs/operations.md says
+# (AOF on, appendfsync everysec, auto-aof-rewrite-min-size 2gb).
+# Writes docs/soak/soak-redis.csv (one sample per line) and, when gnuplot
+# is installed, docs/soak/soak-redis.png; prints one JSON line: the load's
+# summary (submit_sm_resp and receipt latency over the whole run, lost,
+# duplicates) and tern's RSS trend (least-squares slope after the first
+# minute, in KB per minute, and the change it predicts over the run as a
+# share of the mean).
+#   bash bench/soak.sh [minutes] [rate]
+# NO_BUILD=1 skips the release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minutes=${1:-30}
+rate=${2:-5000}
+out=docs/soak
+mkdir -p "$out"
+[ -n "${NO_BUILD:-}" ] || cargo build --locked --release -p tern -p smsc-sim -p smpp-load >&2
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+target/release/smsc-sim --port 27783 --threads 1 >/dev/null 2>&1 &
+pids+=($!)
+redis-server --port 27782 --bind 127.0.0.1 --save '' --dir "$dir" --appendonly yes \
+  --appendfsync everysec --auto-aof-rewrite-min-size 2gb >/dev/null &
+redis=$!; pids+=("$redis")
+for _ in $(seq 50); do redis-cli -p 27782 ping >/dev/null 2>&1 && break; sleep 0.1; done
+target/release/tern run -c bench/tern-receipts-redis.ini 2>"$dir/tern.log" &
+tern=$!; pids+=("$tern")
+sleep 1
+
+target/release/smpp-load --port 27780 -u bench -p bench --binds 4 --window 64 --threads 1 \
+  --duration $((minutes * 60)) --rate "$rate" --dlr --json >"$dir/load.json" 2>"$dir/load.log" &
+load=$!; pids+=("$load")
+start=$SECONDS
+echo "seconds,tern_rss_kb,redis_rss_kb" >"$out/soak-redis.csv"
+while kill -0 "$load" 2>/dev/null; do
+  echo "$((SECONDS - start)),$(rss_kb "$tern"),$(rss_kb "$redis")" >>"$out/soak-redis.csv"
+  sleep 10
+done
+wait "$load" || { echo "soak: smpp-load failed; see $dir/load.log" >&2; exit 1; }
+kill -0 "$tern" || { echo "soak: tern died; see $dir/tern.log" >&2; exit 1; }
+
+if command -v gnuplot >/dev/null; then
+  gnuplot <<EOF
+set terminal pngcairo size 900,500
+set output "$out/soak-redis.png"
+set datafile separator ","
+set title "tern RSS, ${minutes} min at ${rate} msg/s with receipts (redis store)"
+set xlabel "seconds"
+set ylabel "tern RSS (MB)"
+set y2label "redis-server RSS (MB)"
+set ytics nomirror
+set y2tics
+set key left top
+plot "$out/soak-redis.csv" every ::1 using 1:(\$2/1024) with lines title "tern" axis x1y1, \
+     "" every ::1 using 1:(\$3/1024) with lines title "redis-server" axis x1y2
+EOF
+fi
+
+MINUTES=$minutes RATE=$rate CSV="$out/soak-redis.csv" LOAD="$(cat "$dir/load.json")" \
+  LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)" python3 - <<'EOF'
+import csv, json, os
+rows = [(int(r["seconds"]), int(r["tern_rss_kb"]), int(r["redis_rss_kb"]))
+        for r in csv.DictReader(open(os.environ["CSV"]))]
+tail = [r for r in rows if r[0] >= 60] or rows
+xs = [r[0] / 60 for r in tail]
+ys = [r[1] for r in tail]
+n = len(xs)
+mx, my = sum(xs) / n, sum(ys) / n
+sxx = sum((x - mx) ** 2 for x in xs)
+slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+span = (xs[-1] - xs[0]) if n > 1 else 0
+load = json.loads(os.environ["LOAD"])
+print(json.dumps({
+    "run": f"soak, redis, {os.environ['MINUTES']} min at {os.environ['RATE']}/s",
+    "messages": load["sent"], "ok": load["ok"], "receipts": load["dlr_received"],
+    "lost": load["lost"], "duplicates": load["duplicates"],
+    "submit_resp_ms": load["submit_latency_ms"], "receipt_latency_ms": load["dlr_latency_ms"],
+    "samples": len(rows),
+    "tern_rss_kb": {"first": rows[0][1], "min": min(r[1] for r in rows),
+                    "max": max(r[1] for r in rows), "last": rows[-1][1]},
+    "tern_rss_slope_kb_per_min": round(slope, 1),
+    "tern_rss_trend_share_of_mean": round(slope * span / my, 4) if my else 0,
+    "redis_rss_kb": {"first": rows[0][2], "last": rows[-1][2]},
+    "loadavg_end": os.environ["LOADAVG"],
+}))
+EOF
