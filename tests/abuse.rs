@@ -12,7 +12,7 @@
 //! own peer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use smpp::pdu::{Body, CommandId, Limits, Pdu};
 use smpp::{CommandStatus as S, FrameDecoder};
 use smpp_session::BindMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 /// How long anything that should be prompt may take (CI is noisy).
@@ -94,22 +94,9 @@ fn start_init(init: u32, server: &str, http_keys: &str, victim: &str) -> Setup {
     }
 }
 
-/// 127.0.0.`n`.
-fn local(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, n)
-}
-
 /// A TCP connection to 127.0.0.1:`port` from `source`.
 async fn connect_from(source: Ipv4Addr, port: u16) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::from((source, 0))).unwrap();
-    timeout(
-        PROMPT,
-        socket.connect(SocketAddr::from(([127, 0, 0, 1], port))),
-    )
-    .await
-    .expect("connected in time")
-    .unwrap_or_else(|e| panic!("connecting from {source}: {e}"))
+    connect_from_within(source, port, PROMPT).await
 }
 
 /// The next PDU from `sock`, or None once it is closed (EOF or reset).
@@ -255,19 +242,6 @@ fn raise_file_limit(need: u64) {
         got >= need,
         "this test needs {need} open files; the hard limit allows {got}"
     );
-}
-
-fn hash_password(password: &str) -> String {
-    let mut child = Command::new(bin("tern"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), password.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Password guessing from twenty addresses at once, against a user with

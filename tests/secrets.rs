@@ -13,7 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use smpp::pdu::{Body, CommandId, Limits, Pdu};
 use smpp::{CommandStatus as S, FrameDecoder};
 use smpp_session::BindMode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 const PROMPT: Duration = Duration::from_secs(10);
@@ -176,20 +176,8 @@ impl Drop for Output {
     }
 }
 
-fn local(n: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, n)
-}
-
 async fn connect_from(source: Ipv4Addr, port: u16) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::from((source, 0))).unwrap();
-    timeout(
-        PROMPT,
-        socket.connect(SocketAddr::from(([127, 0, 0, 1], port))),
-    )
-    .await
-    .expect("connected in time")
-    .unwrap()
+    connect_from_within(source, port, PROMPT).await
 }
 
 /// One bind_transceiver from `source`: its status.
@@ -267,20 +255,6 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
-}
-
-fn hash_password(password: &str) -> String {
-    let mut child = Command::new(bin("tern"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), password.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Every form of every secret that must not be printed.

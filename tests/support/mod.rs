@@ -490,3 +490,43 @@ pub fn run_command_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
         stderr,
     }
 }
+
+/// 127.0.0.`n`: a loopback source address of its own (Linux routes all
+/// of 127.0.0.0/8 to loopback), for tests of per-address behaviour.
+pub fn local(n: u8) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(127, 0, 0, n)
+}
+
+/// A TCP connection to 127.0.0.1:`port` from `source`, within `within`.
+pub async fn connect_from_within(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    within: Duration,
+) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .unwrap();
+    tokio::time::timeout(
+        within,
+        socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+    )
+    .await
+    .expect("connected in time")
+    .unwrap_or_else(|e| panic!("connecting from {source}: {e}"))
+}
+
+/// `password` hashed by `tern hash-password` (argon2id, PHC string).
+pub fn hash_password(password: &str) -> String {
+    let mut child = Command::new(bin("tern"))
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), password.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
