@@ -152,6 +152,17 @@ async fn bind_from(source: Ipv4Addr, port: u16, user: &str, password: &str) -> S
     r.command_status
 }
 
+/// A raw connection from 127.0.0.1 bound as `user` (bind_transceiver
+/// answered ESME_ROK), and its read buffer.
+async fn bound_raw(port: u16, user: &str, password: &str) -> (TcpStream, BytesMut) {
+    let mut sock = connect_from(local(1), port).await;
+    sock.write_all(&bind_pdu(1, user, password)).await.unwrap();
+    let mut buf = BytesMut::new();
+    let r = read_pdu(&mut sock, &mut buf, PROMPT).await.unwrap();
+    assert_eq!(r.command_status, S::ESME_ROK);
+    (sock, buf)
+}
+
 /// Another user binds (from 127.0.0.1) and a submit_sm of theirs is
 /// answered ESME_ROK, each within [`PROMPT`].
 async fn served(port: u16) {
@@ -332,13 +343,7 @@ async fn slowloris_connections_are_closed_by_the_timers() {
         slow.push(tokio::spawn(trickle(sock, bind_pdu(1, "good", "good-pw"))));
     }
     for _ in 0..10 {
-        let mut sock = connect_from(local(1), port).await;
-        sock.write_all(&bind_pdu(1, "flood", "flood-pw"))
-            .await
-            .unwrap();
-        let mut buf = BytesMut::new();
-        let r = read_pdu(&mut sock, &mut buf, PROMPT).await.unwrap();
-        assert_eq!(r.command_status, S::ESME_ROK);
+        let (mut sock, mut buf) = bound_raw(port, "flood", "flood-pw").await;
         let enquire = Pdu::new(2, Body::<Bytes>::EnquireLink)
             .to_bytes()
             .unwrap()
@@ -524,13 +529,7 @@ async fn max_connections_per_ip_reloads() {
 async fn a_pdu_flood_from_one_session_is_answered_and_others_served() {
     let t = start("", "", "vict1mpw");
     let port = t.tern.port;
-    let mut sock = connect_from(local(1), port).await;
-    sock.write_all(&bind_pdu(1, "flood", "flood-pw"))
-        .await
-        .unwrap();
-    let mut buf = BytesMut::new();
-    let r = read_pdu(&mut sock, &mut buf, PROMPT).await.unwrap();
-    assert_eq!(r.command_status, S::ESME_ROK);
+    let (mut sock, mut buf) = bound_raw(port, "flood", "flood-pw").await;
     const N: u32 = 5000;
     let mut flood = Vec::new();
     for i in 0..N {

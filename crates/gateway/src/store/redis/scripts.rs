@@ -54,15 +54,11 @@ macro_rules! merged {
 fn merged_source(fragments: &str, body: &str) -> String {
     // One reading of Redis' clock per invocation, for a script that
     // reads it (its body or the fragments' functions it calls).
-    let reads_clock = body.contains("now_ms(")
-        || fragments
-            .split("local function now_ms(")
-            .nth(1)
-            .is_some_and(|rest| rest.contains("now_ms("));
-    let clock = if fragments.contains("local function now_ms(") && reads_clock {
-        "local now_at_start = now_ms()\nnow_ms = function() return now_at_start end\n"
-    } else {
-        ""
+    let clock = match fragments.split_once("local function now_ms(") {
+        Some((_, after)) if body.contains("now_ms(") || after.contains("now_ms(") => {
+            "local now_at_start = now_ms()\nnow_ms = function() return now_at_start end\n"
+        }
+        _ => "",
     };
     format!(
         "{fragments}{clock}local function one(k0, a0, nk, na)\n{}\nend\n{}",
