@@ -343,7 +343,7 @@ async fn slowloris_connections_are_closed_by_the_timers() {
         slow.push(tokio::spawn(trickle(sock, bind_pdu(1, "good", "good-pw"))));
     }
     for _ in 0..10 {
-        let (mut sock, mut buf) = bound_raw(port, "flood", "flood-pw").await;
+        let (sock, _) = bound_raw(port, "flood", "flood-pw").await;
         let enquire = Pdu::new(2, Body::<Bytes>::EnquireLink)
             .to_bytes()
             .unwrap()
@@ -529,7 +529,7 @@ async fn max_connections_per_ip_reloads() {
 async fn a_pdu_flood_from_one_session_is_answered_and_others_served() {
     let t = start("", "", "vict1mpw");
     let port = t.tern.port;
-    let (mut sock, mut buf) = bound_raw(port, "flood", "flood-pw").await;
+    let (sock, mut buf) = bound_raw(port, "flood", "flood-pw").await;
     const N: u32 = 5000;
     let mut flood = Vec::new();
     for i in 0..N {
