@@ -74,4 +74,6 @@ contract! {
     callbacks::a_dead_consumers_callbacks_are_taken_again => test_clock;
     callbacks::a_blocking_take_of_callbacks_wakes_for_a_queue_or_a_retry => real_time;
     callbacks::an_absurd_callback_retry_delay_is_never_due => test_clock;
+    expiry::a_waiting_message_expires_on_time_with_one_receipt => test_clock;
+    expiry::a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state => test_clock;
 }

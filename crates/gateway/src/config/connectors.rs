@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use smpp::MessageState;
 use smpp::receipt::IdFormat;
 use smpp::split::Method;
 
@@ -44,6 +45,9 @@ pub struct Connector {
     pub submit_id_format: IdFormat,
     pub split: Method,
     pub dlr_expiry: Duration,
+    /// The final state of a message whose receipts did not all come
+    /// within `dlr_expiry`: UNKNOWN or EXPIRED.
+    pub dlr_expiry_state: MessageState,
     /// TLS upstream (`tls = yes`).
     pub tls: Option<ConnectorTls>,
 }
@@ -68,6 +72,7 @@ key_table! {
         SUBMIT_ID_FORMAT: IdFormat = "submit_id_format", optional, id_format;
         SPLIT: Method = "split", default "udh", split;
         DLR_EXPIRY: Duration = "dlr_expiry", default "86400", seconds;
+        DLR_EXPIRY_STATE: MessageState = "dlr_expiry_state", default "UNKNOWN", expiry_state;
         TLS: bool = "tls", default "no", yes_no;
         // Read only with tls = yes. The CAs default to the system's
         // bundle, the name to host.
@@ -109,6 +114,16 @@ fn id_format(v: &str) -> Result<IdFormat, String> {
     )
 }
 
+fn expiry_state(v: &str) -> Result<MessageState, String> {
+    choice(
+        v,
+        &[
+            ("unknown", MessageState::Unknown),
+            ("expired", MessageState::Expired),
+        ],
+    )
+}
+
 fn split(v: &str) -> Result<Method, String> {
     choice(
         v,
@@ -144,6 +159,7 @@ pub(super) fn read_connector(reader: &Reader<'_>, section: &Section) -> Connecto
         submit_id_format: submit_id_format(&c),
         split: c.get(&SPLIT),
         dlr_expiry: c.get(&DLR_EXPIRY),
+        dlr_expiry_state: c.get(&DLR_EXPIRY_STATE),
         tls: tls(&c),
     }
 }

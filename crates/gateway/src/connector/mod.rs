@@ -26,6 +26,7 @@
 //! its index: old and new must not take at once), unchanged ones are left
 //! alone, binds and all.
 
+mod expiry;
 pub mod inbound;
 mod pace;
 mod reroute;
@@ -191,6 +192,11 @@ impl<S: Store + Clone> Connectors<S> {
         tasks.push(tokio::spawn(
             reroute::watch(self.ctx.clone(), c.name.clone(), consumer, stop_rx.clone())
                 .instrument(span),
+        ));
+        // What is past its validity or its receipt wait ends.
+        let span = info_span!("connector", connector = %c.name, session = "expiry");
+        tasks.push(tokio::spawn(
+            expiry::sweep(self.ctx.clone(), config.clone(), stop_rx.clone()).instrument(span),
         ));
         Running {
             config: c.clone(),

@@ -22,9 +22,6 @@ use crate::metrics::Upstream;
 use crate::metrics::labels::RerouteReason;
 use crate::store::{Store, StoreError, StoredMessage, Taken, now_us};
 
-/// The validity of a message that did not set validity_period (48 h, as
-/// most SMSCs default).
-const DEFAULT_VALIDITY_MS: i64 = 48 * 3600 * 1000;
 /// The shortest and longest wait before a temporarily failed message is
 /// tried again (see [`retry_delay`]).
 const RETRY_MIN: Duration = Duration::from_secs(1);
@@ -316,10 +313,7 @@ async fn submit<S: Store>(
     let m = &taken.message;
     // A message without a validity_period expires after the default one,
     // so a message that only ever meets temporary errors ends too.
-    let expires_ms = m
-        .expires_ms
-        .unwrap_or(m.accepted_ms.saturating_add(DEFAULT_VALIDITY_MS));
-    if expires_ms <= now_us() / 1000 {
+    if m.valid_until() <= now_us() / 1000 {
         settle_with_retries(&ctx, &c, &taken, Settle::Fail(MessageState::Expired, 0)).await;
         return;
     }

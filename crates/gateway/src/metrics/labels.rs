@@ -97,6 +97,26 @@ impl RerouteReason {
     }
 }
 
+/// Why an expiry sweep made a message final: `reason` of
+/// `tern_messages_expired_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryReason {
+    /// Past its validity while it waited for its connector: EXPIRED.
+    Validity,
+    /// Sent, and its final receipts did not all come within the
+    /// connector's `dlr_expiry`: its `dlr_expiry_state`.
+    NoReceipt,
+}
+
+impl ExpiryReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpiryReason::Validity => "validity",
+            ExpiryReason::NoReceipt => "no_receipt",
+        }
+    }
+}
+
 /// What became of an item of a user's delivery queue: `result` of
 /// `tern_deliveries_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

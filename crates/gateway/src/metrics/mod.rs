@@ -28,7 +28,8 @@ use prometheus::{
 use smpp::{CommandStatus, MessageState};
 
 use labels::{
-    CallbackKind, CallbackResult, DeliveryResult, Listener, RefusedReason, RerouteReason,
+    CallbackKind, CallbackResult, DeliveryResult, ExpiryReason, Listener, RefusedReason,
+    RerouteReason,
 };
 
 /// The content type of the text format.
@@ -62,6 +63,7 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     callbacks: IntCounterVec,
     rerouted: IntCounterVec,
+    expired: IntCounterVec,
     connections: IntGaugeVec,
     connections_refused: IntCounterVec,
     /// Caught up with the accounts' count at each scrape, one scrape at
@@ -187,6 +189,11 @@ impl Metrics {
                 "Messages moved on to the next connector of their route, by the connector they left and why.",
                 &["connector", "reason"],
             ),
+            expired: counter(
+                "tern_messages_expired_total",
+                "Messages made final by the expiry sweeps, by connector and why: past their validity while waiting, or no final receipt within dlr_expiry.",
+                &["connector", "reason"],
+            ),
             connections: gauge(
                 "tern_connections",
                 "TCP connections open now on a front-end listener, bound or not.",
@@ -243,6 +250,13 @@ impl Metrics {
         self.rerouted
             .with_label_values(&[connector, reason.as_str()])
             .inc();
+    }
+
+    /// `n` messages of `connector` made final by an expiry sweep.
+    pub fn expired(&self, connector: &str, reason: ExpiryReason, n: u64) {
+        self.expired
+            .with_label_values(&[connector, reason.as_str()])
+            .inc_by(n);
     }
 
     /// `user` bound in `mode` (`tx`, `rx`, `trx`): counted in

@@ -73,6 +73,22 @@ impl StoredMessage {
         self.rate_micro.saturating_mul(i64::from(self.parts))
     }
 
+    /// When its validity ends, Unix milliseconds: its `expires_ms`, or
+    /// [`super::DEFAULT_VALIDITY_MS`] after its acceptance. Past it, a
+    /// message still waiting for its connector expires.
+    pub fn valid_until(&self) -> i64 {
+        self.expires_ms
+            .unwrap_or(self.accepted_ms.saturating_add(super::DEFAULT_VALIDITY_MS))
+    }
+
+    /// How long from its acceptance the store keeps its state:
+    /// [`super::STATUS_RETENTION_MS`], or to [`super::EXPIRY_GRACE_MS`]
+    /// past the end of its validity when that is later.
+    pub fn retention_ms(&self) -> i64 {
+        let span = self.valid_until().saturating_sub(self.accepted_ms);
+        super::STATUS_RETENTION_MS.max(span.saturating_add(super::EXPIRY_GRACE_MS))
+    }
+
     /// This message with `r`'s content in place of its own
     /// ([`super::Store::replace`]): refused, as `(was, now)`, when the
     /// replacement has another number of parts, since the charge and the

@@ -147,8 +147,21 @@ pub struct Taken {
 /// within one response time (it waits for its pace before taking).
 pub const RECLAIM_AFTER_MS: u64 = 300_000;
 
-/// How long message states are kept for query_sm: at least 24 h.
+/// How long message states are kept for query_sm: at least 24 h. A
+/// message not final by then is kept longer: until the end of its
+/// validity and [`EXPIRY_GRACE_MS`] while it waits for its connector
+/// ([`StoredMessage::retention_ms`]), until the end of its receipt wait
+/// and [`EXPIRY_GRACE_MS`] once sent, so that the expiry sweeps find it.
 pub const STATUS_RETENTION_MS: i64 = 48 * 3600 * 1000;
+
+/// How long a message's state outlives the end of its validity or of its
+/// receipt wait: time for an expiry sweep to come (one runs every
+/// second while a tern runs).
+pub const EXPIRY_GRACE_MS: i64 = 3600 * 1000;
+
+/// The validity of a message that did not set validity_period (48 h, as
+/// most SMSCs default): [`StoredMessage::valid_until`].
+pub const DEFAULT_VALIDITY_MS: i64 = 48 * 3600 * 1000;
 
 /// The store's operations. Implementations are cheap to share (`Arc`).
 pub trait Store: Send + Sync + 'static {
@@ -437,7 +450,57 @@ pub trait Store: Send + Sync + 'static {
 
     /// Callbacks waiting, taken ones and retries included.
     fn callback_depth(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    // ---- messages whose end never comes (issue 14) ----
+    //
+    // Every message not final is in one of two indexes of its connector,
+    // by time: waiting for the connector (queued, in the retry set, or
+    // taken and not settled) until its validity ends
+    // ([`StoredMessage::valid_until`]), or sent upstream and waiting for
+    // its receipts until the `ttl` of its [`Store::sent`] (the
+    // connector's `dlr_expiry`) ends. These two calls end what is past
+    // its time, so every message reaches a final state, and gets its one
+    // final receipt, even when its connector stays down or its SMSC
+    // never answers.
+
+    /// Messages waiting for `connector` (queued or in its retry set)
+    /// whose validity ended by now: each becomes final EXPIRED (error 0),
+    /// its charge refunded and its one final receipt (sub = its parts,
+    /// dlvrd 0) queued when it asked for one, kept up to `ttl` — as
+    /// [`Store::fail`] with EXPIRED does, without waiting for a connector
+    /// to take it. A message taken and not settled is its taker's (the
+    /// connector expires what it takes past its validity): it is looked
+    /// at again [`EXPIRY_RECHECK_MS`] later. At most `max` per call,
+    /// earliest first; answers how many became final.
+    fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Messages sent upstream by `connector` whose wait for receipts
+    /// ended by now without every part's final receipt: each becomes
+    /// final in `state` (the connector's `dlr_expiry_state`: UNKNOWN or
+    /// EXPIRED), error code 0, final_ms now, and its one final receipt
+    /// (sub = its parts, dlvrd = those delivered) is queued when it asked
+    /// for one, kept up to `ttl`. Nothing is refunded (the SMSC accepted
+    /// it). A receipt that comes later changes nothing
+    /// ([`ReceiptOutcome::Duplicate`], or held for a mapping that is
+    /// gone). At most `max` per call, earliest first; answers how many
+    /// became final.
+    fn expire_unanswered(
+        &self,
+        connector: &str,
+        state: MessageState,
+        max: usize,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
+
+/// How much later [`Store::expire_waiting`] looks again at a message
+/// past its validity that a connector holds taken.
+pub const EXPIRY_RECHECK_MS: i64 = 10_000;
 
 /// Wall-clock time in microseconds since the Unix epoch.
 pub fn now_us() -> i64 {

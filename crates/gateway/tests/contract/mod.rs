@@ -17,6 +17,7 @@ pub mod backend;
 pub mod callbacks;
 pub mod connector;
 pub mod deliveries;
+pub mod expiry;
 pub mod receipts;
 pub mod replace;
 pub mod reroute;

@@ -15,7 +15,10 @@
 //!   mapping, and each sent message's part count;
 //! - `deliveries`: the users' delivery queues (receipts and MO);
 //! - `callbacks`: the callback queue (HTTP receipts and MO) and its
-//!   retries.
+//!   retries;
+//! - `expiry`: the messages not final by when their wait ends (validity
+//!   while waiting, the receipt wait once sent), and the sweeps that end
+//!   them.
 //!
 //! This file holds what they share: the message records (for query_sm
 //! and cancel, forgotten after [`STATUS_RETENTION_MS`]), credit and
@@ -32,6 +35,7 @@
 
 mod callbacks;
 mod deliveries;
+mod expiry;
 mod mt;
 mod receipts;
 #[cfg(test)]
@@ -154,6 +158,8 @@ struct Entry {
     /// Receipt bookkeeping, from `sent` on (boxed: a waiting message
     /// has none, and its record stays small).
     parts: Option<Box<receipts::Parts>>,
+    /// Its key in the expiry index it is in (`expiry`), Unix ms.
+    until: i64,
 }
 
 /// A message as its record keeps it: while it waits for its connector,
@@ -197,6 +203,7 @@ struct Inner {
     receipts: receipts::Receipts,
     deliveries: deliveries::DeliveryQueues,
     callbacks: callbacks::CallbackQueue,
+    expiry: expiry::Expiry,
     seq: Seq,
 }
 
@@ -536,6 +543,29 @@ impl Store for MemoryStore {
         let inner = &mut *g;
         inner.callbacks.retry(&mut inner.seq, token, now_ms, delay);
         Ok(())
+    }
+
+    async fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let now_ms = self.now_ms();
+        Ok(self.lock()?.expire_waiting(connector, max, now_ms, ttl))
+    }
+
+    async fn expire_unanswered(
+        &self,
+        connector: &str,
+        state: MessageState,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let now_ms = self.now_ms();
+        Ok(self
+            .lock()?
+            .expire_unanswered(connector, state, max, now_ms, ttl))
     }
 
     async fn callback_depth(&self) -> Result<u64, StoreError> {

@@ -47,8 +47,8 @@ use tokio::sync::Notify;
 
 use super::{Entry, Id, Inner, Kept, Map, MemoryStore, TimeKey, ms, slot};
 use crate::store::{
-    CancelOutcome, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement, STATUS_RETENTION_MS,
-    StoreError, StoredMessage, Submission, Taken, rules,
+    CancelOutcome, EXPIRY_GRACE_MS, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement,
+    STATUS_RETENTION_MS, StoreError, StoredMessage, Submission, Taken, rules,
 };
 
 #[cfg(doc)]
@@ -102,9 +102,16 @@ impl MtQueues {
         self.depth.get(connector).copied().unwrap_or(0)
     }
 
-    fn less_depth(&mut self, connector: &str) {
+    pub(super) fn less_depth(&mut self, connector: &str) {
         if let Some(d) = self.depth.get_mut(connector) {
             *d = d.saturating_sub(1);
+        }
+    }
+
+    /// Take message `id`, due at `due`, out of `connector`'s retry set.
+    pub(super) fn unretry(&mut self, connector: &str, due: i64, id: &Id) {
+        if let Some(r) = self.retries.get_mut(connector) {
+            r.remove(&(due, id.clone()));
         }
     }
 
@@ -191,7 +198,7 @@ impl Inner {
         let user = self.name(&m.user);
         let connector = self.name(connector);
         self.messages.insert(
-            id,
+            id.clone(),
             Entry {
                 user,
                 accepted_ms: m.accepted_ms,
@@ -203,8 +210,10 @@ impl Inner {
                 charged: s.charge_micro.unwrap_or(0),
                 place: Place::Queued,
                 parts: None,
+                until: 0,
             },
         );
+        self.index_waiting(&id, m.valid_until());
         self.mt.wake(&connector);
         Ok(())
     }
@@ -219,10 +228,17 @@ impl Inner {
                 break;
             };
             match self.messages.get(&id) {
-                Some(e) if e.place == Place::Done => {
+                // Final, or sent and past its receipt wait by the grace
+                // the sweep had to end it (as redis' hash expires).
+                Some(e)
+                    if e.place == Place::Done
+                        && (e.state.is_final()
+                            || e.until.saturating_add(EXPIRY_GRACE_MS) <= now_ms) =>
+                {
                     self.messages.remove(&id);
                 }
-                // Still waiting or in flight: looked at again later.
+                // Still waiting, in flight, or waiting for its receipts:
+                // looked at again later.
                 Some(_) => self.retention.push_back((now_ms + STATUS_RETENTION_MS, id)),
                 None => {}
             }
@@ -232,7 +248,12 @@ impl Inner {
     /// [`Store::cancel`] at `now_ms`.
     pub(super) fn cancel(&mut self, id: &str, user: &str, now_ms: i64) -> CancelOutcome {
         let key = self.id(id);
-        let Some(e) = self.messages.get_mut(id).filter(|e| &*e.user == user) else {
+        match self.messages.get(id).filter(|e| &*e.user == user) {
+            None => return CancelOutcome::NotFound,
+            Some(e) if matches!(e.place, Place::Queued | Place::Retrying(_)) => self.unindex(id),
+            Some(_) => {}
+        }
+        let Some(e) = self.messages.get_mut(id) else {
             return CancelOutcome::NotFound;
         };
         match e.place {
@@ -284,9 +305,15 @@ impl Inner {
             Err((was, now)) => return Ok(ReplaceOutcome::PartsDiffer { was, now }),
         };
         // Stored as redis would store it, or refused as redis refuses it.
-        e.message = Some(
-            Kept::waiting(&new).map_err(|e| StoreError(format!("memory: cannot store: {e}")))?,
-        );
+        let kept =
+            Kept::waiting(&new).map_err(|e| StoreError(format!("memory: cannot store: {e}")))?;
+        // Its validity is the replacement's.
+        self.unindex(id);
+        self.index_waiting(&key, new.valid_until());
+        let Some(e) = self.messages.get_mut(id) else {
+            return Ok(ReplaceOutcome::NotFound);
+        };
+        e.message = Some(kept);
         if e.place == Place::Queued {
             // To the back of the queue, as redis (a new stream entry).
             if let Some(q) = self.mt.queues.get_mut(&*e.connector) {
@@ -397,11 +424,14 @@ impl Inner {
         };
         let due = now_ms.saturating_add(ms(delay));
         let name = self.name(connector);
+        self.unindex(&id);
         let Some(e) = self.messages.get_mut(&id) else {
             return;
         };
         e.place = Place::Retrying(due);
         e.connector = name;
+        let until = e.until;
+        self.index_waiting(&id, until);
         slot(&mut self.mt.retries, connector).insert((due, id.clone()));
         *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(connector);
@@ -414,12 +444,14 @@ impl Inner {
         };
         let connector = next.connectors.first().map_or("", String::as_str);
         let name = self.name(connector);
+        self.unindex(&id);
         let Some(e) = self.messages.get_mut(&id) else {
             return true;
         };
         e.message = Some(kept);
         e.place = Place::Queued;
         e.connector = name;
+        self.index_waiting(&id, next.valid_until());
         slot(&mut self.mt.queues, connector).push_back(id.clone());
         *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(connector);
@@ -439,6 +471,7 @@ impl Inner {
         if self.mt.settle(&taken.token).is_none() {
             return;
         }
+        self.unindex(&taken.message.id);
         let Some(e) = self.messages.get_mut(taken.message.id.as_str()) else {
             return;
         };

@@ -168,6 +168,9 @@ impl Inner {
             None => self.id(&taken.message.id),
         };
         if settled.is_some() {
+            // From waiting for its connector to waiting for its receipts
+            // (indexed below, once the held ones are applied).
+            self.unindex(&id);
             if let Some(e) = self.messages.get_mut(&id) {
                 e.place = super::mt::Place::Done;
                 // The upstream's answer, for a callback that asked for it.
@@ -192,6 +195,11 @@ impl Inner {
         for u in &ups {
             let k = (name.clone(), u.clone());
             self.receipts.map(&mut self.seq, k, id.clone(), expires);
+        }
+        // Indexed as waiting for its receipts before the held ones are
+        // applied: a final one takes it out again.
+        if settled.is_some() && self.messages.get(&id).is_some_and(|e| !e.state.is_final()) {
+            self.index_unanswered(&id, expires);
         }
         if first {
             for u in &ups {
@@ -267,6 +275,10 @@ impl Inner {
                 ReceiptOutcome::Intermediate { queued }
             }
             PartStep::Final { state, error_code } => {
+                self.unindex(id);
+                let Some(e) = self.messages.get_mut(id) else {
+                    return ReceiptOutcome::Duplicate;
+                };
                 e.state = state;
                 e.final_ms = Some(done_ms);
                 e.error_code = rules::error_code_for_status(error_code);

@@ -40,6 +40,20 @@ pub fn held_key(connector: &str, upstream_id: &str) -> String {
     format!("tern:{{c:{connector}}}:held:{upstream_id}")
 }
 
+/// The messages waiting for `connector` (queued, retrying or taken) by
+/// when their validity ends (a sorted set of message ids): what
+/// [`Store::expire_waiting`] looks at.
+pub fn waiting_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:until:valid")
+}
+
+/// The messages `connector` sent that are not final, by when their wait
+/// for receipts ends (a sorted set of message ids): what
+/// [`Store::expire_unanswered`] looks at.
+pub fn unanswered_key(connector: &str) -> String {
+    format!("tern:{{c:{connector}}}:until:receipt")
+}
+
 /// A user's delivery queue (a stream): receipts and MO messages.
 pub fn delivery_key(user: &str) -> String {
     format!("tern:{{u:{user}}}:dlv")

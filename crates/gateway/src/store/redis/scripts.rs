@@ -93,6 +93,20 @@ merged!(
     "clock.lua",
     "receipts.lua"
 );
+script!(
+    EXPIRE,
+    EXPIRE_LUA,
+    "expire.lua",
+    "clock.lua",
+    "receipts.lua"
+);
+script!(
+    UNANSWERED,
+    UNANSWERED_LUA,
+    "unanswered.lua",
+    "clock.lua",
+    "receipts.lua"
+);
 script!(DELIVER, DELIVER_LUA, "deliver.lua", "clock.lua");
 script!(DELIVERED, DELIVERED_LUA, "delivered.lua");
 script!(REDELIVER, REDELIVER_LUA, "redeliver.lua");
@@ -145,7 +159,7 @@ fn inline_constants(source: &str) -> String {
 mod tests {
     use super::*;
 
-    fn all() -> [(&'static str, &'static str); 16] {
+    fn all() -> [(&'static str, &'static str); 18] {
         [
             ("submit", SUBMIT_LUA.as_str()),
             ("cancel", CANCEL_LUA),
@@ -157,6 +171,8 @@ mod tests {
             ("reroute", REROUTE_LUA),
             ("fail", FAIL_LUA),
             ("receipt", RECEIPT_LUA.as_str()),
+            ("expire", EXPIRE_LUA),
+            ("unanswered", UNANSWERED_LUA),
             ("deliver", DELIVER_LUA),
             ("delivered", DELIVERED_LUA),
             ("redeliver", REDELIVER_LUA),

@@ -13,9 +13,9 @@ use super::pool::Req;
 use super::{RedisStore, scripts};
 use crate::store::message::UnstorableMessage;
 use crate::store::{
-    CallbackTaken, CancelOutcome, Delivery, DeliveryItem, HttpCall, MessageStatus, PartReceipt,
-    RECLAIM_AFTER_MS, ReceiptCallback, ReceiptOutcome, Refusal, ReplaceOutcome, Replacement,
-    STATUS_RETENTION_MS, Store, StoreError, StoredMessage, Submission, Taken,
+    CallbackTaken, CancelOutcome, Delivery, DeliveryItem, EXPIRY_GRACE_MS, EXPIRY_RECHECK_MS,
+    HttpCall, MessageStatus, PartReceipt, RECLAIM_AFTER_MS, ReceiptCallback, ReceiptOutcome,
+    Refusal, ReplaceOutcome, Replacement, Store, StoreError, StoredMessage, Submission, Taken,
 };
 
 /// The parts of `key` around a `\0` placeholder, for a script that
@@ -57,6 +57,65 @@ fn callback_level(c: &Option<ReceiptCallback>) -> String {
         .unwrap_or_default()
 }
 
+/// A message an expiry index names as due: its id, its owner and its
+/// parts (1 when its stored form does not read).
+struct Due {
+    id: String,
+    user: String,
+    parts: u32,
+}
+
+/// How many of the expiry scripts' runs made a message final; the first
+/// error when one failed (the sweep runs again).
+fn count(runs: Vec<Result<i64, StoreError>>) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for r in runs {
+        n += u64::from(r? == 1);
+    }
+    Ok(n)
+}
+
+impl RedisStore {
+    /// Up to `max` messages of the expiry index `index` due by now
+    /// (tern's clock: the scripts check again by Redis'). An id whose
+    /// message is gone (past its retention) leaves the index here.
+    async fn due(&self, index: &str, max: usize) -> Result<Vec<Due>, StoreError> {
+        let mut cmd = ::redis::cmd("ZRANGEBYSCORE");
+        cmd.arg(index)
+            .arg("-inf")
+            .arg(crate::store::now_us() / 1000)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(max);
+        let ids: Vec<String> = self.run(Req::Cmd(&cmd)).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut p = ::redis::pipe();
+        for id in &ids {
+            p.cmd("HMGET").arg(message_key(id)).arg("user").arg("m");
+        }
+        let rows: Vec<(Option<String>, Option<Vec<u8>>)> = self.run(Req::Pipe(&p)).await?;
+        let mut gone = ::redis::pipe();
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, row) in ids.into_iter().zip(rows) {
+            match row {
+                (Some(user), Some(m)) => {
+                    let parts = StoredMessage::decode(m.into()).map_or(1, |m| m.parts);
+                    out.push(Due { id, user, parts });
+                }
+                _ => {
+                    gone.cmd("ZREM").arg(index).arg(id).ignore();
+                }
+            }
+        }
+        if !gone.is_empty() {
+            self.run::<()>(Req::Pipe(&gone)).await?;
+        }
+        Ok(out)
+    }
+}
+
 /// Reads and compare-and-swaps a replace tries before giving up.
 const REPLACE_ROUNDS: usize = 8;
 
@@ -89,6 +148,7 @@ impl Store for RedisStore {
             .key(tat_key(&m.user))
             .key(message_key(&m.id))
             .key(retry_key(connector))
+            .key(waiting_key(connector))
             .arg(s.queue_limit)
             .arg(rate)
             .arg(burst)
@@ -99,11 +159,12 @@ impl Store for RedisStore {
             .arg(&m.user)
             .arg(connector)
             .arg(m.accepted_ms)
-            .arg(STATUS_RETENTION_MS)
+            .arg(m.retention_ms())
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
             .arg(m.submit.registered_delivery.0)
-            .arg(callback_level(&m.callback));
+            .arg(callback_level(&m.callback))
+            .arg(m.valid_until());
         // Safe to repeat: the script is idempotent on the message id. With
         // the others waiting (batching).
         let code: i64 = self
@@ -159,6 +220,7 @@ impl Store for RedisStore {
             .key(retry_key(&connector))
             .key(retry_messages_key(&connector))
             .key(requeued_key(&connector))
+            .key(waiting_key(&connector))
             .arg(user)
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
@@ -210,6 +272,7 @@ impl Store for RedisStore {
                     Some((
                         new.encode().map_err(unstorable)?,
                         new.submit.registered_delivery.0,
+                        new.valid_until(),
                     )),
                     None,
                 ),
@@ -222,13 +285,14 @@ impl Store for RedisStore {
                 .key(retry_key(&connector))
                 .key(retry_messages_key(&connector))
                 .key(requeued_key(&connector))
+                .key(waiting_key(&connector))
                 .arg(user)
                 .arg(GROUP)
                 .arg(MessageState::Enroute.as_u8())
                 .arg(&read[..]);
             match &encoded {
-                Some((bytes, rd)) => inv.arg(&bytes[..]).arg(id).arg(*rd),
-                None => inv.arg("").arg(id).arg(0),
+                Some((bytes, rd, until)) => inv.arg(&bytes[..]).arg(id).arg(*rd).arg(*until),
+                None => inv.arg("").arg(id).arg(0).arg(0),
             };
             // Safe to repeat: a second run finds the replacement in place
             // of what was read (raced), reads it and stores it again.
@@ -302,12 +366,26 @@ impl Store for RedisStore {
                 .key(held_key(connector, u));
         }
         inv.key(callback_key())
+            .key(waiting_key(connector))
+            .key(unanswered_key(connector))
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&taken.message.id)
             .arg(ttl_ms(ttl))
             .arg(callback_level(&taken.message.callback))
             .arg(connector);
+        // A message sent late in its retention: its state is kept to the
+        // end of its receipt wait (and a grace), for the expiry sweep.
+        let m = &taken.message;
+        let wait_ms = i64::try_from(ttl_ms(ttl))
+            .unwrap_or(i64::MAX)
+            .saturating_add(EXPIRY_GRACE_MS);
+        let kept_until = m.accepted_ms.saturating_add(m.retention_ms());
+        if crate::store::now_us() / 1000 + wait_ms > kept_until {
+            inv.arg(wait_ms);
+        } else {
+            inv.arg("");
+        }
         for u in upstream_ids {
             inv.arg(u);
         }
@@ -354,11 +432,14 @@ impl Store for RedisStore {
             .key(requeued_key(connector))
             .key(message_key(&next.id))
             .key(queue_key(to))
+            .key(waiting_key(connector))
+            .key(waiting_key(to))
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&next.id)
             .arg(&encoded[..])
-            .arg(to);
+            .arg(to)
+            .arg(next.valid_until());
         // Safe to repeat: a second run finds the entry settled (0).
         self.script::<i64>(inv).await.map(|moved| moved == 1)
     }
@@ -380,6 +461,7 @@ impl Store for RedisStore {
             .key(requeued_key(connector))
             .key(delivery_key(&m.user))
             .key(callback_key())
+            .key(waiting_key(connector))
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&m.id)
@@ -418,6 +500,7 @@ impl Store for RedisStore {
         let (d_prefix, d_suffix) = split_key(&d_key);
         inv.key(upstream_key(connector, upstream_id))
             .key(held_key(connector, upstream_id))
+            .key(unanswered_key(connector))
             .arg(upstream_id)
             .arg(receipt.state.as_u8())
             .arg(receipt.error_code)
@@ -547,6 +630,63 @@ impl Store for RedisStore {
             .arg(delay_ms(delay));
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let index = waiting_key(connector);
+        let runs = self.due(&index, max).await?.into_iter().map(|d| {
+            let mut inv = scripts::EXPIRE.prepare_invoke();
+            inv.key(message_key(&d.id))
+                .key(queue_key(connector))
+                .key(credit_key(&d.user))
+                .key(retry_key(connector))
+                .key(retry_messages_key(connector))
+                .key(requeued_key(connector))
+                .key(delivery_key(&d.user))
+                .key(callback_key())
+                .key(&index)
+                .arg(&d.id)
+                .arg(GROUP)
+                .arg(MessageState::Enroute.as_u8())
+                .arg(MessageState::Expired.as_u8())
+                .arg(d.parts)
+                .arg(ttl_ms(ttl))
+                .arg(connector)
+                .arg(EXPIRY_RECHECK_MS);
+            self.script::<i64>(inv)
+        });
+        // Safe to repeat: a second run finds it final, or not due.
+        count(futures_util::future::join_all(runs).await)
+    }
+
+    async fn expire_unanswered(
+        &self,
+        connector: &str,
+        state: MessageState,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let index = unanswered_key(connector);
+        let runs = self.due(&index, max).await?.into_iter().map(|d| {
+            let mut inv = scripts::UNANSWERED.prepare_invoke();
+            inv.key(message_key(&d.id))
+                .key(delivery_key(&d.user))
+                .key(callback_key())
+                .key(&index)
+                .arg(&d.id)
+                .arg(state.as_u8())
+                .arg(d.parts)
+                .arg(ttl_ms(ttl))
+                .arg(connector);
+            self.script::<i64>(inv)
+        });
+        // Safe to repeat: a second run finds it gone from the index.
+        count(futures_util::future::join_all(runs).await)
     }
 
     async fn callback_depth(&self) -> Result<u64, StoreError> {

@@ -1,7 +1,7 @@
 -- Store::cancel: a message not yet sent leaves its queue or retry set,
 -- DELETED, refunded.
 -- KEYS: 1 message hash, 2 queue stream, 3 credit, 4 retry set,
--- 5 retry messages, 6 requeued.
+-- 5 retry messages, 6 requeued, 7 the connector's waiting index.
 -- ARGV: 1 user, 2 group, 3 ENROUTE, 4 DELETED, 5 message id.
 
 local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'charge', 'sent_ms')
@@ -28,6 +28,7 @@ end
 -- rules::take_refund: the charge is zeroed as it is given back, so never
 -- twice, and only to a tracked balance.
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'charge', '0', 'final_ms', fmt(now_ms()))
+redis.call('ZREM', KEYS[7], ARGV[5])
 if (tonumber(h[5]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('INCRBY', KEYS[3], h[5])
 end

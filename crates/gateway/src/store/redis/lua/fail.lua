@@ -4,7 +4,8 @@
 -- upstream's answer gets it first when REJECTED upstream. Answers 1 when
 -- it failed it, 0 when not.
 -- KEYS: 1 queue stream, 2 message hash, 3 credit, 4 requeued, 5 the
--- user's delivery stream, 6 the callback stream.
+-- user's delivery stream, 6 the callback stream, 7 the connector's
+-- waiting index.
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 state, 5 error code,
 -- 6 registered_delivery, 7 parts, 8 ttl ms, 9 encoded message, 10 the
 -- message's callback level ('' for none), 11 connector.
@@ -12,6 +13,7 @@
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[3])
+redis.call('ZREM', KEYS[7], ARGV[3])
 local now = now_ms()
 if redis.call('EXISTS', KEYS[2]) == 1 then
   -- rules::take_refund: zeroed as it is given back, to a tracked balance.

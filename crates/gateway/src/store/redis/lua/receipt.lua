@@ -1,7 +1,8 @@
 -- Store::receipt: one part's receipt, held when its upstream id has no
 -- mapping yet, else applied (apply, in receipts.lua). Answers {outcome,
 -- queued, state}.
--- KEYS: 1 mapping, 2 held. The message hash and the user's delivery
+-- KEYS: 1 mapping, 2 held, 3 the connector's unanswered index (a final
+-- message leaves it). The message hash and the user's delivery
 -- stream are named inside the script from what it reads, from the
 -- prefixes and suffixes in ARGV (one round trip instead of three; this
 -- is the one script that names keys it was not given, which a single
@@ -32,5 +33,7 @@ end
 -- Keys named by what was read (single Redis only).
 local mkey = ARGV[6] .. id .. ARGV[7]
 local function stream(user) return ARGV[8] .. (user or '') .. ARGV[9] end
-return apply(mkey, stream, id, ARGV[1], tonumber(ARGV[2]),
+local r = apply(mkey, stream, id, ARGV[1], tonumber(ARGV[2]),
   tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[10], ARGV[11])
+if r[1] == R_FINAL then redis.call('ZREM', KEYS[3], id) end
+return r

@@ -5,10 +5,10 @@
 -- changes, its due time does not. With no replacement (ARGV 5 empty) it
 -- only says whether it would replace: REPLACED, and nothing written.
 -- KEYS: 1 message hash, 2 queue stream, 3 retry set, 4 retry messages,
--- 5 requeued.
+-- 5 requeued, 6 the connector's waiting index.
 -- ARGV: 1 user, 2 group, 3 ENROUTE, 4 encoded message read, 5 encoded
 -- replacement or '', 6 message id, 7 registered_delivery of the
--- replacement.
+-- replacement, 8 when the replacement's validity ends (ms).
 
 local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'sent_ms', 'm')
 if h[1] ~= ARGV[1] then return NOT_FOUND end
@@ -41,4 +41,5 @@ else
   end
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[5], 'rd', ARGV[7])
+redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
 return REPLACED

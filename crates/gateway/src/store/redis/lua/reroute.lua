@@ -5,13 +5,16 @@
 -- ('conn', 'sid', 'm': cancel and replace look there), its state and
 -- charge unchanged. Unless the entry was not pending (settled already).
 -- Answers 1 when it moved, 0 when not.
--- KEYS: 1 queue stream, 2 requeued, 3 message hash, 4 next queue stream.
+-- KEYS: 1 queue stream, 2 requeued, 3 message hash, 4 next queue stream,
+-- 5 the waiting index it leaves, 6 the next connector's waiting index.
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 encoded message,
--- 5 next connector.
+-- 5 next connector, 6 when its validity ends (ms).
 
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[5], ARGV[3])
+redis.call('ZADD', KEYS[6], ARGV[6], ARGV[3])
 if redis.call('EXISTS', KEYS[4]) == 0 then
   redis.call('XGROUP', 'CREATE', KEYS[4], ARGV[1], '0', 'MKSTREAM')
 end

@@ -5,13 +5,17 @@
 -- whether the entry was pending.
 -- KEYS: 1 queue stream, 2 message hash, 3 requeued, 4 the user's
 -- delivery stream, then per upstream id its mapping key and its held
--- key, last the callback stream.
+-- key, then the callback stream, the connector's waiting index and its
+-- unanswered index: a settled message leaves the first for the second,
+-- unless it is final (a held final receipt made it so).
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5 the
--- message's callback level ('' for none), 6 connector, 7.. the upstream
+-- message's callback level ('' for none), 6 connector, 7 how long to keep
+-- the hash from now ('' to leave its expiry as it is), 8.. the upstream
 -- ids.
 
-local n = #ARGV - 6
+local n = #ARGV - 7
 local ck = KEYS[5 + 2 * n]
+local waiting, unanswered = KEYS[6 + 2 * n], KEYS[7 + 2 * n]
 local ttl = tonumber(ARGV[4])
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -35,9 +39,10 @@ if st[1] then
     redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
   end
   if acked == 1 and ARGV[5] ~= '' then
-    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], n > 0 and ARGV[7] or '',
+    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], n > 0 and ARGV[8] or '',
       ttl, tonumber(ARGV[5]))
   end
+  local final = is_final(tonumber(st[2]) or 0)
   if first then
     for i = 1, n do
       local held = redis.call('GET', KEYS[4 + 2 * i])
@@ -45,11 +50,17 @@ if st[1] then
         redis.call('DEL', KEYS[4 + 2 * i])
         local st, err, done = string.match(held, '^(%d+):(%d+):(%-?%d+)$')
         if st then
-          apply(KEYS[2], KEYS[4], ARGV[3], ARGV[6 + i], tonumber(st), tonumber(err),
+          local r = apply(KEYS[2], KEYS[4], ARGV[3], ARGV[7 + i], tonumber(st), tonumber(err),
             tonumber(done), ttl, ck, ARGV[6])
+          if r[1] == R_FINAL then final = true end
         end
       end
     end
+  end
+  if ARGV[7] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+  if acked == 1 then
+    redis.call('ZREM', waiting, ARGV[3])
+    if not final then redis.call('ZADD', unanswered, fmt(now_ms() + ttl), ARGV[3]) end
   end
 end
 return acked

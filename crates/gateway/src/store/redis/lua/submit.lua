@@ -1,9 +1,11 @@
 -- Store::submit: queue limit, throttle, charge, queue, all or nothing.
--- KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash, 5 retry set.
+-- KEYS: 1 queue stream, 2 credit, 3 tat, 4 message hash, 5 retry set,
+-- 6 the connector's waiting index.
 -- ARGV: 1 queue limit, 2 rate ('' = unlimited), 3 burst, 4 parts,
 -- 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
 -- 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE,
--- 14 registered_delivery, 15 the callback level ('' for none).
+-- 14 registered_delivery, 15 the callback level ('' for none), 16 when
+-- its validity ends (ms).
 -- A refusal returns before the first write, so it changes nothing.
 
 -- Idempotent on the message id: a submit repeated after a lost answer
@@ -46,4 +48,5 @@ redis.call('HSET', KEYS[4], 'm', ARGV[6], 'user', ARGV[8], 'conn', ARGV[9], 'sid
   'rd', ARGV[14])
 if ARGV[15] ~= '' then redis.call('HSET', KEYS[4], 'cb', ARGV[15]) end
 redis.call('PEXPIRE', KEYS[4], ARGV[11])
+redis.call('ZADD', KEYS[6], ARGV[16], ARGV[7])
 return SUBMIT_OK

@@ -1,0 +1,57 @@
+-- Store::expire_waiting, for one message of the connector's waiting
+-- index whose validity ended: queued or in the retry set (and held by no
+-- consumer), it leaves them EXPIRED, refunded, with its final receipt
+-- queued when wanted (as fail.lua); taken by a consumer, it is looked at
+-- again later; gone, final or sent, it leaves the index. Answers 1 when
+-- it expired it, 0 when not.
+-- KEYS: 1 message hash, 2 queue stream, 3 credit, 4 retry set, 5 retry
+-- messages, 6 requeued, 7 the user's delivery stream, 8 the callback
+-- stream, 9 the waiting index.
+-- ARGV: 1 message id, 2 group, 3 ENROUTE, 4 EXPIRED, 5 parts, 6 ttl ms,
+-- 7 connector, 8 ms until a taken message is looked at again.
+
+local now = now_ms()
+-- Due by Redis' clock (another tern may have looked at it since).
+local due = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[1]))
+if not due or due > now then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'sid', 'state', 'taken', 'charge', 'sent_ms', 'm', 'rd',
+  'cb')
+if not h[6] or h[2] ~= ARGV[3] or h[3] or h[5] then
+  redis.call('ZREM', KEYS[9], ARGV[1])
+  return 0
+end
+local function pending(sid)
+  local p = redis.pcall('XPENDING', KEYS[2], ARGV[2], sid, sid, 1)
+  return type(p) == 'table' and not p.err and #p > 0
+end
+local function later()
+  redis.call('ZADD', KEYS[9], fmt(now + tonumber(ARGV[8])), ARGV[1])
+  return 0
+end
+if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[5], ARGV[1])
+else
+  local sid = redis.call('HGET', KEYS[6], ARGV[1])
+  local entry = sid or h[1]
+  if entry and pending(entry) then return later() end
+  if not entry or redis.call('XDEL', KEYS[2], entry) == 0 then
+    -- In no queue: nothing to expire here.
+    redis.call('ZREM', KEYS[9], ARGV[1])
+    return 0
+  end
+  if sid then redis.call('HDEL', KEYS[6], ARGV[1]) end
+end
+redis.call('ZREM', KEYS[9], ARGV[1])
+-- rules::take_refund: zeroed as it is given back, to a tracked balance.
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'error_code', '0', 'charge', '0',
+  'final_ms', fmt(now))
+if (tonumber(h[4]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('INCRBY', KEYS[3], h[4])
+end
+-- One final receipt: sub = the message's parts, dlvrd 0.
+local st = tonumber(ARGV[4])
+if wants(tonumber(h[7]) or 0, st) then
+  queue_receipt(KEYS[7], ARGV[1], h[6], st, 0, tonumber(ARGV[5]), 0, now, tonumber(ARGV[6]),
+    h[8], KEYS[8], ARGV[7], '')
+end
+return 1

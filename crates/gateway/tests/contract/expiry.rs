@@ -1,0 +1,205 @@
+//! Messages whose end never comes: a message still waiting for its
+//! connector past its validity expires then (not when a connector takes
+//! it), and a message sent whose final receipts never all come ends in
+//! the connector's `dlr_expiry_state` when its receipt wait is over;
+//! either way its user gets exactly one final receipt
+//! ([`Store::expire_waiting`], [`Store::expire_unanswered`]).
+
+use gateway::store::{ReceiptOutcome, Store, StoredMessage, UserReceipt};
+use smpp::MessageState;
+
+use super::{Backend, drain, take, taken};
+use crate::common::fixtures::{ms, part, receipt_of, sub, with_rd};
+
+/// `m` with a validity that ends at `until` (ms).
+fn valid_until(mut m: StoredMessage, until: i64) -> StoredMessage {
+    m.expires_ms = Some(until);
+    m
+}
+
+/// Queued, in the retry set, taken, and later: only the first two
+/// expire when their validity ends, refunded, each with one final
+/// EXPIRED receipt (sub = its parts, dlvrd 0); the taken one is its
+/// taker's; a second sweep ends nothing more.
+pub async fn a_waiting_message_expires_on_time_with_one_receipt<B: Backend>(b: &B) {
+    let s = b.store();
+    let tick = b.tick();
+    let ttl = ms(90_000);
+    s.init_credit("u", 10_000_000).await.unwrap();
+    let until = b.now_ms() + 4 * tick as i64;
+    // Taken first (the queue hands out oldest first), then settled as a
+    // retry far off, then taken and held.
+    let r = valid_until(with_rd("r", 1, 1), until);
+    let t = taken(b, &r).await;
+    s.retry("up", &t, ms(3_600_000)).await.unwrap();
+    let h = valid_until(with_rd("h", 1, 1), until);
+    let held = taken(b, &h).await;
+    let q = valid_until(with_rd("q", 3, 1), until);
+    s.submit(sub(&q, None, Some(3_000_000))).await.unwrap();
+    let later = valid_until(with_rd("later", 1, 1), until + 3_600_000);
+    s.submit(sub(&later, None, None)).await.unwrap();
+    assert_eq!(s.balance("u").await.unwrap(), Some(7_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 3);
+
+    b.pass(tick).await;
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+
+    b.pass(4 * tick).await;
+    let before = b.now_ms();
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 2);
+    let after = b.now_ms();
+    // Once only.
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    assert_eq!(s.balance("u").await.unwrap(), Some(10_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    for id in ["q", "r"] {
+        let st = s.status(id).await.unwrap().unwrap();
+        assert_eq!(st.state, MessageState::Expired, "{id}");
+        b.assert_between(st.final_ms.unwrap(), before, after);
+        assert_eq!(st.error_code, 0);
+    }
+    assert_eq!(
+        s.status("h").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    let mut got: Vec<UserReceipt> = drain(b, "u")
+        .await
+        .iter()
+        .map(|d| receipt_of(d).clone())
+        .collect();
+    got.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+    assert_eq!(got.len(), 2);
+    for (r, (m, parts)) in got.iter().zip([(&q, 3), (&r, 1)]) {
+        assert_eq!(&*r.message, m);
+        assert_eq!(r.state, MessageState::Expired);
+        assert_eq!((r.error_code, r.sub, r.dlvrd), (0, parts, 0));
+        b.assert_between(r.done_ms, before, after);
+    }
+    // Not handed out any more: the queue has the later one only (and
+    // redis' short reclaim here hands out the held one again); what was
+    // taken is settled by its taker (here: sent, as it would be).
+    let next: Vec<String> = take(b, 10)
+        .await
+        .iter()
+        .map(|t| t.message.id.clone())
+        .collect();
+    assert!(next.contains(&"later".to_string()), "{next:?}");
+    assert!(next.iter().all(|id| id == "later" || id == "h"), "{next:?}");
+    s.sent("up", &held, &["xh".into()], ttl).await.unwrap();
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    assert_eq!(
+        s.status("h").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    // Cancelled in time: nothing left for the sweep.
+    let c = valid_until(with_rd("c", 1, 1), b.now_ms() + tick as i64);
+    s.submit(sub(&c, None, None)).await.unwrap();
+    assert_eq!(
+        s.cancel("c", "u").await.unwrap(),
+        gateway::store::CancelOutcome::Cancelled
+    );
+    b.pass(2 * tick).await;
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+}
+
+/// Sent, and the receipt wait ends: a message with a part's receipt
+/// missing, and one sent without upstream ids, end in the state given
+/// with one final receipt (sub = parts, dlvrd = those delivered); one
+/// whose receipt came is untouched; a receipt after the end changes
+/// nothing.
+pub async fn a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state<B: Backend>(b: &B) {
+    let s = b.store();
+    let tick = b.tick();
+    let wait = ms(4 * tick);
+    let ttl = ms(90_000);
+    let two = with_rd("two", 2, 1);
+    let t = taken(b, &two).await;
+    s.sent("up", &t, &["x1".into(), "x2".into()], wait)
+        .await
+        .unwrap();
+    let none = with_rd("none", 1, 1);
+    let t = taken(b, &none).await;
+    s.sent("up", &t, &[], wait).await.unwrap();
+    let ok = with_rd("ok", 1, 1);
+    let t = taken(b, &ok).await;
+    s.sent("up", &t, &["y1".into()], wait).await.unwrap();
+    let quiet = with_rd("quiet", 1, 0);
+    let t = taken(b, &quiet).await;
+    s.sent("up", &t, &["z1".into()], wait).await.unwrap();
+    let rcpt = |up: &'static str| s.receipt("up", up, part(MessageState::Delivered, 0), ttl);
+    assert_eq!(rcpt("x1").await.unwrap(), ReceiptOutcome::Partial);
+    assert!(matches!(
+        rcpt("y1").await.unwrap(),
+        ReceiptOutcome::Final { .. }
+    ));
+    assert_eq!(drain(b, "u").await.len(), 1);
+
+    b.pass(tick).await;
+    let unknown = MessageState::Unknown;
+    assert_eq!(
+        s.expire_unanswered("up", unknown, 100, ttl).await.unwrap(),
+        0
+    );
+    b.pass(4 * tick).await;
+    let before = b.now_ms();
+    assert_eq!(
+        s.expire_unanswered("up", unknown, 100, ttl).await.unwrap(),
+        3
+    );
+    let after = b.now_ms();
+    assert_eq!(
+        s.expire_unanswered("up", unknown, 100, ttl).await.unwrap(),
+        0
+    );
+    for id in ["two", "none", "quiet"] {
+        let st = s.status(id).await.unwrap().unwrap();
+        assert_eq!(st.state, unknown, "{id}");
+        b.assert_between(st.final_ms.unwrap(), before, after);
+    }
+    assert_eq!(
+        s.status("ok").await.unwrap().unwrap().state,
+        MessageState::Delivered
+    );
+    // rd 1 asks for every final receipt, rd 0 for none.
+    let mut got: Vec<UserReceipt> = drain(b, "u")
+        .await
+        .iter()
+        .map(|d| receipt_of(d).clone())
+        .collect();
+    got.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+    assert_eq!(got.len(), 2);
+    for (r, (m, sub, dlvrd)) in got.iter().zip([(&none, 1, 0), (&two, 2, 1)]) {
+        assert_eq!(&*r.message, m);
+        assert_eq!(r.state, unknown);
+        assert_eq!((r.error_code, r.sub, r.dlvrd), (0, sub, dlvrd));
+        b.assert_between(r.done_ms, before, after);
+    }
+    // The missing part's receipt comes after all: nothing changes.
+    assert!(!matches!(
+        rcpt("x2").await.unwrap(),
+        ReceiptOutcome::Final { .. }
+    ));
+    assert_eq!(s.status("two").await.unwrap().unwrap().state, unknown);
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+
+    // EXPIRED when the connector says so.
+    let e = with_rd("e", 1, 1);
+    let t = taken(b, &e).await;
+    s.sent("up", &t, &["w1".into()], wait).await.unwrap();
+    b.pass(5 * tick).await;
+    assert_eq!(
+        s.expire_unanswered("up", MessageState::Expired, 100, ttl)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.status("e").await.unwrap().unwrap().state,
+        MessageState::Expired
+    );
+    let got = drain(b, "u").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(receipt_of(&got[0]).state, MessageState::Expired);
+}
