@@ -1015,6 +1015,132 @@ async fn expired_in_the_queue_gets_an_expired_receipt() {
     .await;
 }
 
+/// A message whose validity passes while its connector stays down
+/// expires then, not when the connector comes back (it never does here):
+/// one EXPIRED receipt (sub 1, dlvrd 0, err 000) while the connector is
+/// still down, query_sm EXPIRED; a message without a validity_period
+/// waits on.
+async fn expires_while_its_connector_stays_down_on(backend: Backend) {
+    let nowhere = free_port();
+    let t = Tern::start(&config(
+        &backend,
+        &format!(
+            "{}{}{}",
+            user("acme", ""),
+            connector("down", nowhere, "tern", ""),
+            default_route("down")
+        ),
+    ));
+    let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
+    let sm = SubmitSm {
+        // Relative: 2 seconds.
+        validity_period: Bytes::from_static(b"000000000002000R"),
+        ..sms("447700900123", "short-lived", 1)
+    };
+    let submitted = tokio::time::Instant::now();
+    let id = submit(&esme.session, sm).await;
+    let waits = submit(&esme.session, sms("447700900123", "patient", 1)).await;
+    let g = final_receipt(&esme.next().await);
+    assert!(
+        submitted.elapsed() >= Duration::from_millis(1500),
+        "expired before its validity ended: {:?}",
+        submitted.elapsed()
+    );
+    assert_eq!(
+        (g.id.as_str(), g.state, g.error),
+        (id.as_str(), MessageState::Expired, 0)
+    );
+    assert_eq!((g.text.sub, g.text.dlvrd), (Some(1), Some(0)));
+    let q = query(&esme.session, &id).await;
+    assert_eq!(q.message_state, MessageState::Expired);
+    assert!(!q.final_date.is_empty());
+    assert_eq!(
+        query(&esme.session, &waits).await.message_state,
+        MessageState::Enroute
+    );
+    esme.quiet().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expires_while_its_connector_stays_down() {
+    bounded(expires_while_its_connector_stays_down_on(Backend::memory())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expires_while_its_connector_stays_down_redis() {
+    bounded(expires_while_its_connector_stays_down_on(Backend::redis())).await;
+}
+
+/// The SMSC accepts the messages and never sends their receipts (one
+/// hour's delay): when the connector's `dlr_expiry` (2 s) has passed,
+/// each becomes final in its `dlr_expiry_state` and its user gets that
+/// one final receipt — UNKNOWN by default, EXPIRED where the connector
+/// says so.
+async fn no_receipt_within_dlr_expiry_ends_in_its_state_on(backend: Backend) {
+    let sim = Sim::start(&["--dlr-delay-ms", "3600000"]);
+    let rest = format!(
+        "{}{}{}{}\
+         [filter:expired]\ntype = destination_addr\nvalue = ^2\n\
+         [mt-route:1]\ntype = static\nconnectors = expiring\nfilters = expired\n",
+        user("acme", ""),
+        connector("quiet", sim.port, "tern", "dlr_expiry = 2"),
+        connector(
+            "expiring",
+            sim.port,
+            "tern2",
+            "dlr_expiry = 2\ndlr_expiry_state = EXPIRED"
+        ),
+        default_route("quiet"),
+    );
+    let t = Tern::start(&config(&backend, &rest));
+    let mut esme = Inbox::bind(t.port, BindMode::Transceiver, "acme").await;
+    let s = esme.session.clone();
+    let unknown = submit(&s, sms("447700900123", "into the void", 1)).await;
+    let expired = submit(&s, sms("247700900123", "into the void too", 1)).await;
+    let silent = submit(&s, sms("447700900124", "no receipt wanted", 0)).await;
+    sim_until(&sim, "every submit taken", |c| c["submit_ok"] == 3).await;
+    let mut got: Vec<Got> = esme.take(2).await.iter().map(final_receipt).collect();
+    got.sort_by_key(|g| g.id != unknown);
+    assert_eq!(
+        (got[0].id.as_str(), got[0].state),
+        (unknown.as_str(), MessageState::Unknown)
+    );
+    assert_eq!(
+        (got[1].id.as_str(), got[1].state),
+        (expired.as_str(), MessageState::Expired)
+    );
+    for g in &got {
+        assert_eq!(g.error, 0);
+        assert_eq!((g.text.sub, g.text.dlvrd), (Some(1), Some(0)));
+    }
+    assert_eq!(
+        query(&s, &unknown).await.message_state,
+        MessageState::Unknown
+    );
+    assert_eq!(
+        query(&s, &expired).await.message_state,
+        MessageState::Expired
+    );
+    wait_state(&s, &silent, MessageState::Unknown).await;
+    esme.quiet().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_receipt_within_dlr_expiry_ends_in_its_state() {
+    bounded(no_receipt_within_dlr_expiry_ends_in_its_state_on(
+        Backend::memory(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_receipt_within_dlr_expiry_ends_in_its_state_redis() {
+    bounded(no_receipt_within_dlr_expiry_ends_in_its_state_on(
+        Backend::redis(),
+    ))
+    .await;
+}
+
 /// Upstream ids in hex and in decimal, read with id_format auto, hex and
 /// dec: every message gets its receipt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

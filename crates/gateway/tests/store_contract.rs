@@ -76,4 +76,5 @@ contract! {
     callbacks::an_absurd_callback_retry_delay_is_never_due => test_clock;
     expiry::a_waiting_message_expires_on_time_with_one_receipt => test_clock;
     expiry::a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state => test_clock;
+    expiry::a_moved_or_replaced_message_expires_where_and_when_it_waits_now => test_clock;
 }

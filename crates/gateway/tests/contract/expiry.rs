@@ -5,7 +5,9 @@
 //! either way its user gets exactly one final receipt
 //! ([`Store::expire_waiting`], [`Store::expire_unanswered`]).
 
-use gateway::store::{ReceiptOutcome, Store, StoredMessage, UserReceipt};
+use gateway::store::{
+    ReceiptOutcome, ReplaceOutcome, Replacement, Store, StoredMessage, UserReceipt,
+};
 use smpp::MessageState;
 
 use super::{Backend, drain, take, taken};
@@ -202,4 +204,57 @@ pub async fn a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state<B
     let got = drain(b, "u").await;
     assert_eq!(got.len(), 1);
     assert_eq!(receipt_of(&got[0]).state, MessageState::Expired);
+}
+
+/// A message waits where it was moved to, until its validity as it is
+/// now: rerouted, it expires from its next connector (not the one it
+/// left); replaced with a later validity, it waits on; replaced with an
+/// earlier one, it expires then.
+pub async fn a_moved_or_replaced_message_expires_where_and_when_it_waits_now<B: Backend>(b: &B) {
+    let s = b.store();
+    let tick = b.tick() as i64;
+    let ttl = ms(90_000);
+    let until = b.now_ms() + 4 * tick;
+    let mut a = valid_until(with_rd("a", 1, 1), until);
+    a.connectors = vec!["up".into(), "next".into()];
+    a.route = Some(1);
+    let t = taken(b, &a).await;
+    let moved = a.moved_on(|_| true).unwrap();
+    assert!(s.reroute("up", &t, &moved).await.unwrap());
+    let later = valid_until(with_rd("later", 1, 1), until);
+    s.submit(sub(&later, None, None)).await.unwrap();
+    let sooner = valid_until(with_rd("sooner", 1, 1), until + 3_600_000);
+    s.submit(sub(&sooner, None, None)).await.unwrap();
+    let edit = |until: i64| {
+        move |old: &StoredMessage| -> Result<Replacement, ()> {
+            Ok(Replacement {
+                submit: old.submit.clone(),
+                parts: old.parts,
+                expires_ms: Some(until),
+            })
+        }
+    };
+    assert_eq!(
+        s.replace("later", "u", edit(until + 3_600_000))
+            .await
+            .unwrap(),
+        ReplaceOutcome::Replaced
+    );
+    assert_eq!(
+        s.replace("sooner", "u", edit(until)).await.unwrap(),
+        ReplaceOutcome::Replaced
+    );
+    b.pass(5 * tick as u64).await;
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 1);
+    assert_eq!(s.expire_waiting("next", 100, ttl).await.unwrap(), 1);
+    for (id, state) in [
+        ("a", MessageState::Expired),
+        ("sooner", MessageState::Expired),
+        ("later", MessageState::Enroute),
+    ] {
+        assert_eq!(s.status(id).await.unwrap().unwrap().state, state, "{id}");
+    }
+    assert_eq!(s.queue_depth("next").await.unwrap(), 0);
+    assert_eq!(s.queue_depth("up").await.unwrap(), 1);
+    assert_eq!(drain(b, "u").await.len(), 2);
 }
