@@ -340,3 +340,44 @@ fn failover_after_and_reroute_on_belong_to_routes_with_a_next_connector() {
         "{e:?}"
     );
 }
+
+/// `[store] status_retention` and `[connector] dlr_expiry_state`: their
+/// defaults, a value read, and a bad one an error naming the key.
+#[test]
+fn status_retention_and_dlr_expiry_state() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.status_retention, std::time::Duration::from_secs(172_800));
+    assert_eq!(
+        c.connectors["up"].dlr_expiry_state,
+        smpp::MessageState::Unknown
+    );
+    let c = parse(&format!(
+        "[store]\nstatus_retention = 3600\n{MINIMAL}dlr_expiry_state = expired\n"
+    ))
+    .unwrap_err();
+    // dlr_expiry_state went to [mt-route:0], the last section: unknown.
+    assert!(
+        c.0.iter()
+            .any(|e| e.to_string().contains("dlr_expiry_state"))
+    );
+    let text = MINIMAL.replace(
+        "password = p\n",
+        "password = p\ndlr_expiry_state = EXPIRED\n",
+    );
+    let c = parse(&format!("[store]\nstatus_retention = 3600\n{text}")).unwrap();
+    assert_eq!(c.status_retention, std::time::Duration::from_secs(3600));
+    assert_eq!(
+        c.connectors["up"].dlr_expiry_state,
+        smpp::MessageState::Expired
+    );
+    let text = MINIMAL.replace("password = p\n", "password = p\ndlr_expiry_state = late\n");
+    assert_eq!(
+        errors(&format!("[store]\nstatus_retention = 59\n{text}")),
+        vec![
+            "tern.ini:2: [store] status_retention: expected at least 60 seconds, got \"59\""
+                .to_string(),
+            "tern.ini:8: [connector:up] dlr_expiry_state: expected one of unknown, expired, got \"late\""
+                .to_string(),
+        ]
+    );
+}

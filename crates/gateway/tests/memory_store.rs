@@ -95,3 +95,31 @@ async fn a_message_redis_cannot_encode_is_refused_as_redis_refuses_it() {
     );
     assert_eq!(s.status("m-long").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn status_retention_is_the_stores_setting() {
+    let (s, t) = clocked();
+    let s = s.with_retention(Duration::from_secs(60));
+    let a = message("a", "u", 1, 0);
+    s.submit(sub(&a, None, None)).await.unwrap();
+    let taken = s.take("up", "w", 1, Duration::ZERO).await.unwrap();
+    s.fail(
+        "up",
+        &taken[0],
+        smpp::MessageState::Rejected,
+        1,
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    advance(&t, 59_999);
+    let b = message("b", "u", 1, 0);
+    s.submit(sub(&b, None, None)).await.unwrap();
+    assert!(s.status("a").await.unwrap().is_some());
+    advance(&t, 1);
+    let c = message("c", "u", 1, 0);
+    s.submit(sub(&c, None, None)).await.unwrap();
+    assert_eq!(s.status("a").await.unwrap(), None);
+    // Waiting: kept.
+    assert!(s.status("b").await.unwrap().is_some());
+}

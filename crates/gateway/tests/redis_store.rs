@@ -74,6 +74,36 @@ async fn depth_parts(r: &mut redis::aio::MultiplexedConnection) -> (u64, u64, u6
     p.query_async(r).await.unwrap()
 }
 
+/// `[store] status_retention` sets the message hash's expiry, still
+/// kept past the end of a validity that is later, by the grace.
+#[tokio::test]
+async fn status_retention_is_the_stores_setting() {
+    let server = Server::start();
+    let options = RedisOptions {
+        status_retention: Duration::from_secs(7200),
+        ..RedisOptions::default()
+    };
+    let s = RedisStore::connect(&server.url(), options).unwrap();
+    let mut r = raw(&server).await;
+    let mut short = message("short", "u", 1, 0);
+    short.expires_ms = Some(short.accepted_ms + 60_000);
+    let long = message("long", "u", 1, 0);
+    for m in [&short, &long] {
+        s.submit(sub(m, None, None)).await.unwrap();
+    }
+    for (id, kept) in [
+        ("short", 7_200_000),
+        ("long", (48 * 3600 * 1000) + EXPIRY_GRACE_MS),
+    ] {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(rs::message_key(id))
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert!(ttl > kept - 60_000 && ttl <= kept, "{id}: {ttl}");
+    }
+}
+
 #[tokio::test]
 async fn keys_and_retention() {
     let server = Server::start();
@@ -99,7 +129,7 @@ async fn keys_and_retention() {
     // Kept for query_sm at least STATUS_RETENTION_MS, and past the end
     // of its validity by the grace the expiry sweep has (without a
     // validity_period: 48 h after acceptance).
-    let kept = m.retention_ms();
+    let kept = m.retention_ms(STATUS_RETENTION_MS);
     assert_eq!(
         kept,
         STATUS_RETENTION_MS.max(m.valid_until() - m.accepted_ms + EXPIRY_GRACE_MS)

@@ -45,9 +45,16 @@ async fn serve(config: Arc<Config>) -> anyhow::Result<()> {
     info!(file = %config.file, version = env!("CARGO_PKG_VERSION"), "tern starting");
     raise_file_limit();
     match &config.store {
-        StoreConfig::Memory => serve_with(config.clone(), MemoryStore::new(), true).await,
+        StoreConfig::Memory => {
+            let store = MemoryStore::new().with_retention(config.status_retention);
+            serve_with(config.clone(), store, true).await
+        }
         StoreConfig::Redis { url } => {
-            let store = RedisStore::connect(url.expose(), RedisOptions::default())
+            let options = RedisOptions {
+                status_retention: config.status_retention,
+                ..RedisOptions::default()
+            };
+            let store = RedisStore::connect(url.expose(), options)
                 .with_context(|| format!("{}: [store] url", config.file))?;
             if let Err(e) = store.ping().await {
                 // tern serves anyway (submits get ESME_RMSGQFUL) and

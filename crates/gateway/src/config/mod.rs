@@ -60,6 +60,9 @@ pub struct Config {
     /// `[store] queue_limit`: messages a connector's queue may hold before
     /// submits are answered ESME_RMSGQFUL.
     pub queue_limit: u64,
+    /// `[store] status_retention`: how long a final message's state is
+    /// kept for query_sm (the store's retention).
+    pub status_retention: std::time::Duration,
     pub log: LogConfig,
     pub groups: BTreeMap<String, Group>,
     /// Users with their group's defaults applied.

@@ -128,7 +128,7 @@ pub(super) fn read(
     };
     let smpp_server = read_smpp_server(&reader, &single(Kind::SmppServer));
     let http_api = read_http_api(&reader, &single(Kind::HttpApi));
-    let (store, queue_limit) = read_store(&reader, &single(Kind::Store));
+    let (store, queue_limit, status_retention) = read_store(&reader, &single(Kind::Store));
     let log = read_log(&reader, &single(Kind::Log));
 
     let mut groups = BTreeMap::new();
@@ -200,6 +200,7 @@ pub(super) fn read(
         http_api,
         store,
         queue_limit,
+        status_retention,
         log,
         groups,
         users,

@@ -103,6 +103,7 @@ key_table! {
         // Read only for redis.
         URL: Secret = "url", default "redis://127.0.0.1:6379/0", secret;
         QUEUE_LIMIT: u64 = "queue_limit", default "1000000", whole;
+        STATUS_RETENTION: Duration = "status_retention", default "172800", retention;
     }
 }
 
@@ -191,17 +192,27 @@ pub(super) fn read_http_api(reader: &Reader<'_>, section: &Section) -> HttpApi {
     }
 }
 
-/// The store, and its `queue_limit`.
-pub(super) fn read_store(reader: &Reader<'_>, section: &Section) -> (StoreConfig, u64) {
+/// At least a minute, in seconds.
+fn retention(v: &str) -> Result<Duration, String> {
+    let d = seconds(v)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!("expected at least 60 seconds, got {v:?}"));
+    }
+    Ok(d)
+}
+
+/// The store, its `queue_limit` and its `status_retention`.
+pub(super) fn read_store(reader: &Reader<'_>, section: &Section) -> (StoreConfig, u64, Duration) {
     let s = Keys::new(reader, section, store::names());
     let queue_limit = s.get(&store::QUEUE_LIMIT);
+    let status_retention = s.get(&store::STATUS_RETENTION);
     let config = match s.get(&store::BACKEND) {
         Backend::Memory => StoreConfig::Memory,
         Backend::Redis => StoreConfig::Redis {
             url: s.get(&store::URL),
         },
     };
-    (config, queue_limit)
+    (config, queue_limit, status_retention)
 }
 
 pub(super) fn read_log(reader: &Reader<'_>, section: &Section) -> LogConfig {

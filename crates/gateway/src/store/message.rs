@@ -81,12 +81,14 @@ impl StoredMessage {
             .unwrap_or(self.accepted_ms.saturating_add(super::DEFAULT_VALIDITY_MS))
     }
 
-    /// How long from its acceptance the store keeps its state:
-    /// [`super::STATUS_RETENTION_MS`], or to [`super::EXPIRY_GRACE_MS`]
-    /// past the end of its validity when that is later.
-    pub fn retention_ms(&self) -> i64 {
+    /// How long from its acceptance a store whose retention is
+    /// `retention_ms` ([`super::STATUS_RETENTION_MS`] by default, `[store]
+    /// status_retention`) keeps its state: that, or to
+    /// [`super::EXPIRY_GRACE_MS`] past the end of its validity when that
+    /// is later (the expiry sweep must find it).
+    pub fn retention_ms(&self, retention_ms: i64) -> i64 {
         let span = self.valid_until().saturating_sub(self.accepted_ms);
-        super::STATUS_RETENTION_MS.max(span.saturating_add(super::EXPIRY_GRACE_MS))
+        retention_ms.max(span.saturating_add(super::EXPIRY_GRACE_MS))
     }
 
     /// This message with `r`'s content in place of its own

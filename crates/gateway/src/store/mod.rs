@@ -147,8 +147,9 @@ pub struct Taken {
 /// within one response time (it waits for its pace before taking).
 pub const RECLAIM_AFTER_MS: u64 = 300_000;
 
-/// How long message states are kept for query_sm: at least 24 h. A
-/// message not final by then is kept longer: until the end of its
+/// How long message states are kept for query_sm by default (`[store]
+/// status_retention`), from acceptance. A message not final by then is
+/// kept longer: until the end of its
 /// validity and [`EXPIRY_GRACE_MS`] while it waits for its connector
 /// ([`StoredMessage::retention_ms`]), until the end of its receipt wait
 /// and [`EXPIRY_GRACE_MS`] once sent, so that the expiry sweeps find it.

@@ -205,6 +205,8 @@ struct Inner {
     callbacks: callbacks::CallbackQueue,
     expiry: expiry::Expiry,
     seq: Seq,
+    /// How long a final message's record is kept, from acceptance.
+    retention_ms: i64,
 }
 
 impl Inner {
@@ -273,9 +275,21 @@ impl MemoryStore {
     /// A store reading time (Unix microseconds) from `clock`, for tests.
     pub fn with_clock(clock: Clock) -> Self {
         MemoryStore {
-            inner: Arc::new(Mutex::new(Inner::default())),
+            inner: Arc::new(Mutex::new(Inner {
+                retention_ms: STATUS_RETENTION_MS,
+                ..Inner::default()
+            })),
             clock,
         }
+    }
+
+    /// This store, keeping message states `retention` from acceptance
+    /// (`[store] status_retention`; at least a millisecond).
+    pub fn with_retention(self, retention: Duration) -> Self {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.retention_ms = ms(retention).max(1);
+        }
+        self
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {

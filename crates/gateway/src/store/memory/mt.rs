@@ -48,7 +48,7 @@ use tokio::sync::Notify;
 use super::{Entry, Id, Inner, Kept, Map, MemoryStore, TimeKey, ms, slot};
 use crate::store::{
     CancelOutcome, EXPIRY_GRACE_MS, RECLAIM_AFTER_MS, Refusal, ReplaceOutcome, Replacement,
-    STATUS_RETENTION_MS, StoreError, StoredMessage, Submission, Taken, rules,
+    StoreError, StoredMessage, Submission, Taken, rules,
 };
 
 #[cfg(doc)]
@@ -193,8 +193,9 @@ impl Inner {
         let id: Id = Arc::from(m.id.as_str());
         slot(&mut self.mt.queues, connector).push_back(id.clone());
         *slot(&mut self.mt.depth, connector) += 1;
+        // Looked at then; a record not final by then stays until it is.
         self.retention
-            .push_back((now_ms + STATUS_RETENTION_MS, id.clone()));
+            .push_back((now_ms + self.retention_ms, id.clone()));
         let user = self.name(&m.user);
         let connector = self.name(connector);
         self.messages.insert(
@@ -239,7 +240,7 @@ impl Inner {
                 }
                 // Still waiting, in flight, or waiting for its receipts:
                 // looked at again later.
-                Some(_) => self.retention.push_back((now_ms + STATUS_RETENTION_MS, id)),
+                Some(_) => self.retention.push_back((now_ms + EXPIRY_GRACE_MS, id)),
                 None => {}
             }
         }

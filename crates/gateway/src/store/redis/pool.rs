@@ -42,6 +42,9 @@ pub struct RedisOptions {
     pub connect_timeout: Duration,
     /// Time to wait for an answer, and for a free pooled connection.
     pub response_timeout: Duration,
+    /// How long a message's state is kept from acceptance (`[store]
+    /// status_retention`).
+    pub status_retention: Duration,
 }
 
 impl Default for RedisOptions {
@@ -50,6 +53,7 @@ impl Default for RedisOptions {
             pool_size: 16,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
+            status_retention: Duration::from_millis(crate::store::STATUS_RETENTION_MS as u64),
         }
     }
 }

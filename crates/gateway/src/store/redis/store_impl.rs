@@ -76,6 +76,13 @@ fn count(runs: Vec<Result<i64, StoreError>>) -> Result<u64, StoreError> {
 }
 
 impl RedisStore {
+    /// How long a message's state is kept from acceptance.
+    fn retention_ms(&self) -> i64 {
+        i64::try_from(self.inner.options.status_retention.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    }
+
     /// Up to `max` messages of the expiry index `index` due by now
     /// (tern's clock: the scripts check again by Redis'). An id whose
     /// message is gone (past its retention) leaves the index here.
@@ -159,7 +166,7 @@ impl Store for RedisStore {
             .arg(&m.user)
             .arg(connector)
             .arg(m.accepted_ms)
-            .arg(m.retention_ms())
+            .arg(m.retention_ms(self.retention_ms()))
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
             .arg(m.submit.registered_delivery.0)
@@ -380,7 +387,9 @@ impl Store for RedisStore {
         let wait_ms = i64::try_from(ttl_ms(ttl))
             .unwrap_or(i64::MAX)
             .saturating_add(EXPIRY_GRACE_MS);
-        let kept_until = m.accepted_ms.saturating_add(m.retention_ms());
+        let kept_until = m
+            .accepted_ms
+            .saturating_add(m.retention_ms(self.retention_ms()));
         if crate::store::now_us() / 1000 + wait_ms > kept_until {
             inv.arg(wait_ms);
         } else {
