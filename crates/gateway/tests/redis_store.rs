@@ -104,6 +104,49 @@ async fn status_retention_is_the_stores_setting() {
     }
 }
 
+/// A message sent so late that its hash would expire before its receipt
+/// wait ends is kept to the end of it and an hour; `sent` never
+/// shortens a hash's life.
+#[tokio::test]
+async fn a_message_sent_late_is_kept_past_its_receipt_wait() {
+    let server = Server::start();
+    let s = store(&server);
+    let r = raw(&server).await;
+    // Accepted (the fixtures' time) months before now: by tern's reading
+    // its hash expires before any receipt wait ends.
+    for id in ["long", "short"] {
+        s.submit(sub(&message(id, "u", 1, 0), None, None))
+            .await
+            .unwrap();
+    }
+    let taken = s.take("up", "w", 2, Duration::ZERO).await.unwrap();
+    let pttl = |id: &'static str| {
+        let mut r = r.clone();
+        async move {
+            let t: i64 = redis::cmd("PTTL")
+                .arg(rs::message_key(id))
+                .query_async(&mut r)
+                .await
+                .unwrap();
+            t
+        }
+    };
+    let hundred_hours = Duration::from_secs(100 * 3600);
+    s.sent("up", &taken[0], &["x1".into()], hundred_hours)
+        .await
+        .unwrap();
+    s.sent("up", &taken[1], &["x2".into()], Duration::from_secs(1))
+        .await
+        .unwrap();
+    let want = 100 * 3600 * 1000 + EXPIRY_GRACE_MS;
+    let long = pttl("long").await;
+    assert!(long > want - 60_000 && long <= want, "{long}");
+    // Its submit kept it 49 h: not shortened to the second's wait.
+    let short = pttl("short").await;
+    let kept = 48 * 3600 * 1000 + EXPIRY_GRACE_MS;
+    assert!(short > kept - 60_000 && short <= kept, "{short}");
+}
+
 #[tokio::test]
 async fn keys_and_retention() {
     let server = Server::start();

@@ -10,8 +10,8 @@
 -- unless it is final (a held final receipt made it so).
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5 the
 -- message's callback level ('' for none), 6 connector, 7 how long to keep
--- the hash from now ('' to leave its expiry as it is), 8.. the upstream
--- ids.
+-- the hash from now at least ('' to leave its expiry as it is), 8.. the
+-- upstream ids.
 
 local n = #ARGV - 7
 local ck = KEYS[5 + 2 * n]
@@ -57,7 +57,10 @@ if st[1] then
       end
     end
   end
-  if ARGV[7] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+  -- Longer only (tern's reading of when it expires may be a little off).
+  if ARGV[7] ~= '' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then
+    redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  end
   if acked == 1 then
     redis.call('ZREM', waiting, ARGV[3])
     if not final then redis.call('ZADD', unanswered, fmt(now_ms() + ttl), ARGV[3]) end
