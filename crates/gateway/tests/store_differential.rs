@@ -17,8 +17,10 @@
 //! callback queue (some submits carry a `dlr-url` at level 1, 2 or 3, so
 //! their receipts and upstream answers are queued there; calls queued
 //! whole; takes, done and retries, due at once, in a moment or not within
-//! the case, on what was taken); and queries (status, balance, depths,
-//! upstream ids). Settling again what was settled (documented to change
+//! the case, on what was taken); the expiry sweeps (half the messages
+//! valid for a day, half past their validity from the start; a sent
+//! whose receipt wait is 1 ms or an hour); and queries (status,
+//! balance, depths, upstream ids). Settling again what was settled (documented to change
 //! nothing) is in the mix too.
 //!
 //! What legitimately differs is normalised before comparing: tokens (a
@@ -111,6 +113,9 @@ enum Op {
         queue_limit: u64,
         /// The `dlr-level` of its callback, if it has one.
         callback: Option<u8>,
+        /// Valid for a day from now; else without a validity_period,
+        /// which for the fixtures' acceptance time has ended already.
+        lasting: bool,
     },
     Take {
         connector: usize,
@@ -120,6 +125,19 @@ enum Op {
     Sent {
         pick: usize,
         ids: usize,
+        /// Its receipt wait (and its mappings) one millisecond, over by
+        /// the next operation; else an hour.
+        short: bool,
+    },
+    /// [`Store::expire_waiting`] of a connector.
+    ExpireWaiting {
+        connector: usize,
+    },
+    /// [`Store::expire_unanswered`] of a connector, ending in EXPIRED or
+    /// UNKNOWN.
+    ExpireUnanswered {
+        connector: usize,
+        expired: bool,
     },
     Retry {
         pick: usize,
@@ -299,6 +317,7 @@ fn submit(mix: Mix) -> impl Strategy<Value = Op> {
         any::<bool>(),
         prop_oneof![4 => Just(1_000u64), 1 => 1u64..=3],
         prop_oneof![mix.callbacks.0 => Just(None), mix.callbacks.1 => (1u8..=3).prop_map(Some)],
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -312,6 +331,7 @@ fn submit(mix: Mix) -> impl Strategy<Value = Op> {
                 charged,
                 queue_limit,
                 callback,
+                lasting,
             )| {
                 Op::Submit {
                     again,
@@ -324,6 +344,7 @@ fn submit(mix: Mix) -> impl Strategy<Value = Op> {
                     charged,
                     queue_limit,
                     callback,
+                    lasting,
                 }
             },
         )
@@ -336,7 +357,11 @@ fn op(mix: Mix) -> impl Strategy<Value = Op> {
             .prop_map(|(user, micro)| Op::InitCredit { user, micro }),
         6 => submit(mix),
         4 => (connector(), 0usize..=3).prop_map(|(connector, max)| Op::Take { connector, max }),
-        4 => (pick, 0usize..=3).prop_map(|(pick, ids)| Op::Sent { pick, ids }),
+        4 => (pick, 0usize..=3, any::<bool>())
+            .prop_map(|(pick, ids, short)| Op::Sent { pick, ids, short }),
+        2 => connector().prop_map(|connector| Op::ExpireWaiting { connector }),
+        2 => (connector(), any::<bool>())
+            .prop_map(|(connector, expired)| Op::ExpireUnanswered { connector, expired }),
         3 => (pick, delay())
             .prop_map(|(pick, delay)| Op::Retry { pick, delay }),
         1 => (pick, final_state(), prop_oneof![Just(0u8), Just(0x45)])
@@ -566,6 +591,11 @@ struct Pair {
     callbacks: Vec<CallbackHandle>,
     /// Upstream ids handed out by sent so far: x0 .. x<next_upstream - 1>.
     next_upstream: usize,
+    /// Upstream ids handed out by short sents: s0 .. s<next_short - 1>,
+    /// which no receipt names (a receipt a short sent applied would be
+    /// queued for 1 ms, and expired delivery items are trimmed
+    /// differently: docs/store.md, "Where the backends may differ").
+    next_short: usize,
     log: Vec<String>,
 }
 
@@ -606,6 +636,7 @@ impl Pair {
                 charged,
                 queue_limit,
                 callback,
+                lasting,
             } => {
                 let i = match again {
                     Some(k) if !self.submitted.is_empty() => k % self.submitted.len(),
@@ -623,7 +654,7 @@ impl Pair {
                             parts,
                             rate_micro: rate,
                             accepted_ms: ACCEPTED,
-                            expires_ms: None,
+                            expires_ms: lasting.then(|| now_ms() + 86_400_000),
                             callback: callback.and_then(receipt_callback),
                             route: None,
                         };
@@ -678,22 +709,54 @@ impl Pair {
                     });
                 }
             }
-            Op::Sent { pick, ids } => {
+            Op::Sent { pick, ids, short } => {
                 let Some(h) = self.unsettled(pick) else {
                     return Ok(());
                 };
-                let ups: Vec<String> = (0..ids)
-                    .map(|k| format!("x{}", self.next_upstream + k))
-                    .collect();
-                self.next_upstream += ids;
-                self.log.push(format!("sent t{h} as {ups:?}"));
+                let (prefix, next) = if short {
+                    ("s", &mut self.next_short)
+                } else {
+                    ("x", &mut self.next_upstream)
+                };
+                let ups: Vec<String> = (0..ids).map(|k| format!("{prefix}{}", *next + k)).collect();
+                *next += ids;
+                let ttl = if short { Duration::from_millis(1) } else { TTL };
+                self.log.push(format!("sent t{h} as {ups:?} for {ttl:?}"));
                 let h = &mut self.taken[h];
                 let (a, b) = (
-                    m.sent(h.connector, &h.memory, &ups, TTL).await,
-                    r.sent(h.connector, &h.redis, &ups, TTL).await,
+                    m.sent(h.connector, &h.memory, &ups, ttl).await,
+                    r.sent(h.connector, &h.redis, &ups, ttl).await,
                 );
                 h.settled = Some(Settled::Sent(ups));
                 same!(self, a, b);
+                if short {
+                    // Its wait is over at the next operation on both.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            Op::ExpireWaiting { connector } => {
+                let c = CONNECTORS[connector];
+                self.log.push(format!("expire waiting of {c}"));
+                same!(
+                    self,
+                    m.expire_waiting(c, 100, TTL).await,
+                    r.expire_waiting(c, 100, TTL).await
+                );
+            }
+            Op::ExpireUnanswered { connector, expired } => {
+                let c = CONNECTORS[connector];
+                let state = if expired {
+                    MessageState::Expired
+                } else {
+                    MessageState::Unknown
+                };
+                self.log
+                    .push(format!("expire unanswered of {c} as {state:?}"));
+                same!(
+                    self,
+                    m.expire_unanswered(c, state, 100, TTL).await,
+                    r.expire_unanswered(c, state, 100, TTL).await
+                );
             }
             Op::Retry { pick, delay } => {
                 let Some(h) = self.unsettled(pick) else {
@@ -1127,6 +1190,7 @@ async fn run_case(server: &Server, ops: &[Op]) -> Result<(), TestCaseError> {
         deliveries: Vec::new(),
         callbacks: Vec::new(),
         next_upstream: 0,
+        next_short: 0,
         log: Vec::new(),
     };
     for op in ops {
