@@ -19,6 +19,17 @@ fn valid_until(mut m: StoredMessage, until: i64) -> StoredMessage {
     m
 }
 
+/// The receipts waiting for `user`, taken and delivered, by message id.
+async fn receipts<B: Backend>(b: &B, user: &str) -> Vec<UserReceipt> {
+    let mut got: Vec<UserReceipt> = drain(b, user)
+        .await
+        .iter()
+        .map(|d| receipt_of(d).clone())
+        .collect();
+    got.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+    got
+}
+
 /// Queued, in the retry set, taken, and later: only the first two
 /// expire when their validity ends, refunded, each with one final
 /// EXPIRED receipt (sub = its parts, dlvrd 0); the taken one is its
@@ -65,12 +76,7 @@ pub async fn a_waiting_message_expires_on_time_with_one_receipt<B: Backend>(b: &
         s.status("h").await.unwrap().unwrap().state,
         MessageState::Enroute
     );
-    let mut got: Vec<UserReceipt> = drain(b, "u")
-        .await
-        .iter()
-        .map(|d| receipt_of(d).clone())
-        .collect();
-    got.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+    let got = receipts(b, "u").await;
     assert_eq!(got.len(), 2);
     for (r, (m, parts)) in got.iter().zip([(&q, 3), (&r, 1)]) {
         assert_eq!(&*r.message, m);
@@ -165,12 +171,7 @@ pub async fn a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state<B
         MessageState::Delivered
     );
     // rd 1 asks for every final receipt, rd 0 for none.
-    let mut got: Vec<UserReceipt> = drain(b, "u")
-        .await
-        .iter()
-        .map(|d| receipt_of(d).clone())
-        .collect();
-    got.sort_by(|a, b| a.message.id.cmp(&b.message.id));
+    let got = receipts(b, "u").await;
     assert_eq!(got.len(), 2);
     for (r, (m, sub, dlvrd)) in got.iter().zip([(&none, 1, 0), (&two, 2, 1)]) {
         assert_eq!(&*r.message, m);
