@@ -10,7 +10,9 @@
 # minute, in KB per minute, and the change it predicts over the run as a
 # share of the mean).
 #   bash bench/soak.sh [minutes] [rate]
-# NO_BUILD=1 skips the release build.
+# tern runs bench/tern-soak-redis.ini (10 minutes of message states, as
+# an operator at this rate would keep; INI= another); REWRITE=no turns
+# Redis' automatic AOF rewrite off. NO_BUILD=1 skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
@@ -30,11 +32,13 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 target/release/smsc-sim --port 27783 --threads 1 >/dev/null 2>&1 &
 pids+=($!)
+rewrite=(--auto-aof-rewrite-min-size 2gb)
+if [ "${REWRITE:-yes}" = no ]; then rewrite=(--auto-aof-rewrite-percentage 0); fi
 redis-server --port 27782 --bind 127.0.0.1 --save '' --dir "$dir" --appendonly yes \
-  --appendfsync everysec --auto-aof-rewrite-min-size 2gb >/dev/null &
+  --appendfsync everysec "${rewrite[@]}" >/dev/null &
 redis=$!; pids+=("$redis")
 for _ in $(seq 50); do redis-cli -p 27782 ping >/dev/null 2>&1 && break; sleep 0.1; done
-target/release/tern run -c bench/tern-receipts-redis.ini 2>"$dir/tern.log" &
+target/release/tern run -c "${INI:-bench/tern-soak-redis.ini}" 2>"$dir/tern.log" &
 tern=$!; pids+=("$tern")
 sleep 1
 
@@ -67,6 +71,7 @@ plot "$out/soak-redis.csv" every ::1 using 1:(\$2/1024) with lines title "tern" 
 EOF
 fi
 
+INI="${INI:-bench/tern-soak-redis.ini}" REWRITE="${REWRITE:-yes}" \
 MINUTES=$minutes RATE=$rate CSV="$out/soak-redis.csv" LOAD="$(cat "$dir/load.json")" \
   LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)" python3 - <<'EOF'
 import csv, json, os
@@ -91,7 +96,8 @@ print(json.dumps({
                     "max": max(r[1] for r in rows), "last": rows[-1][1]},
     "tern_rss_slope_kb_per_min": round(slope, 1),
     "tern_rss_trend_share_of_mean": round(slope * span / my, 4) if my else 0,
-    "redis_rss_kb": {"first": rows[0][2], "last": rows[-1][2]},
+    "redis_rss_kb": {"first": rows[0][2], "max": max(r[2] for r in rows), "last": rows[-1][2]},
+    "ini": os.environ["INI"], "aof_rewrite": os.environ["REWRITE"],
     "loadavg_end": os.environ["LOADAVG"],
 }))
 EOF
