@@ -77,4 +77,5 @@ contract! {
     expiry::a_waiting_message_expires_on_time_with_one_receipt => test_clock;
     expiry::a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state => test_clock;
     expiry::a_moved_or_replaced_message_expires_where_and_when_it_waits_now => test_clock;
+    expiry::a_message_without_a_validity_period_expires_48_hours_after_acceptance => test_clock;
 }

@@ -1255,6 +1255,8 @@ fn mostly_callbacks() {
 #[test]
 fn normalising_keeps_what_a_receipt_says() {
     let m = Arc::new(common::fixtures::with_rd("a", 2, 1));
+    // One reading: two could straddle a millisecond (a life of 11).
+    let now = now_ms();
     let d = |state, dlvrd| Delivery {
         token: "1".into(),
         item: DeliveryItem::Receipt(Box::new(UserReceipt {
@@ -1265,8 +1267,8 @@ fn normalising_keeps_what_a_receipt_says() {
             dlvrd,
             done_ms: DONE,
         })),
-        queued_ms: now_ms(),
-        expires_ms: now_ms() + 10,
+        queued_ms: now,
+        expires_ms: now + 10,
     };
     assert_eq!(
         item(&d(MessageState::Delivered, 2)),
@@ -1291,6 +1293,7 @@ fn normalising_keeps_what_a_receipt_says() {
 #[test]
 fn normalising_keeps_what_a_callback_says() {
     let m = Arc::new(common::fixtures::with_rd("a", 2, 1));
+    let now = now_ms();
     let c = |state, up: &str, attempts| CallbackTaken {
         token: "1".into(),
         item: Callback::Receipt {
@@ -1305,8 +1308,8 @@ fn normalising_keeps_what_a_callback_says() {
             connector: "up".into(),
             upstream_id: up.into(),
         },
-        queued_ms: now_ms(),
-        expires_ms: now_ms() + 10,
+        queued_ms: now,
+        expires_ms: now + 10,
         attempts,
     };
     let a = callback_item(&c(MessageState::Delivered, "x1", 0));

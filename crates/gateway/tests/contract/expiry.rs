@@ -259,3 +259,44 @@ pub async fn a_moved_or_replaced_message_expires_where_and_when_it_waits_now<B: 
     assert_eq!(s.queue_depth("up").await.unwrap(), 1);
     assert_eq!(drain(b, "u").await.len(), 2);
 }
+
+/// A message without a validity_period expires
+/// [`DEFAULT_VALIDITY_MS`](gateway::store::DEFAULT_VALIDITY_MS) after its
+/// acceptance, queued (on redis: found at the head of its stream, with
+/// no index entry) or in the retry set; a younger one waits on.
+pub async fn a_message_without_a_validity_period_expires_48_hours_after_acceptance<B: Backend>(
+    b: &B,
+) {
+    let s = b.store();
+    let tick = b.tick() as i64;
+    let ttl = ms(90_000);
+    let long_ago = b.now_ms() - gateway::store::DEFAULT_VALIDITY_MS + 3 * tick;
+    let mut retried = with_rd("retried", 1, 1);
+    retried.accepted_ms = long_ago;
+    let t = taken(b, &retried).await;
+    s.retry("up", &t, ms(3_600_000)).await.unwrap();
+    let mut old = with_rd("old", 2, 1);
+    old.accepted_ms = long_ago;
+    s.submit(sub(&old, None, None)).await.unwrap();
+    let mut young = with_rd("young", 1, 1);
+    young.accepted_ms = b.now_ms();
+    s.submit(sub(&young, None, None)).await.unwrap();
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    b.pass(5 * tick as u64).await;
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 2);
+    assert_eq!(s.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    for (id, state) in [
+        ("old", MessageState::Expired),
+        ("retried", MessageState::Expired),
+        ("young", MessageState::Enroute),
+    ] {
+        assert_eq!(s.status(id).await.unwrap().unwrap().state, state, "{id}");
+    }
+    let got = receipts(b, "u").await;
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].message.id.as_str(), got[0].sub), ("old", 2));
+    assert_eq!(got[1].message.id, "retried");
+    let next = take(b, 10).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].message.id, "young");
+}

@@ -431,8 +431,9 @@ impl Inner {
         };
         e.place = Place::Retrying(due);
         e.connector = name;
-        let until = e.until;
-        self.index_waiting(&id, until);
+        // No longer taken: indexed by its validity again (not by a later
+        // look a sweep gave it while it was taken).
+        self.index_waiting(&id, taken.message.valid_until());
         slot(&mut self.mt.retries, connector).insert((due, id.clone()));
         *slot(&mut self.mt.depth, connector) += 1;
         self.mt.wake(connector);

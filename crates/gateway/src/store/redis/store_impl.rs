@@ -57,13 +57,22 @@ fn callback_level(c: &Option<ReceiptCallback>) -> String {
         .unwrap_or_default()
 }
 
-/// A message an expiry index names as due: its id, its owner and its
-/// parts (1 when its stored form does not read).
+/// A message an expiry index (or the head of a stream) names as due:
+/// its id, its owner and its parts (1 when its stored form does not
+/// read), and when it is due for a message the index does not hold ('':
+/// the index says).
 struct Due {
     id: String,
     user: String,
     parts: u32,
+    until: String,
 }
+
+/// Entries of a connector's stream a sweep reads at a time, and pages at
+/// most (messages with a validity_period of their own, in the index, are
+/// passed over).
+const HEAD_PAGE: usize = 256;
+const HEAD_PAGES: usize = 4;
 
 /// How many of the expiry scripts' runs made a message final; the first
 /// error when one failed (the sweep runs again).
@@ -81,6 +90,57 @@ impl RedisStore {
         i64::try_from(self.inner.options.status_retention.as_millis())
             .unwrap_or(i64::MAX)
             .max(1)
+    }
+
+    /// Up to `max` messages without a validity_period of their own, in
+    /// their first entry of `connector`'s stream, whose default validity
+    /// ended by now (tern's clock; the script checks again). Such
+    /// entries are in the order of acceptance, the oldest at the head,
+    /// so the scan stops at the first that is not due.
+    async fn due_at_the_head(&self, connector: &str, max: usize) -> Result<Vec<Due>, StoreError> {
+        let now = crate::store::now_us() / 1000;
+        let key = queue_key(connector);
+        let mut out = Vec::new();
+        let mut from = "-".to_string();
+        for _ in 0..HEAD_PAGES {
+            let mut cmd = ::redis::cmd("XRANGE");
+            cmd.arg(&key)
+                .arg(&from)
+                .arg("+")
+                .arg("COUNT")
+                .arg(HEAD_PAGE);
+            let page: Vec<(String, Vec<Vec<u8>>)> = self.run(Req::Cmd(&cmd)).await?;
+            let last = page.len() < HEAD_PAGE;
+            for (entry, fields) in page {
+                from = format!("({entry}");
+                let m = fields
+                    .chunks(2)
+                    .find(|f| f.first().is_some_and(|k| k == b"m"))
+                    .and_then(|f| f.get(1))
+                    .and_then(|m| StoredMessage::decode(m.clone().into()).ok());
+                let Some(m) = m else { continue };
+                if m.expires_ms.is_some() {
+                    continue;
+                }
+                let until = m.valid_until();
+                if until > now {
+                    return Ok(out);
+                }
+                out.push(Due {
+                    id: m.id,
+                    user: m.user,
+                    parts: m.parts,
+                    until: until.to_string(),
+                });
+                if out.len() >= max {
+                    return Ok(out);
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `max` messages of the expiry index `index` due by now
@@ -109,7 +169,12 @@ impl RedisStore {
             match row {
                 (Some(user), Some(m)) => {
                     let parts = StoredMessage::decode(m.into()).map_or(1, |m| m.parts);
-                    out.push(Due { id, user, parts });
+                    out.push(Due {
+                        id,
+                        user,
+                        parts,
+                        until: String::new(),
+                    });
                 }
                 _ => {
                     gone.cmd("ZREM").arg(index).arg(id).ignore();
@@ -170,8 +235,13 @@ impl Store for RedisStore {
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
             .arg(m.submit.registered_delivery.0)
-            .arg(callback_level(&m.callback))
-            .arg(m.valid_until());
+            .arg(callback_level(&m.callback));
+        // Without a validity_period its first stream entry is its place
+        // in the expiry order (docs/store.md, *Expiry*): no index entry.
+        match m.expires_ms {
+            Some(_) => inv.arg(m.valid_until()),
+            None => inv.arg(""),
+        };
         // Safe to repeat: the script is idempotent on the message id. With
         // the others waiting (batching).
         let code: i64 = self
@@ -415,11 +485,13 @@ impl Store for RedisStore {
             .key(retry_key(connector))
             .key(retry_messages_key(connector))
             .key(requeued_key(connector))
+            .key(waiting_key(connector))
             .arg(GROUP)
             .arg(&taken.token)
             .arg(&taken.message.id)
             .arg(delay_ms(delay))
-            .arg(&encoded[..]);
+            .arg(&encoded[..])
+            .arg(taken.message.valid_until());
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
@@ -648,7 +720,15 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> Result<u64, StoreError> {
         let index = waiting_key(connector);
-        let runs = self.due(&index, max).await?.into_iter().map(|d| {
+        let mut due = self.due(&index, max).await?;
+        if due.len() < max {
+            for d in self.due_at_the_head(connector, max - due.len()).await? {
+                if !due.iter().any(|x| x.id == d.id) {
+                    due.push(d);
+                }
+            }
+        }
+        let runs = due.into_iter().map(|d| {
             let mut inv = scripts::EXPIRE.prepare_invoke();
             inv.key(message_key(&d.id))
                 .key(queue_key(connector))
@@ -666,7 +746,8 @@ impl Store for RedisStore {
                 .arg(d.parts)
                 .arg(ttl_ms(ttl))
                 .arg(connector)
-                .arg(EXPIRY_RECHECK_MS);
+                .arg(EXPIRY_RECHECK_MS)
+                .arg(d.until);
             self.script::<i64>(inv)
         });
         // Safe to repeat: a second run finds it final, or not due.

@@ -1,18 +1,22 @@
--- Store::expire_waiting, for one message of the connector's waiting
--- index whose validity ended: queued or in the retry set (and held by no
--- consumer), it leaves them EXPIRED, refunded, with its final receipt
--- queued when wanted (as fail.lua); taken by a consumer, it is looked at
--- again later; gone, final or sent, it leaves the index. Answers 1 when
--- it expired it, 0 when not.
+-- Store::expire_waiting, for one message whose validity ended, from the
+-- connector's waiting index or from the head of its stream (a message
+-- without a validity_period in its first entry: ARGV 9 is when it
+-- ends): queued or in the retry set (and held by no consumer), it leaves
+-- them EXPIRED, refunded, with its final receipt queued when wanted (as
+-- fail.lua); taken by a consumer, it is looked at again later (in the
+-- index); gone, final or sent, it leaves the index. Answers 1 when it
+-- expired it, 0 when not.
 -- KEYS: 1 message hash, 2 queue stream, 3 credit, 4 retry set, 5 retry
 -- messages, 6 requeued, 7 the user's delivery stream, 8 the callback
 -- stream, 9 the waiting index.
 -- ARGV: 1 message id, 2 group, 3 ENROUTE, 4 EXPIRED, 5 parts, 6 ttl ms,
--- 7 connector, 8 ms until a taken message is looked at again.
+-- 7 connector, 8 ms until a taken message is looked at again, 9 when its
+-- validity ends (ms) if the index does not say.
 
 local now = now_ms()
--- Due by Redis' clock (another tern may have looked at it since).
-local due = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[1]))
+-- Due by Redis' clock (another tern may have looked at it since; a
+-- replace re-scores it).
+local due = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[1])) or tonumber(ARGV[9])
 if not due or due > now then return 0 end
 local h = redis.call('HMGET', KEYS[1], 'sid', 'state', 'taken', 'charge', 'sent_ms', 'm', 'rd',
   'cb')

@@ -5,7 +5,8 @@
 -- 5 charge ('' = unlimited), 6 encoded message, 7 message id, 8 user,
 -- 9 connector, 10 accepted_ms, 11 retention ms, 12 group, 13 ENROUTE,
 -- 14 registered_delivery, 15 the callback level ('' for none), 16 when
--- its validity ends (ms).
+-- its validity ends (ms), for a message with a validity_period ('' for
+-- one without: the stream's head is its index, docs/store.md, *Expiry*).
 -- A refusal returns before the first write, so it changes nothing.
 
 -- Idempotent on the message id: a submit repeated after a lost answer
@@ -48,5 +49,5 @@ redis.call('HSET', KEYS[4], 'm', ARGV[6], 'user', ARGV[8], 'conn', ARGV[9], 'sid
   'rd', ARGV[14])
 if ARGV[15] ~= '' then redis.call('HSET', KEYS[4], 'cb', ARGV[15]) end
 redis.call('PEXPIRE', KEYS[4], ARGV[11])
-redis.call('ZADD', KEYS[6], ARGV[16], ARGV[7])
+if ARGV[16] ~= '' then redis.call('ZADD', KEYS[6], ARGV[16], ARGV[7]) end
 return SUBMIT_OK
