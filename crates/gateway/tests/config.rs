@@ -381,3 +381,49 @@ fn status_retention_and_dlr_expiry_state() {
         ]
     );
 }
+
+/// What could never work is refused by check-config, naming the key: a
+/// plain-text password longer than a bind carries, upstream bind fields
+/// over SMPP 3.4's lengths, a store URL the redis client cannot read
+/// (its value not quoted: it may hold a password), a PEM "file" that
+/// never ends.
+#[test]
+fn values_that_could_never_work_are_refused() {
+    let long_user = "[user:a]\npassword = abcdefghijabcdefghijabcdefghij123\n";
+    let connector = "[connector:up]\nhost = h\nport = 1\nusername = sixteen-chars-xx\npassword = ninechars\nsystem_type = thirteen-char\n[mt-route:0]\ntype = default\nconnectors = up\n";
+    let e = errors(&format!(
+        "[store]\nbackend = redis\nurl = redis://:sekrit@127.0.0.1:port/0\n{long_user}{connector}"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "tern.ini:3: [store] url: not a Redis URL (redis://[:password@]host:port/db; the value is not shown: it may hold a password)".to_string(),
+            "tern.ini:5: [user:a] password: a plain-text password of at most 30 octets (what a bind carries), got 33".to_string(),
+            "tern.ini:9: [connector:up] username: at most 15 octets in an SMPP 3.4 bind, got 16".to_string(),
+            "tern.ini:10: [connector:up] password: at most 8 octets in an SMPP 3.4 bind, got 9".to_string(),
+            "tern.ini:11: [connector:up] system_type: at most 12 octets in an SMPP 3.4 bind, got 13".to_string(),
+        ]
+    );
+    assert!(
+        e.iter()
+            .all(|m| !m.contains("sekrit") && !m.contains("ninechars"))
+    );
+    // 30 and 8 are fine; an argon2 hash is any length.
+    let ok = format!(
+        "[user:a]\npassword = abcdefghijabcdefghijabcdefghij\n[user:b]\npassword = $argon2id$v=19$m=19456,t=2,p=1$NyHnVigRJ3tElhAiuKUMZQ$VLdpTJPCzJSC26DrnbxvwHP3au8FFtoIVPR4K8GMh+E\n{}",
+        MINIMAL.replace("password = p\n", "password = eightchr\n")
+    );
+    parse(&ok).unwrap();
+    let e = errors(&format!(
+        "[smpp-server]\ntls_port = 2777\ntls_cert = /dev/zero\ntls_key = /dev/zero\n{MINIMAL}"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "tern.ini:3: [smpp-server] tls_cert: cannot read /dev/zero: larger than 4194304 bytes"
+                .to_string(),
+            "tern.ini:4: [smpp-server] tls_key: cannot read /dev/zero: larger than 4194304 bytes"
+                .to_string(),
+        ]
+    );
+}

@@ -57,9 +57,9 @@ key_table! {
     pub(super) mod connector {
         HOST: String = "host", required, trimmed;
         PORT: u16 = "port", required, port_number;
-        USERNAME: String = "username", required, text;
-        PASSWORD: Secret = "password", default "", secret;
-        SYSTEM_TYPE: String = "system_type", default "", text;
+        USERNAME: String = "username", required, system_id;
+        PASSWORD: Secret = "password", default "", bind_password;
+        SYSTEM_TYPE: String = "system_type", default "", system_type;
         BIND: ConnectorBind = "bind", default "trx", connector_bind;
         SESSIONS: u32 = "sessions", default "1", at_least_one;
         WINDOW: u32 = "window", default "64", at_least_one;
@@ -80,6 +80,31 @@ key_table! {
         TLS_SERVER_NAME: String = "tls_server_name", optional, trimmed;
         TLS_VERIFY: bool = "tls_verify", default "yes", yes_no;
     }
+}
+
+/// A bind's field of at most `max` octets (SMPP 3.4: tern binds
+/// upstream within the 3.4 limits).
+fn bind_field(v: &str, max: usize) -> Result<(), String> {
+    if v.len() > max {
+        return Err(format!(
+            "at most {max} octets in an SMPP 3.4 bind, got {}",
+            v.len()
+        ));
+    }
+    Ok(())
+}
+
+fn system_id(v: &str) -> Result<String, String> {
+    bind_field(v, 15).and_then(|()| text(v))
+}
+
+/// The value is a secret: an error says its length only.
+fn bind_password(v: &str) -> Result<Secret, String> {
+    bind_field(v, 8).and_then(|()| secret(v))
+}
+
+fn system_type(v: &str) -> Result<String, String> {
+    bind_field(v, 12).and_then(|()| text(v))
 }
 
 fn port_number(v: &str) -> Result<u16, String> {

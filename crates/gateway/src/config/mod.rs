@@ -75,11 +75,39 @@ pub struct Config {
     pub mo_routes: Vec<MoRoute>,
 }
 
+/// The largest configuration file read: 16 MiB.
+pub const CONFIG_MAX: u64 = 16 << 20;
+
+/// The file at `path`, refused when it holds more than `max` bytes (a
+/// device such as `/dev/zero` never ends).
+pub(crate) fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
 impl Config {
     /// Read and check a file, with overrides from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_bounded(path, CONFIG_MAX).and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                )
+            })
+        });
+        let text = text.map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: file.clone(),
                 line: None,

@@ -10,6 +10,7 @@
 //! [`smpp_session::tls`].
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use smpp_session::tls::{self, TlsAcceptor, TlsConnector, TlsError};
@@ -18,6 +19,9 @@ use smpp_session::tls::{self, TlsAcceptor, TlsConnector, TlsError};
 /// system's (Debian's and Ubuntu's ca-certificates package; elsewhere set
 /// `tls_ca`).
 pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The largest PEM file read: 4 MiB (Debian's CA bundle is about 200 KB).
+pub const PEM_MAX: u64 = 4 << 20;
 
 /// A file's path and its contents as read. Prints as its path only (a
 /// key file's contents never reach a log).
@@ -28,9 +32,11 @@ pub struct PemFile {
 }
 
 impl PemFile {
-    /// Read the file at `path`; the error says why it cannot be read.
+    /// Read the file at `path` (at most [`PEM_MAX`] bytes: a
+    /// certificate chain or CA bundle is far smaller, and `/dev/zero`
+    /// never ends); the error says why it cannot be read.
     pub fn read(path: &str) -> Result<PemFile, String> {
-        match std::fs::read(path) {
+        match super::read_bounded(Path::new(path), PEM_MAX) {
             Ok(pem) => Ok(PemFile {
                 path: path.to_string(),
                 pem: pem.into(),

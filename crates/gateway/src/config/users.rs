@@ -95,12 +95,23 @@ key_table! {
     }
 }
 
+/// The longest plain-text password a bind carries (the front end reads
+/// Jasmin's 30 characters, `Limits::JASMIN`): a longer one could never
+/// bind.
+const PASSWORD_MAX: usize = smpp::pdu::Limits::JASMIN.password - 1;
+
 fn password(v: &str) -> Result<Password, String> {
-    Ok(if v.starts_with("$argon2") {
-        Password::Phc(Secret::new(v))
-    } else {
-        Password::Plain(Secret::new(v))
-    })
+    if v.starts_with("$argon2") {
+        return Ok(Password::Phc(Secret::new(v)));
+    }
+    if v.len() > PASSWORD_MAX {
+        // Its length only: the value is a secret.
+        return Err(format!(
+            "a plain-text password of at most {PASSWORD_MAX} octets (what a bind carries), got {}",
+            v.len()
+        ));
+    }
+    Ok(Password::Plain(Secret::new(v)))
 }
 
 /// Addresses or CIDR blocks: `10.0.0.0/8, 192.0.2.7`.
