@@ -4,13 +4,16 @@
 //! linger and settles the batch at once (one store call for a batch costs
 //! the store about what one for a single item does). An item's slot
 //! ([`OwnedSemaphorePermit`]) is given back only once it is settled.
-//! Not a stage: the delivery workers and the callback sender use it.
+//! Not a stage: the delivery workers and the callback sender use it;
+//! the connectors and the delivery workers settle through [`retrying`].
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::store::StoreError;
 
 /// An item to settle: its store token and the slot it holds.
 pub type Settled = (String, OwnedSemaphorePermit);
@@ -43,6 +46,29 @@ pub async fn gather<F, Fut>(
         }
         settle(tokens).await;
         permits.clear();
+    }
+}
+
+/// `op` until the store answers: up to 5 tries, pausing 200 ms, then
+/// twice as long each time (3 s in all), for settles, which are safe to
+/// repeat. A settle given up is left taken and handed out again after
+/// the reclaim time: sent or delivered twice.
+pub async fn retrying<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt == 5 => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+        }
     }
 }
 
@@ -83,5 +109,26 @@ mod tests {
             ]
         );
         assert_eq!(slots.available_permits(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_settle_is_tried_again_while_the_store_does_not_answer_for_3_s() {
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let t0 = tokio::time::Instant::now();
+        let down_for = Duration::from_millis(2_500);
+        let r = retrying(|| async {
+            tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if t0.elapsed() < down_for {
+                Err(StoreError("down".into()))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        // 0, 0.2, 0.6, 1.4, 3.0 s: the fifth try finds the store back.
+        assert_eq!(tries.into_inner(), 5);
+        let r: Result<(), _> = retrying(|| async { Err(StoreError("down".into())) }).await;
+        assert!(r.is_err());
     }
 }
