@@ -2,8 +2,10 @@
 //! redis backend while, on a schedule, everything Tern depends on fails
 //! (tests/crash.rs is the one-kill version this grows from):
 //!
-//! - **Redis is SIGKILLed** and started again on the same port and data
-//!   directory, with AOF on and `appendfsync always` (support's
+//! - **Redis is SIGKILLed** (on a deliver_sm to the ESME from tern B,
+//!   which the ESME answers once Redis is dead, so tern B has a delivery
+//!   to settle through the outage) and started again on the same port
+//!   and data directory, with AOF on and `appendfsync always` (support's
 //!   [`Redis`]), so every write Redis acknowledged survives its SIGKILL.
 //!   With `everysec` (what docs/operations.md recommends) Redis itself
 //!   may lose up to a second of acknowledged writes at a kill of Redis,
@@ -86,6 +88,8 @@ const ROUND: Duration = Duration::from_secs(30);
 const REDIS_KILL_AT: Duration = Duration::from_secs(8);
 /// How long Redis stays down.
 const REDIS_DOWN: Duration = Duration::from_secs(1);
+/// ... in [`chaos_with_a_long_redis_outage_leaves_nothing_taken`].
+const LONG_REDIS_DOWN: Duration = Duration::from_secs(6);
 const TERN_KILL_AT: Duration = Duration::from_secs(18);
 /// The pace of each tern's share: this many submits every [`TICK`]
 /// (150/s each, 300/s in all).
@@ -197,12 +201,17 @@ struct Received {
     other: Mutex<Vec<DeliverSm<Bytes>>>,
     receipts: AtomicU64,
     mos: AtomicU64,
-    /// Armed before tern A is killed: the first deliver_sm on a session
-    /// to tern A that comes while submits are in flight on it is left
-    /// unanswered, and what it was goes here (the main task then kills
-    /// tern A, so it must come again).
-    kill_hook: Mutex<Option<tokio::sync::oneshot::Sender<Got>>>,
+    /// Armed before a kill: the first deliver_sm on a session to the
+    /// tern named (A: true, B: false) that comes while submits are in
+    /// flight on it is left unanswered, and what it was, its session and
+    /// sequence number go here: the main task kills tern A before it has
+    /// its answer (so it must come again), or kills Redis and then
+    /// answers it (so tern B settles it while Redis is down).
+    kill_hook: Mutex<Option<(bool, tokio::sync::oneshot::Sender<Held>)>>,
 }
+
+/// A deliver_sm left unanswered by the kill hook.
+type Held = (Got, Session, u32);
 
 /// What a deliver_sm was.
 #[derive(Debug, Clone, PartialEq)]
@@ -342,7 +351,7 @@ async fn connect_retrying(port: u16, received: &Arc<Received>, to_a: bool) -> Se
 }
 
 /// Record, then answer, each deliver_sm of a session (to tern A when
-/// `to_a`: there, the kill hook may leave one unanswered).
+/// `to_a`, else to tern B), except the one the kill hook takes.
 fn spawn_inbox(
     session: Session,
     mut events: mpsc::Receiver<Event>,
@@ -355,10 +364,19 @@ fn spawn_inbox(
             match pdu.body {
                 Body::DeliverSm(d) => {
                     let got = received.record(&d);
-                    if to_a && session.outstanding() > 0 {
-                        let hook = received.kill_hook.lock().unwrap().take();
+                    if session.outstanding() > 0 {
+                        let hook = {
+                            let mut h = received.kill_hook.lock().unwrap();
+                            match h.take() {
+                                Some((side, hook)) if side == to_a => Some(hook),
+                                other => {
+                                    *h = other;
+                                    None
+                                }
+                            }
+                        };
                         if let Some(hook) = hook {
-                            let _ = hook.send(got);
+                            let _ = hook.send((got, session.clone(), seq));
                             continue;
                         }
                     }
@@ -537,7 +555,24 @@ fn no_message_stuck_enroute_past_expiry(_redis: &Redis) {}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_every_accepted_message_one_final_receipt_mo_and_credit_exact() {
     let secs = load_secs();
-    tokio::time::timeout(limit(secs), chaos(secs))
+    tokio::time::timeout(limit(secs), chaos(secs, REDIS_DOWN))
+        .await
+        .expect("the test did not finish within its limit");
+}
+
+/// The same run with Redis down for [`LONG_REDIS_DOWN`] at its kill
+/// (what a Redis with a large dataset takes to load its AOF again: the
+/// long run sees it). Settles are tried for 3 s only
+/// (`gateway::settle::retrying`); one given up leaves its item taken, to
+/// be handed out again after the reclaim time (300 s): a receipt
+/// delivered twice, or a message sent upstream twice. This run asserts
+/// that nothing is left taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: a Redis outage longer than the 3 s of settle retries leaves delivered \
+            receipts and sent messages taken, handed out again (twice) after the reclaim time"]
+async fn chaos_with_a_long_redis_outage_leaves_nothing_taken() {
+    let secs = 20;
+    tokio::time::timeout(limit(secs), chaos(secs, LONG_REDIS_DOWN))
         .await
         .expect("the test did not finish within its limit");
 }
@@ -554,7 +589,8 @@ struct Faults {
     log: Vec<String>,
 }
 
-async fn chaos(secs: u64) {
+/// `secs` of load, Redis down for `redis_down` at each of its kills.
+async fn chaos(secs: u64, redis_down: Duration) {
     let started = Instant::now();
     let mut redis = Redis::start();
     let sim = Sim::start(&[
@@ -597,15 +633,31 @@ async fn chaos(secs: u64) {
             break;
         }
         tokio::time::sleep_until(redis_at).await;
+        // SIGKILL on a deliver_sm to tern B's ESME session (as for tern
+        // A below), answered once Redis is dead: tern B must settle it
+        // while Redis is down, or deliver it again after the reclaim time.
+        let (hook, hooked) = tokio::sync::oneshot::channel();
+        *received.kill_hook.lock().unwrap() = Some((false, hook));
+        let held = tokio::time::timeout(HOOK_WITHIN, hooked).await.ok();
+        received.kill_hook.lock().unwrap().take();
         let pending = pending_by_consumer(&redis, &dlv_stream());
+        tokio::task::block_in_place(|| redis.kill());
+        let answered_in_outage = match held {
+            Some(Ok((got, session, seq))) => {
+                let resp = Body::DeliverSmResp(DeliverSmResp::default());
+                let _ = session.respond(seq, S::ESME_ROK, resp).await;
+                Some(got)
+            }
+            _ => None,
+        };
         tokio::task::block_in_place(|| {
-            redis.kill();
-            std::thread::sleep(REDIS_DOWN);
+            std::thread::sleep(redis_down);
             redis.restart();
         });
         faults.redis_kills += 1;
         faults.log.push(format!(
-            "{:?}: Redis killed and restarted (deliveries pending before: {pending:?})",
+            "{:?}: Redis killed and restarted (deliveries pending before: {pending:?}; \
+             answered once Redis was dead: {answered_in_outage:?})",
             load_start.elapsed()
         ));
         if tern_at >= load_end {
@@ -616,12 +668,15 @@ async fn chaos(secs: u64) {
         // while submits are in flight on it, before it is answered (or,
         // when none comes within HOOK_WITHIN, whatever is in flight).
         let (hook, hooked) = tokio::sync::oneshot::channel();
-        *received.kill_hook.lock().unwrap() = Some(hook);
-        let unanswered = tokio::time::timeout(HOOK_WITHIN, hooked).await.ok();
+        *received.kill_hook.lock().unwrap() = Some((true, hook));
+        let unanswered = match tokio::time::timeout(HOOK_WITHIN, hooked).await {
+            Ok(Ok((got, _, _))) => Some(got),
+            _ => None,
+        };
         received.kill_hook.lock().unwrap().take();
         let mut a = tern_a.take().unwrap();
         a.proc.child.as_mut().unwrap().kill().unwrap();
-        if let Some(Ok(got)) = unanswered.clone() {
+        if let Some(got) = unanswered.clone() {
             faults.unanswered.push(got);
         }
         tokio::task::block_in_place(|| drop(a));
