@@ -214,9 +214,9 @@ async fn ack<S: Store>(
     crate::settle::gather(acked, ACK_LINGER, WINDOW, |tokens| {
         let (ctx, user) = (&ctx, &user);
         async move {
-            // Tried again for a few seconds (a Redis restart): an item
-            // left taken is handed out again after the reclaim time, so
-            // the user would get it twice.
+            // Tried again while Redis restarts (settle::SETTLE_FOR): an
+            // item left taken is handed out again after the reclaim
+            // time, so the user would get it twice.
             if let Err(e) = crate::settle::retrying(|| ctx.store.delivered(user, &tokens)).await {
                 // Left taken: handed out again after the reclaim time.
                 warn!(user, error = %e, "cannot settle deliveries");

@@ -404,9 +404,10 @@ enum Settle {
     Reroute(Box<StoredMessage>),
 }
 
-/// Settle in the store, trying again for a few seconds when the store
-/// does not answer (every settle is safe to repeat): a message left
-/// taken is only taken again after the reclaim time, and sent twice.
+/// Settle in the store, trying again for up to a third of the reclaim
+/// time ([`crate::settle::SETTLE_FOR`]) when the store does not answer
+/// (every settle is safe to repeat): a message left taken is only taken
+/// again after the reclaim time, and sent twice.
 async fn settle_with_retries<S: Store>(
     ctx: &Context<S>,
     c: &Connector,
