@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 FUZZ_TARGET ?= decode_pdu
 
-.PHONY: all build run test test-deps bench bench-session soak fuzz lint check-deploy check-docs install fmt clean
+.PHONY: all build run test test-deps bench bench-session soak soak-chaos fuzz lint check-deploy check-docs install fmt clean
 
 all: build
 
@@ -38,6 +38,15 @@ bench-session:
 # every 10 s: docs/soak/ (CSV, and a PNG when gnuplot is installed).
 soak:
 	bash bench/soak.sh 30 5000
+
+# The chaos run of tests/chaos.rs for CHAOS_SECONDS of load (make test runs
+# 30 s of it): Redis SIGKILLed and restarted, the upstream link dropped and
+# a tern SIGKILLed and restarted, every 30 s, beside a second tern; then
+# every receipt, MO and the credit balance are checked.
+CHAOS_SECONDS ?= 1800
+soak-chaos:
+	$(CARGO) build --locked --release --workspace --bins
+	TERN_CHAOS_SECS=$(CHAOS_SECONDS) $(CARGO) nextest run --locked --release -p e2e --test chaos --no-capture
 
 # Needs cargo-fuzz (installed on first use). libFuzzer on a stable toolchain:
 # RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.

@@ -214,7 +214,10 @@ async fn ack<S: Store>(
     crate::settle::gather(acked, ACK_LINGER, WINDOW, |tokens| {
         let (ctx, user) = (&ctx, &user);
         async move {
-            if let Err(e) = ctx.store.delivered(user, &tokens).await {
+            // Tried again while Redis restarts (settle::SETTLE_FOR): an
+            // item left taken is handed out again after the reclaim
+            // time, so the user would get it twice.
+            if let Err(e) = crate::settle::retrying(|| ctx.store.delivered(user, &tokens)).await {
                 // Left taken: handed out again after the reclaim time.
                 warn!(user, error = %e, "cannot settle deliveries");
             }

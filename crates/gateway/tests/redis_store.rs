@@ -688,6 +688,80 @@ async fn a_restarted_process_resends_its_unsettled_work_at_once() {
     assert_eq!(after.delivery_depth("u").await.unwrap(), 0);
 }
 
+/// A read whose answer is lost — Redis runs the XREADGROUP, but its
+/// answer never reaches the take (here Redis hangs past the response
+/// timeout and runs the read once it is back; a Redis killed between a
+/// read and its answer does the same) — leaves entries pending under the
+/// consumer's name that nobody holds. The next take hands them out at
+/// once, not after the reclaim time (found by tests/chaos.rs: receipts
+/// 5 minutes late after a Redis kill), and nothing the consumer still
+/// holds.
+#[tokio::test]
+async fn entries_a_lost_answer_left_pending_are_handed_out_by_the_next_take() {
+    let server = Server::start();
+    let s = store(&server);
+    let mut r = raw(&server).await;
+    s.deliver("u", &mo("held"), TTL).await.unwrap();
+    let held = s
+        .take_deliveries("u", "rx", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    for text in ["lost1", "lost2"] {
+        s.deliver("u", &mo(text), TTL).await.unwrap();
+    }
+    // The take's read goes out to a hung Redis and times out; Redis runs
+    // it when it is back, for nobody.
+    server.signal("-STOP");
+    let failed = s.take_deliveries("u", "rx", 10, Duration::ZERO).await;
+    server.signal("-CONT");
+    assert!(failed.is_err(), "{failed:?}");
+    let key = "tern:{u:u}:dlv";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let p: redis::Value = redis::cmd("XPENDING")
+            .arg(key)
+            .arg("tern")
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        let n = match p {
+            redis::Value::Array(v) => match v.first() {
+                Some(redis::Value::Int(n)) => *n,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        if n == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lost read never ran: {n} pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What the lost answer carried comes now; what is held does not.
+    let again = s
+        .take_deliveries("u", "rx", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    let texts: Vec<&[u8]> = again.iter().map(mo_text).collect();
+    assert_eq!(texts, vec![&b"lost1"[..], &b"lost2"[..]]);
+    assert!(
+        s.take_deliveries("u", "rx", 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for d in held.iter().chain(&again) {
+        s.delivered("u", std::slice::from_ref(&d.token))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+}
+
 /// The callback queue's restart recovery: a consumer name's callbacks
 /// taken and not settled are handed out again, at once and alone, by a
 /// new store with the same consumer name; another process's consumer

@@ -240,7 +240,7 @@ async fn reroute<S: Store>(
     next: &StoredMessage,
     reason: RerouteReason,
 ) -> Result<bool, crate::store::StoreError> {
-    let moved = super::worker::retrying(|| ctx.store.reroute(connector, t, next)).await?;
+    let moved = crate::settle::retrying(|| ctx.store.reroute(connector, t, next)).await?;
     if moved {
         self::moved(ctx, connector, t, next, reason);
     }

@@ -20,7 +20,8 @@ use crate::config::{Connector, ConnectorBind};
 use crate::context::Context;
 use crate::metrics::Upstream;
 use crate::metrics::labels::RerouteReason;
-use crate::store::{Store, StoreError, StoredMessage, Taken, now_us};
+use crate::settle::retrying;
+use crate::store::{Store, StoredMessage, Taken, now_us};
 
 /// The shortest and longest wait before a temporarily failed message is
 /// tried again (see [`retry_delay`]).
@@ -397,9 +398,10 @@ enum Settle {
     Reroute(Box<StoredMessage>),
 }
 
-/// Settle in the store, trying again for a few seconds when the store
-/// does not answer (every settle is safe to repeat): a message left
-/// taken is only taken again after the reclaim time, and sent twice.
+/// Settle in the store, trying again for up to a third of the reclaim
+/// time ([`crate::settle::SETTLE_FOR`]) when the store does not answer
+/// (every settle is safe to repeat): a message left taken is only taken
+/// again after the reclaim time, and sent twice.
 async fn settle_with_retries<S: Store>(
     ctx: &Context<S>,
     c: &Connector,
@@ -429,27 +431,6 @@ async fn settle_with_retries<S: Store>(
         }
         (Ok(_), _) => {}
         (Err(e), _) => settle(Err(e), taken),
-    }
-}
-
-/// `op` until the store answers: up to 5 tries, pausing 200 ms, then
-/// twice as long each time (for settles, which are safe to repeat).
-pub(super) async fn retrying<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, StoreError>
-where
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let mut pause = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt == 5 => return Err(e),
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-                attempt += 1;
-            }
-        }
     }
 }
 

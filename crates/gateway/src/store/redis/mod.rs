@@ -78,8 +78,14 @@ struct Inner {
     reclaim_started: Mutex<HashMap<String, std::time::Instant>>,
     /// Per (stream key, consumer): how far the first takes have read the
     /// consumer's own pending entries (restart recovery); `None` once
-    /// they are all handed out. Absent: not started.
+    /// they are all handed out. Absent: not started. A take that fails
+    /// sets it again, to read after [`Inner::handed`] (a read whose
+    /// answer was lost: docs/store.md, "Restart recovery").
     recovery: Mutex<HashMap<(String, String), Option<String>>>,
+    /// Per (stream key, consumer): the greatest entry id a take handed
+    /// out (ms, seq). What the consumer holds beyond it in its pending
+    /// list was handed to it by a read whose answer never came.
+    handed: Mutex<HashMap<(String, String), (u64, u64)>>,
 }
 
 impl std::fmt::Debug for RedisStore {

@@ -165,6 +165,7 @@ impl RedisStore {
                 reclaim_cursor: Mutex::new(HashMap::new()),
                 reclaim_started: Mutex::new(HashMap::new()),
                 recovery: Mutex::new(HashMap::new()),
+                handed: Mutex::new(HashMap::new()),
                 batch: std::sync::OnceLock::new(),
             }),
         })

@@ -163,7 +163,9 @@ impl RedisStore {
     /// consumer's), claimed for `consumer`; then, after moving due
     /// retries to the stream (queues with a retry set), new entries,
     /// waiting up to `block` (on a dedicated connection) when there are
-    /// none, and not past the next retry's due time.
+    /// none, and not past the next retry's due time. After a take that
+    /// failed, the next starts with the consumer's own pending entries
+    /// after the last one handed out ([`Self::answer_may_be_lost`]).
     async fn take_from<Q: Queue>(
         &self,
         q: &Q,
@@ -176,16 +178,37 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         let key = q.key();
-        self.ensure_group(&key).await?;
+        let taken = self
+            .take_entries(q, &key, consumer, max, block, reclaim_after_ms)
+            .await;
+        if taken.is_err() {
+            self.answer_may_be_lost(&key, consumer);
+        }
+        taken
+    }
+
+    /// [`Self::take_from`] but for what a failure leaves to do.
+    async fn take_entries<Q: Queue>(
+        &self,
+        q: &Q,
+        key: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<Vec<Q::Item>, StoreError> {
+        self.ensure_group(key).await?;
         let start = tokio::time::Instant::now();
-        let recovered = self.recover(&key, consumer, max).await?;
+        let recovered = self.recover(key, consumer, max).await?;
+        self.note_handed(key, consumer, &recovered);
         let recovered = q.decode(self, recovered).await;
         if !recovered.is_empty() {
             return Ok(recovered);
         }
         let claimed = self
-            .reclaim_some(&key, consumer, reclaim_after_ms, max)
+            .reclaim_some(key, consumer, reclaim_after_ms, max)
             .await?;
+        self.note_handed(key, consumer, &claimed);
         let mut out = q.decode(self, claimed).await;
         loop {
             let next_due = q.promote(self, max).await?;
@@ -203,8 +226,9 @@ impl RedisStore {
                 block_ms = block_ms.min(due);
             }
             let got = self
-                .read_entries(&key, consumer, max - out.len(), block_ms, ">")
+                .read_entries(key, consumer, max - out.len(), block_ms, ">")
                 .await?;
+            self.note_handed(key, consumer, &got);
             out.extend(q.decode(self, got).await);
             if !out.is_empty() || start.elapsed() >= block {
                 return Ok(out);
@@ -217,7 +241,8 @@ impl RedisStore {
     /// was handed before and has not acknowledged (XREADGROUP from `0`:
     /// its own pending list, which a previous run of this process left
     /// behind when it was killed). Over once a read finds fewer than
-    /// `max`; then nothing.
+    /// `max`; then nothing, until a take fails
+    /// ([`Self::answer_may_be_lost`]).
     pub(super) async fn recover(
         &self,
         key: &str,
@@ -241,11 +266,57 @@ impl RedisStore {
                 stream = key,
                 consumer,
                 count = entries.len(),
-                "handing out again what this consumer took before a restart"
+                "handing out again what this consumer was handed and did not get \
+                 (before a restart, or in an answer that was lost)"
             );
         }
         self.recovery().insert(name, next);
         Ok(entries)
+    }
+
+    /// A take by `consumer` from `key` failed: a read in it may have been
+    /// run by Redis with its answer lost (Redis killed, or the
+    /// connection cut, after the read and before its answer came), which
+    /// leaves entries in the consumer's pending list that nobody holds,
+    /// and that another consumer would take only after the reclaim time.
+    /// So the next take reads the consumer's own pending entries after
+    /// the last one handed out (those before it are held, in flight:
+    /// handing them out again would send them twice) — recovery as at a
+    /// restart, from there. Entries a read hands out always come after
+    /// every entry handed out before (`>` reads the stream past the
+    /// group's last delivered id).
+    fn answer_may_be_lost(&self, key: &str, consumer: &str) {
+        let name = (key.to_string(), consumer.to_string());
+        let after = self
+            .handed()
+            .get(&name)
+            .map(|(ms, seq)| format!("{ms}-{seq}"))
+            .unwrap_or_else(|| "0".to_string());
+        if let Some(state) = self.recovery().get_mut(&name) {
+            // Not started: it reads from 0 anyway; under way: it goes on.
+            if state.is_none() {
+                *state = Some(after);
+            }
+        }
+    }
+
+    /// Remember the greatest id of `entries`, handed out to `consumer`.
+    fn note_handed(&self, key: &str, consumer: &str, entries: &[Entry]) {
+        let Some(max) = entries.iter().filter_map(|e| stream_id(&e.id)).max() else {
+            return;
+        };
+        let mut handed = self.handed();
+        let last = handed
+            .entry((key.to_string(), consumer.to_string()))
+            .or_insert(max);
+        *last = (*last).max(max);
+    }
+
+    fn handed(&self) -> MutexGuard<'_, HashMap<(String, String), (u64, u64)>> {
+        self.inner
+            .handed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Move up to `limit` due retries to the stream's tail; the ms until
@@ -458,6 +529,12 @@ impl RedisStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A stream entry id `ms-seq` as numbers, to compare (None: not one).
+fn stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
 /// A stream queue as [`RedisStore::take_from`] reads it: its key, how its
