@@ -24,8 +24,11 @@
 //!   them, and both run the same connector, consuming one queue.
 //!
 //! smsc-sim answers a share of submits ([`FAIL_RATE`]) with a permanent
-//! error (ESME_RINVDSTADR), so refunds happen too; every other message is
-//! delivered (DELIVRD). Afterwards:
+//! error (ESME_RINVDSTADR), so refunds happen too; it never reports a
+//! share of the messages it accepts ([`DLR_STAT`]: NONE), which the
+//! expiry sweep ends UNKNOWN when the connector's `dlr_expiry`
+//! ([`DLR_EXPIRY`]) has passed, through the faults like the rest; every
+//! other message is delivered (DELIVRD). Afterwards:
 //!
 //! - every accepted message (submit_sm_resp ESME_ROK) has a final receipt
 //!   at its user; an id has a second one only if its receipt was out at a
@@ -54,8 +57,9 @@
 //!   delivered a second time;
 //! - query_sm of accepted messages (up to [`QUERIES`], spread over the
 //!   run) answers their receipt's final state;
-//! - (to come) no message stuck ENROUTE past its expiry:
-//!   [`no_message_stuck_enroute_past_expiry`].
+//! - no message stuck ENROUTE past its expiry: the never-reported ones
+//!   got their UNKNOWN receipt (above), and neither expiry index holds a
+//!   message overdue ([`no_message_stuck_enroute_past_expiry`]).
 //!
 //! The short run (the default: [`DEFAULT_SECS`] of load, one round of the
 //! schedule) runs in CI under `make test`; `TERN_CHAOS_SECS=N` runs N
@@ -105,6 +109,12 @@ const DROP_AFTER: &str = "1500";
 const FAIL_RATE: &str = "0.02";
 /// smsc-sim's receipt delay.
 const DLR_DELAY_MS: &str = "100";
+/// smsc-sim's receipts: a share of the accepted messages never reported.
+const DLR_STAT: &str = "DELIVRD=0.97,NONE=0.03";
+/// The connector's `dlr_expiry` (seconds): a message without its receipt
+/// by then ends UNKNOWN. Also how long a receipt waits for the user's
+/// receiver, which tern B always has bound.
+const DLR_EXPIRY: &str = "15";
 /// The user's credit at the start, and the route's rate (per part; every
 /// message here has one part), in the config's decimals and in the
 /// store's micro-units.
@@ -176,6 +186,7 @@ port = {sim_port}
 username = tern
 password = pw
 reconnect_delay = 1
+dlr_expiry = {DLR_EXPIRY}
 [mt-route:0]
 type = default
 connectors = sim
@@ -538,17 +549,24 @@ fn explain_missing(redis: &Redis, missing: &[String]) -> String {
     out
 }
 
-/// PLACEHOLDER (issue 14, "Messages whose final receipt never comes"):
-/// no message stuck ENROUTE past its expiry. The expiry sweep is being
-/// built on main; once it is there, this asserts that no message hash
-/// in `redis` is still ENROUTE past its expiry (its connector's
-/// `dlr_expiry` after it was sent, or its validity while queued), and
-/// the run gives some messages a receipt that never comes (an smsc-sim
-/// outcome that sends none, a short `dlr_expiry`) so the sweep has work
-/// under the faults. Today every message of the run gets its receipt, so
-/// none is ENROUTE at the end (checked through query_sm) and this checks
-/// nothing.
-fn no_message_stuck_enroute_past_expiry(_redis: &Redis) {}
+/// No message stuck ENROUTE past its expiry: neither of the connector's
+/// expiry indexes (docs/store.md, *Expiry*) holds a message whose time
+/// passed more than a few sweeps ago. (Every message of the run has its
+/// final receipt already, the never-reported ones UNKNOWN.)
+fn no_message_stuck_enroute_past_expiry(redis: &Redis) {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let overdue = format!("({}", now_ms - 5_000);
+    for index in ["tern:{c:sim}:until:valid", "tern:{c:sim}:until:receipt"] {
+        let late = redis.cli(&["ZRANGEBYSCORE", index, "-inf", &overdue, "LIMIT", "0", "10"]);
+        assert!(
+            late.trim().is_empty(),
+            "{index} holds messages past their time: {late}"
+        );
+    }
+}
 
 // ----------------------------------------------------------------- test
 
@@ -593,6 +611,8 @@ async fn chaos(secs: u64, redis_down: Duration) {
     let sim = Sim::start(&[
         "--dlr-delay-ms",
         DLR_DELAY_MS,
+        "--dlr-stat",
+        DLR_STAT,
         "--mo-rate",
         MO_RATE,
         "--drop-after",
@@ -751,9 +771,13 @@ async fn chaos(secs: u64, redis_down: Duration) {
     Received::quiet(&received.receipts).await;
     let c = tokio::task::block_in_place(|| {
         sim.wait_for(
-            "every receipt acknowledged, none owed",
+            "every receipt acknowledged (or withheld: NONE), none owed",
             Duration::from_secs(30),
-            |c| c["receipts_owed"] == 0 && c["receipts_acked"].as_u64() == c["submit_ok"].as_u64(),
+            |c| {
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                n("receipts_owed") == 0
+                    && n("receipts_acked") + n("receipts_withheld") == n("submit_ok")
+            },
         )
     });
     let finals = received.snapshot();
@@ -804,10 +828,21 @@ async fn chaos(secs: u64, redis_down: Duration) {
         .count();
     let states: HashSet<MessageState> = finals.values().map(|(_, s)| *s).collect();
     assert!(
-        states
-            .iter()
-            .all(|s| matches!(s, MessageState::Delivered | MessageState::Rejected)),
-        "final states other than DELIVERED and REJECTED: {states:?}"
+        states.iter().all(|s| matches!(
+            s,
+            MessageState::Delivered | MessageState::Rejected | MessageState::Unknown
+        )),
+        "final states other than DELIVERED, REJECTED and UNKNOWN: {states:?}"
+    );
+    // The never-reported ones ended UNKNOWN (charged: the SMSC took them).
+    let ended_unknown = finals
+        .values()
+        .filter(|(_, s)| *s == MessageState::Unknown)
+        .count();
+    assert!(
+        ended_unknown > 0,
+        "smsc-sim withheld {} receipts, and no message ended UNKNOWN",
+        sim.counters()["receipts_withheld"]
     );
     let charged = finals.len();
     let want = start_balance - PRICE * charged as i64 + PRICE * rejected as i64;
@@ -951,7 +986,7 @@ async fn chaos(secs: u64, redis_down: Duration) {
     eprintln!(
         "chaos: {secs} s of load ({load_took:?}), {} submitted: {} accepted, {unknown} \
          unknown, {queue_full} ESME_RMSGQFUL; {} final receipts for {} ids ({} accepted, {} \
-         never accepted), {} ids twice (bound {dup_bound}), {rejected} REJECTED and refunded; \
+         never accepted), {} ids twice (bound {dup_bound}), {rejected} REJECTED and refunded, {ended_unknown} never reported and ended UNKNOWN; \
          balance {start_balance} → {end_balance} µ; MO: {mo_acked} acknowledged, {} at the \
          user ({mo_extra} extra copies), {mo_owed} owed by smsc-sim at the end; faults: {} \
          Redis kills, {} tern kills, {drops} upstream drops; smsc-sim: {c}; query_sm {queried}; left taken (MT, deliveries): \

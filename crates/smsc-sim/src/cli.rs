@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub dlr_delay_ms: u64,
     /// Mix of receipt outcomes: STAT[:ERR]=WEIGHT,... (DELIVRD, UNDELIV,
-    /// EXPIRED, REJECTD, DELETED, UNKNOWN, ACCEPTD); err is 3 digits.
+    /// EXPIRED, REJECTD, DELETED, UNKNOWN, ACCEPTD; NONE: accepted and
+    /// never reported, no final receipt at all); err is 3 digits.
     #[arg(long, default_value = "DELIVRD=1", value_parser = parse_stat_mix)]
     pub dlr_stat: StatMix,
     /// Fraction of submits answered with --fail-status.
@@ -77,23 +78,25 @@ impl Args {
 #[derive(Debug, Clone)]
 pub struct StatMix {
     /// (cumulative weight, state, err code)
-    entries: Vec<(f64, MessageState, u16)>,
+    /// Cumulative weight, the final state (None: NONE, no receipt) and
+    /// its err.
+    entries: Vec<(f64, Option<MessageState>, u16)>,
     total: f64,
 }
 
 impl StatMix {
-    /// Pick an outcome from a uniform number in [0, 1).
-    pub fn pick(&self, u: f64) -> (MessageState, u16) {
+    /// Pick an outcome from a uniform number in [0, 1): the final state
+    /// and err of the receipt, or None for no receipt (NONE).
+    pub fn pick(&self, u: f64) -> Option<(MessageState, u16)> {
         let x = u * self.total;
-        for &(cum, s, e) in &self.entries {
-            if x < cum {
-                return (s, e);
-            }
+        let pick = |&(_, s, e): &(f64, Option<MessageState>, u16)| s.map(|s| (s, e));
+        match self.entries.iter().find(|(cum, _, _)| x < *cum) {
+            Some(entry) => pick(entry),
+            None => self
+                .entries
+                .last()
+                .map_or(Some((MessageState::Delivered, 0)), pick),
         }
-        self.entries
-            .last()
-            .map(|&(_, s, e)| (s, e))
-            .unwrap_or((MessageState::Delivered, 0))
     }
 }
 
@@ -108,13 +111,19 @@ fn parse_stat_mix(s: &str) -> Result<StatMix, String> {
             Some((s, e)) => (s, Some(e)),
             None => (name, None),
         };
-        let state = MessageState::from_receipt_stat(stat)
-            .ok_or_else(|| format!("{stat:?}: unknown stat"))?;
+        let state = if stat.eq_ignore_ascii_case("NONE") {
+            None
+        } else {
+            Some(
+                MessageState::from_receipt_stat(stat)
+                    .ok_or_else(|| format!("{stat:?}: unknown stat"))?,
+            )
+        };
         let err = match err {
             Some(e) => e
                 .parse::<u16>()
                 .map_err(|_| format!("{e:?}: err must be a number"))?,
-            None if state == MessageState::Delivered => 0,
+            None if state.is_none_or(|s| s == MessageState::Delivered) => 0,
             None => 1,
         };
         let w: f64 = weight
@@ -148,10 +157,13 @@ mod tests {
     #[test]
     fn stat_mix() {
         let m = parse_stat_mix("DELIVRD=0.9,UNDELIV:034=0.1").unwrap();
-        assert_eq!(m.pick(0.0), (MessageState::Delivered, 0));
-        assert_eq!(m.pick(0.95), (MessageState::Undeliverable, 34));
+        assert_eq!(m.pick(0.0), Some((MessageState::Delivered, 0)));
+        assert_eq!(m.pick(0.95), Some((MessageState::Undeliverable, 34)));
         let m = parse_stat_mix("expired=1").unwrap();
-        assert_eq!(m.pick(0.5), (MessageState::Expired, 1));
+        assert_eq!(m.pick(0.5), Some((MessageState::Expired, 1)));
+        let m = parse_stat_mix("DELIVRD=3,NONE=1").unwrap();
+        assert_eq!(m.pick(0.5), Some((MessageState::Delivered, 0)));
+        assert_eq!(m.pick(0.9), None);
         assert!(parse_stat_mix("NOPE=1").is_err());
         assert!(parse_stat_mix("DELIVRD=0").is_err());
         assert!(parse_stat_mix("DELIVRD").is_err());

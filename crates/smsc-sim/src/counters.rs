@@ -38,6 +38,7 @@ counters! {
     receipts_acked,
     receipts_failed,
     receipts_owed,
+    receipts_withheld,
     mo_sent,
     mo_acked,
     drops,

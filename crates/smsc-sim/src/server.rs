@@ -295,7 +295,9 @@ impl Conn {
         inc(&sim.counters.submit_ok);
         let n = sim.next_message();
         let id = sim.format_id(n);
-        let (state, err) = sim.args.dlr_stat.pick(self.dice.next());
+        // NONE: accepted, and ENROUTE for ever (query_sm), no receipt.
+        let outcome = sim.args.dlr_stat.pick(self.dice.next());
+        let (state, err) = outcome.unwrap_or((MessageState::Enroute, 0));
         let delay = sim.args.dlr_delay();
         let now_unix = unix_now();
         let done_unix = now_unix + delay.as_secs() as i64;
@@ -330,7 +332,9 @@ impl Conn {
                 },
             );
         }
-        if rd.wants_final(state == MessageState::Delivered) {
+        if outcome.is_none() {
+            inc(&sim.counters.receipts_withheld);
+        } else if rd.wants_final(state == MessageState::Delivered) {
             let body = receipt_body(&id, state, err, now_unix, done_unix, s, text, false);
             sim.dispatch_later(
                 system_id,
