@@ -104,6 +104,58 @@ async fn status_retention_is_the_stores_setting() {
     }
 }
 
+/// A replace that gives a message a later validity keeps its hash that
+/// much longer (and an hour), so the expiry sweep still finds it; one
+/// with an earlier validity does not shorten it.
+#[tokio::test]
+async fn a_later_validity_by_replace_keeps_the_hash_longer() {
+    use gateway::store::{ReplaceOutcome, Replacement};
+    let server = Server::start();
+    let s = store(&server);
+    let r = raw(&server).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut m = message("r", "u", 1, 0);
+    m.accepted_ms = now;
+    m.expires_ms = Some(now + 3_600_000);
+    s.submit(sub(&m, None, None)).await.unwrap();
+    let pttl = || {
+        let mut r = r.clone();
+        async move {
+            let t: i64 = redis::cmd("PTTL")
+                .arg(rs::message_key("r"))
+                .query_async(&mut r)
+                .await
+                .unwrap();
+            t
+        }
+    };
+    let kept = STATUS_RETENTION_MS;
+    let t = pttl().await;
+    assert!(t > kept - 60_000 && t <= kept, "{t}");
+    let week = 7 * 24 * 3_600_000;
+    for (until, kept) in [
+        (now + week, week + EXPIRY_GRACE_MS),
+        (now + 60_000, week + EXPIRY_GRACE_MS),
+    ] {
+        let edit = move |old: &StoredMessage| -> Result<Replacement, ()> {
+            Ok(Replacement {
+                submit: old.submit.clone(),
+                parts: old.parts,
+                expires_ms: Some(until),
+            })
+        };
+        assert_eq!(
+            s.replace("r", "u", edit).await.unwrap(),
+            ReplaceOutcome::Replaced
+        );
+        let t = pttl().await;
+        assert!(t > kept - 60_000 && t <= kept, "{until}: {t}");
+    }
+}
+
 /// A message sent so late that its hash would expire before its receipt
 /// wait ends is kept to the end of it and an hour; `sent` never
 /// shortens a hash's life.

@@ -78,4 +78,5 @@ contract! {
     expiry::a_sent_message_whose_receipts_never_come_ends_in_the_expiry_state => test_clock;
     expiry::a_moved_or_replaced_message_expires_where_and_when_it_waits_now => test_clock;
     expiry::a_message_without_a_validity_period_expires_48_hours_after_acceptance => test_clock;
+    expiry::a_dead_takers_message_expires_once_held_for_the_reclaim_time => test_clock;
 }

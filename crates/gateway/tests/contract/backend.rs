@@ -92,6 +92,15 @@ pub trait Backend: Send + Sync {
         block: Duration,
     ) -> impl Future<Output = Result<Vec<CallbackTaken>, StoreError>> + Send;
 
+    /// [`Store::expire_waiting`], with this backend's reclaim time (an
+    /// entry held that long is its dead taker's).
+    fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Assert that `at`, a time the store wrote during a call, lies
     /// between `before` and `after`, [`Backend::now_ms`] read before and
     /// after the call (exactly the test clock's time on memory).
@@ -207,6 +216,15 @@ impl Backend for Memory {
     ) -> Result<Vec<CallbackTaken>, StoreError> {
         self.store.take_callbacks(consumer, max, block).await
     }
+
+    async fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        self.store.expire_waiting(connector, max, ttl).await
+    }
 }
 
 /// The redis backend on its own `redis-server`, killed when dropped.
@@ -286,6 +304,17 @@ impl Backend for Redis {
     ) -> Result<Vec<CallbackTaken>, StoreError> {
         self.store
             .take_callbacks_with_reclaim(consumer, max, block, REDIS_RECLAIM_MS)
+            .await
+    }
+
+    async fn expire_waiting(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        self.store
+            .expire_waiting_with_reclaim(connector, max, ttl, REDIS_RECLAIM_MS)
             .await
     }
 }

@@ -300,3 +300,50 @@ pub async fn a_message_without_a_validity_period_expires_48_hours_after_acceptan
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].message.id, "young");
 }
+
+/// A message taken by a consumer that died, past its validity, while no
+/// take runs (its connector down: nothing reclaims it): once it has been
+/// held for the reclaim time the sweep lets it go and expires it, with
+/// its one receipt and its refund; the dead taker's late settle changes
+/// nothing.
+pub async fn a_dead_takers_message_expires_once_held_for_the_reclaim_time<B: Backend>(b: &B) {
+    let s = b.store();
+    let tick = b.tick();
+    let ttl = ms(90_000);
+    s.init_credit("u", 1_000_000).await.unwrap();
+    // Past its validity already when taken.
+    let m = valid_until(with_rd("m", 1, 1), b.now_ms() - 1);
+    s.submit(sub(&m, None, Some(250_000))).await.unwrap();
+    let t = take(b, 1).await.remove(0);
+    // Held, not for long: its taker's.
+    assert_eq!(b.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    assert_eq!(
+        s.status("m").await.unwrap().unwrap().state,
+        MessageState::Enroute
+    );
+    b.pass(b.reclaim_ms() + tick).await;
+    let before = b.now_ms();
+    assert_eq!(b.expire_waiting("up", 100, ttl).await.unwrap(), 1);
+    let after = b.now_ms();
+    assert_eq!(b.expire_waiting("up", 100, ttl).await.unwrap(), 0);
+    let st = s.status("m").await.unwrap().unwrap();
+    assert_eq!(st.state, MessageState::Expired);
+    b.assert_between(st.final_ms.unwrap(), before, after);
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.queue_depth("up").await.unwrap(), 0);
+    let got = receipts(b, "u").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].state, MessageState::Expired);
+    // The taker was not dead after all: its settle comes too late.
+    s.fail("up", &t, MessageState::Rejected, 1, ttl)
+        .await
+        .unwrap();
+    s.retry("up", &t, ms(1)).await.unwrap();
+    assert_eq!(
+        s.status("m").await.unwrap().unwrap().state,
+        MessageState::Expired
+    );
+    assert_eq!(s.balance("u").await.unwrap(), Some(1_000_000));
+    assert_eq!(s.delivery_depth("u").await.unwrap(), 0);
+    assert!(take(b, 10).await.is_empty());
+}

@@ -102,10 +102,18 @@ impl Inner {
             else {
                 continue;
             };
-            match place {
+            // Whether it counts in the queue's depth (a taken one does not).
+            let counted = match place {
                 // Its id stays in the queue and is skipped when reached.
-                Place::Queued => {}
-                Place::Retrying(due) => self.mt.unretry(connector, due, &id),
+                Place::Queued => true,
+                Place::Retrying(due) => {
+                    self.mt.unretry(connector, due, &id);
+                    true
+                }
+                // Held so long that its taker died (a take would hand it
+                // out again; with the connector down none does): let go,
+                // and expired.
+                Place::Taken if self.mt.release_stale(connector, &id, now_ms) => false,
                 // Its taker's: looked at again later.
                 Place::Taken => {
                     let later = now_ms.saturating_add(EXPIRY_RECHECK_MS);
@@ -113,7 +121,7 @@ impl Inner {
                     continue;
                 }
                 Place::Done => continue,
-            }
+            };
             let Some(e) = self.messages.get_mut(&id) else {
                 continue;
             };
@@ -121,7 +129,9 @@ impl Inner {
             e.state = MessageState::Expired;
             e.final_ms = Some(now_ms);
             e.error_code = 0;
-            self.mt.less_depth(connector);
+            if counted {
+                self.mt.less_depth(connector);
+            }
             self.refund(&id);
             self.queue_receipt(
                 &id,

@@ -108,6 +108,24 @@ impl MtQueues {
         }
     }
 
+    /// Let go of `connector`'s held record of message `id` when it was
+    /// handed out [`RECLAIM_AFTER_MS`] or more before `now_ms` (its taker
+    /// died: a take would hand it out again); whether it did.
+    pub(super) fn release_stale(&mut self, connector: &str, id: &str, now_ms: i64) -> bool {
+        let Some(order) = self.held_order.get(connector) else {
+            return false;
+        };
+        let stale = order
+            .iter()
+            .take_while(|(k, _)| k.0.saturating_add(RECLAIM_AFTER_MS as i64) <= now_ms)
+            .find(|(_, token)| self.held.get(token).is_some_and(|h| &*h.id == id))
+            .map(|(_, token)| token.to_string());
+        match stale {
+            Some(token) => self.settle(&token).is_some(),
+            None => false,
+        }
+    }
+
     /// Take message `id`, due at `due`, out of `connector`'s retry set.
     pub(super) fn unretry(&mut self, connector: &str, due: i64, id: &Id) {
         if let Some(r) = self.retries.get_mut(connector) {

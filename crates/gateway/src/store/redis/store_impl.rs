@@ -72,7 +72,7 @@ struct Due {
 /// most (messages with a validity_period of their own, in the index, are
 /// passed over).
 const HEAD_PAGE: usize = 256;
-const HEAD_PAGES: usize = 4;
+const HEAD_PAGES: usize = 16;
 
 /// How many of the expiry scripts' runs made a message final; the first
 /// error when one failed (the sweep runs again).
@@ -85,6 +85,55 @@ fn count(runs: Vec<Result<i64, StoreError>>) -> Result<u64, StoreError> {
 }
 
 impl RedisStore {
+    /// [`Store::expire_waiting`], an entry held by a consumer for
+    /// `reclaim_after_ms` counting as its dead taker's (let go and
+    /// expired): [`RECLAIM_AFTER_MS`] but in tests.
+    #[doc(hidden)]
+    pub async fn expire_waiting_with_reclaim(
+        &self,
+        connector: &str,
+        max: usize,
+        ttl: Duration,
+        reclaim_after_ms: u64,
+    ) -> Result<u64, StoreError> {
+        let index = waiting_key(connector);
+        let mut due = self.due(&index, max).await?;
+        if due.len() < max {
+            for d in self.due_at_the_head(connector, max - due.len()).await? {
+                if !due.iter().any(|x| x.id == d.id) {
+                    due.push(d);
+                }
+            }
+        }
+        let runs = due.into_iter().map(|d| {
+            let mut inv = scripts::EXPIRE.prepare_invoke();
+            inv.key(message_key(&d.id))
+                .key(queue_key(connector))
+                .key(credit_key(&d.user))
+                .key(retry_key(connector))
+                .key(retry_messages_key(connector))
+                .key(requeued_key(connector))
+                .key(delivery_key(&d.user))
+                .key(callback_key())
+                .key(&index)
+                .arg(&d.id)
+                .arg(GROUP)
+                .arg(MessageState::Enroute.as_u8())
+                .arg(MessageState::Expired.as_u8())
+                .arg(d.parts)
+                .arg(ttl_ms(ttl))
+                .arg(connector)
+                // Looked at again sooner when a taker counts as dead sooner
+                // (tests).
+                .arg(EXPIRY_RECHECK_MS.min(i64::try_from(reclaim_after_ms).unwrap_or(i64::MAX)))
+                .arg(d.until)
+                .arg(reclaim_after_ms);
+            self.script::<i64>(inv)
+        });
+        // Safe to repeat: a second run finds it final, or not due.
+        count(futures_util::future::join_all(runs).await)
+    }
+
     /// How long a message's state is kept from acceptance.
     fn retention_ms(&self) -> i64 {
         i64::try_from(self.inner.options.status_retention.as_millis())
@@ -344,12 +393,18 @@ impl Store for RedisStore {
             // What `edit` or the parts rule refuses is said only of a
             // message that still waits (as memory, which looks first):
             // the script then checks without writing.
+            let now_ms = crate::store::now_us() / 1000;
             let (encoded, refusal) = match edit(&old).map(|r| old.replaced(r)) {
                 Ok(Ok(new)) => (
                     Some((
                         new.encode().map_err(unstorable)?,
                         new.submit.registered_delivery.0,
                         new.valid_until(),
+                        // Kept as a submit of the replacement would keep it.
+                        (new.accepted_ms)
+                            .saturating_add(new.retention_ms(self.retention_ms()))
+                            .saturating_sub(now_ms)
+                            .max(1),
                     )),
                     None,
                 ),
@@ -368,8 +423,10 @@ impl Store for RedisStore {
                 .arg(MessageState::Enroute.as_u8())
                 .arg(&read[..]);
             match &encoded {
-                Some((bytes, rd, until)) => inv.arg(&bytes[..]).arg(id).arg(*rd).arg(*until),
-                None => inv.arg("").arg(id).arg(0).arg(0),
+                Some((bytes, rd, until, keep)) => {
+                    inv.arg(&bytes[..]).arg(id).arg(*rd).arg(*until).arg(*keep)
+                }
+                None => inv.arg("").arg(id).arg(0).arg(0).arg(0),
             };
             // Safe to repeat: a second run finds the replacement in place
             // of what was read (raced), reads it and stores it again.
@@ -451,20 +508,13 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl))
             .arg(callback_level(&taken.message.callback))
             .arg(connector);
-        // A message sent late in its retention: its state is kept to the
-        // end of its receipt wait (and a grace), for the expiry sweep.
-        let m = &taken.message;
+        // Its state is kept to the end of its receipt wait and a grace at
+        // least, for the expiry sweep (the script lengthens, never
+        // shortens: a PTTL read, nothing written for most messages).
         let wait_ms = i64::try_from(ttl_ms(ttl))
             .unwrap_or(i64::MAX)
             .saturating_add(EXPIRY_GRACE_MS);
-        let kept_until = m
-            .accepted_ms
-            .saturating_add(m.retention_ms(self.retention_ms()));
-        if crate::store::now_us() / 1000 + wait_ms > kept_until {
-            inv.arg(wait_ms);
-        } else {
-            inv.arg("");
-        }
+        inv.arg(wait_ms);
         for u in upstream_ids {
             inv.arg(u);
         }
@@ -719,39 +769,8 @@ impl Store for RedisStore {
         max: usize,
         ttl: Duration,
     ) -> Result<u64, StoreError> {
-        let index = waiting_key(connector);
-        let mut due = self.due(&index, max).await?;
-        if due.len() < max {
-            for d in self.due_at_the_head(connector, max - due.len()).await? {
-                if !due.iter().any(|x| x.id == d.id) {
-                    due.push(d);
-                }
-            }
-        }
-        let runs = due.into_iter().map(|d| {
-            let mut inv = scripts::EXPIRE.prepare_invoke();
-            inv.key(message_key(&d.id))
-                .key(queue_key(connector))
-                .key(credit_key(&d.user))
-                .key(retry_key(connector))
-                .key(retry_messages_key(connector))
-                .key(requeued_key(connector))
-                .key(delivery_key(&d.user))
-                .key(callback_key())
-                .key(&index)
-                .arg(&d.id)
-                .arg(GROUP)
-                .arg(MessageState::Enroute.as_u8())
-                .arg(MessageState::Expired.as_u8())
-                .arg(d.parts)
-                .arg(ttl_ms(ttl))
-                .arg(connector)
-                .arg(EXPIRY_RECHECK_MS)
-                .arg(d.until);
-            self.script::<i64>(inv)
-        });
-        // Safe to repeat: a second run finds it final, or not due.
-        count(futures_util::future::join_all(runs).await)
+        self.expire_waiting_with_reclaim(connector, max, ttl, RECLAIM_AFTER_MS)
+            .await
     }
 
     async fn expire_unanswered(

@@ -11,7 +11,8 @@
 -- stream, 9 the waiting index.
 -- ARGV: 1 message id, 2 group, 3 ENROUTE, 4 EXPIRED, 5 parts, 6 ttl ms,
 -- 7 connector, 8 ms until a taken message is looked at again, 9 when its
--- validity ends (ms) if the index does not say.
+-- validity ends (ms) if the index does not say, 10 how long an entry is
+-- held before its taker counts as dead (RECLAIM_AFTER_MS).
 
 local now = now_ms()
 -- Due by Redis' clock (another tern may have looked at it since; a
@@ -19,14 +20,24 @@ local now = now_ms()
 local due = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[1])) or tonumber(ARGV[9])
 if not due or due > now then return 0 end
 local h = redis.call('HMGET', KEYS[1], 'sid', 'state', 'taken', 'charge', 'sent_ms', 'm', 'rd',
-  'cb')
-if not h[6] or h[2] ~= ARGV[3] or h[3] or h[5] then
+  'cb', 'conn')
+-- Gone, final, sent, or waiting for another connector now (rerouted:
+-- its sid names an entry of that connector's stream).
+if not h[6] or h[2] ~= ARGV[3] or h[3] or h[5] or h[9] ~= ARGV[7] then
   redis.call('ZREM', KEYS[9], ARGV[1])
   return 0
 end
+-- Held by a consumer: its taker's, unless held so long that the taker
+-- died (a take would reclaim it then; with the connector down none
+-- does): then it is let go here and expired.
 local function pending(sid)
   local p = redis.pcall('XPENDING', KEYS[2], ARGV[2], sid, sid, 1)
-  return type(p) == 'table' and not p.err and #p > 0
+  if type(p) ~= 'table' or p.err or #p == 0 then return false end
+  if (tonumber(p[1][3]) or 0) >= tonumber(ARGV[10]) then
+    redis.call('XACK', KEYS[2], ARGV[2], sid)
+    return false
+  end
+  return true
 end
 local function later()
   redis.call('ZADD', KEYS[9], fmt(now + tonumber(ARGV[8])), ARGV[1])

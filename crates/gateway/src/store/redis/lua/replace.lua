@@ -8,7 +8,9 @@
 -- 5 requeued, 6 the connector's waiting index.
 -- ARGV: 1 user, 2 group, 3 ENROUTE, 4 encoded message read, 5 encoded
 -- replacement or '', 6 message id, 7 registered_delivery of the
--- replacement, 8 when the replacement's validity ends (ms).
+-- replacement, 8 when the replacement's validity ends (ms), 9 how long
+-- its hash must live from now at least (a later validity keeps it
+-- longer, for the expiry sweep).
 
 local h = redis.call('HMGET', KEYS[1], 'user', 'sid', 'state', 'taken', 'sent_ms', 'm')
 if h[1] ~= ARGV[1] then return NOT_FOUND end
@@ -42,4 +44,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[5], 'rd', ARGV[7])
 redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[9]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[9])
+end
 return REPLACED

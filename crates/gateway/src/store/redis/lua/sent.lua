@@ -10,7 +10,7 @@
 -- unless it is final (a held final receipt made it so).
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5 the
 -- message's callback level ('' for none), 6 connector, 7 how long to keep
--- the hash from now at least ('' to leave its expiry as it is), 8.. the
+-- the hash from now at least (its receipt wait and a grace), 8.. the
 -- upstream ids.
 
 local n = #ARGV - 7
@@ -57,8 +57,9 @@ if st[1] then
       end
     end
   end
-  -- Longer only (tern's reading of when it expires may be a little off).
-  if ARGV[7] ~= '' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then
+  -- Longer only: a message sent late in its retention (or after a
+  -- replace) keeps its state to the end of its receipt wait.
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then
     redis.call('PEXPIRE', KEYS[2], ARGV[7])
   end
   if acked == 1 then
