@@ -72,4 +72,27 @@ mod tests {
         let json = send_rest(br#"{"to": "447700900123", "from": "Te\u0000rn", "content": "hi"}"#);
         assert!(json.unwrap_err().starts_with("from "));
     }
+
+    /// Found by the `http_params` target's hour (2026-12-04): an `sdt`
+    /// ending in a NUL passed the SMPP time check (which forgives one
+    /// terminator) and was stored with it, a schedule_delivery_time of 17
+    /// octets that cannot be encoded. Refused now, naming `sdt`.
+    #[test]
+    fn an_sdt_with_a_nul_is_a_bad_parameter() {
+        let crash: &[u8] = b"username=demo&password=demo&to=4479&content=hello&from=Tern\
+            &validity-period=601&sdt=000000000100000R\0&x=1";
+        assert_eq!(send_form(crash).unwrap_err(), "sdt is not an SMPP time");
+        for sdt in ["%00", "000000000100000R%00", "0000000001%0000000R"] {
+            let form = format!("to=4479&content=hi&sdt={sdt}");
+            assert_eq!(
+                send_form(form.as_bytes()).unwrap_err(),
+                "sdt is not an SMPP time",
+                "{sdt}"
+            );
+        }
+        let ok = send_form(b"to=4479&content=hi&sdt=000000000100000R").unwrap();
+        assert_eq!(&ok.submit.schedule_delivery_time[..], b"000000000100000R");
+        let json = send_rest(br#"{"to": "4479", "content": "hi", "sdt": "000000000100000R\u0000"}"#);
+        assert_eq!(json.unwrap_err(), "sdt is not an SMPP time");
+    }
 }

@@ -93,6 +93,9 @@ pub fn send(p: &HashMap<String, String>) -> Result<Send, BadParameter> {
     let priority = number(p, "priority", 0, 3)?;
     let schedule = match p.get("sdt") {
         None => Bytes::new(),
+        // A NUL is no part of it (the SMPP parser forgives one trailing
+        // terminator; stored, it would make a field that cannot encode).
+        Some(t) if t.contains('\0') => return Err(bad("sdt is not an SMPP time")),
         Some(t) => match SmppTime::parse(t.as_bytes()) {
             Ok(_) => Bytes::copy_from_slice(t.as_bytes()),
             Err(_) => return Err(bad("sdt is not an SMPP time")),
