@@ -92,7 +92,8 @@ mod tests {
         }
         let ok = send_form(b"to=4479&content=hi&sdt=000000000100000R").unwrap();
         assert_eq!(&ok.submit.schedule_delivery_time[..], b"000000000100000R");
-        let json = send_rest(br#"{"to": "4479", "content": "hi", "sdt": "000000000100000R\u0000"}"#);
+        let json =
+            send_rest(br#"{"to": "4479", "content": "hi", "sdt": "000000000100000R\u0000"}"#);
         assert_eq!(json.unwrap_err(), "sdt is not an SMPP time");
     }
 }
