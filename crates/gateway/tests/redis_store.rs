@@ -104,6 +104,95 @@ async fn status_retention_is_the_stores_setting() {
     }
 }
 
+/// A message once final keeps its state for `[store] status_retention`
+/// from its acceptance, however it became final (delivered, by a held
+/// receipt at `sent`, failed, cancelled, its receipt wait over), no
+/// longer to the end of a validity or receipt wait it no longer has; one
+/// final after its retention keeps it an hour (EXPIRY_GRACE_MS). Found by
+/// the soak: with the 48 h default validity every hash was kept 49 h
+/// whatever the retention.
+#[tokio::test]
+async fn a_final_message_is_kept_for_the_status_retention_only() {
+    let server = Server::start();
+    let retention = 7_200_000;
+    let options = RedisOptions {
+        status_retention: Duration::from_millis(retention as u64),
+        ..RedisOptions::default()
+    };
+    let s = RedisStore::connect(&server.url(), options).unwrap();
+    let mut r = raw(&server).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let fresh = |id: &str| {
+        let mut m = with_rd(id, 1, 1);
+        m.accepted_ms = now;
+        m
+    };
+    // Delivered.
+    sent(&s, &fresh("delivered"), &["u-d"]).await;
+    s.receipt("up", "u-d", part(MessageState::Delivered, 0), TTL)
+        .await
+        .unwrap();
+    // Its receipt came first, and `sent` (asking for a day's wait) made
+    // it final.
+    s.receipt("up", "u-h", part(MessageState::Undeliverable, 1), TTL)
+        .await
+        .unwrap();
+    let t = taken(&s, &fresh("held")).await;
+    s.sent("up", &t, &["u-h".to_string()], Duration::from_secs(86_400))
+        .await
+        .unwrap();
+    // Failed.
+    let t = taken(&s, &fresh("failed")).await;
+    s.fail("up", &t, MessageState::Rejected, 1, TTL)
+        .await
+        .unwrap();
+    // Cancelled.
+    s.submit(sub(&fresh("cancelled"), None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cancel("cancelled", "u").await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    // No receipt within its wait.
+    let t = taken(&s, &fresh("unanswered")).await;
+    s.sent("up", &t, &["u-u".to_string()], ms(1)).await.unwrap();
+    tokio::time::sleep(ms(20)).await;
+    assert_eq!(
+        s.expire_unanswered("up", MessageState::Unknown, 10, TTL)
+            .await
+            .unwrap(),
+        1
+    );
+    // Accepted three hours ago, delivered now: an hour more.
+    let mut old = fresh("old");
+    old.accepted_ms = now - 3 * 3_600_000;
+    sent(&s, &old, &["u-o"]).await;
+    s.receipt("up", "u-o", part(MessageState::Delivered, 0), TTL)
+        .await
+        .unwrap();
+    for (id, kept) in [
+        ("delivered", retention),
+        ("held", retention),
+        ("failed", retention),
+        ("cancelled", retention),
+        ("unanswered", retention),
+        ("old", EXPIRY_GRACE_MS),
+    ] {
+        let st = s.status(id).await.unwrap().expect(id);
+        assert!(st.state.is_final(), "{id}: {:?}", st.state);
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(rs::message_key(id))
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert!(ttl > kept - 60_000 && ttl <= kept, "{id}: {ttl}");
+    }
+}
+
 /// A replace that gives a message a later validity keeps its hash that
 /// much longer (and an hour), so the expiry sweep still finds it; one
 /// with an earlier validity does not shorten it.
@@ -994,7 +1083,13 @@ async fn fail_settles_and_keeps_the_message_hash_ttl() {
     let s = store(&server);
     let mut r = raw(&server).await;
     s.init_credit("u", 1_000_000).await.unwrap();
-    let a = message("a", "u", 2, 100_000);
+    let mut a = message("a", "u", 2, 100_000);
+    // Accepted now: a final message keeps its state for the retention
+    // from its acceptance (the fixture's acceptance is months ago).
+    a.accepted_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     s.submit(sub(&a, None, Some(a.charge_micro())))
         .await
         .unwrap();
@@ -1015,7 +1110,10 @@ async fn fail_settles_and_keeps_the_message_hash_ttl() {
         .query_async(&mut r)
         .await
         .unwrap();
-    assert!(ttl > STATUS_RETENTION_MS - 60_000, "{ttl}");
+    assert!(
+        ttl > STATUS_RETENTION_MS - 60_000 && ttl <= STATUS_RETENTION_MS,
+        "{ttl}"
+    );
     // A message whose hash expired: settled, no hash without a ttl made.
     let h = message("h", "u", 1, 1_000);
     s.submit(sub(&h, None, Some(1_000))).await.unwrap();

@@ -56,6 +56,7 @@ mod tests {
             ("FINAL_FIRST", FINAL_STATES.0 as i64),
             ("FINAL_LAST", FINAL_STATES.1 as i64),
             ("REJECTED", MessageState::Rejected.as_u8() as i64),
+            ("KEEP_AFTER_FINAL", crate::store::EXPIRY_GRACE_MS),
         ]
     }
 

@@ -127,7 +127,8 @@ impl RedisStore {
                 // (tests).
                 .arg(EXPIRY_RECHECK_MS.min(i64::try_from(reclaim_after_ms).unwrap_or(i64::MAX)))
                 .arg(d.until)
-                .arg(reclaim_after_ms);
+                .arg(reclaim_after_ms)
+                .arg(self.retention_ms());
             self.script::<i64>(inv)
         });
         // Safe to repeat: a second run finds it final, or not due.
@@ -351,7 +352,8 @@ impl Store for RedisStore {
             .arg(GROUP)
             .arg(MessageState::Enroute.as_u8())
             .arg(MessageState::Deleted.as_u8())
-            .arg(id);
+            .arg(id)
+            .arg(self.retention_ms());
         // Harmless to repeat (a second run finds it DELETED: no second
         // refund), though a retry after a lost reply answers TooLate.
         match self.script::<i64>(inv).await? {
@@ -514,7 +516,7 @@ impl Store for RedisStore {
         let wait_ms = i64::try_from(ttl_ms(ttl))
             .unwrap_or(i64::MAX)
             .saturating_add(EXPIRY_GRACE_MS);
-        inv.arg(wait_ms);
+        inv.arg(wait_ms).arg(self.retention_ms());
         for u in upstream_ids {
             inv.arg(u);
         }
@@ -603,7 +605,8 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl))
             .arg(&encoded[..])
             .arg(callback_level(&m.callback))
-            .arg(connector);
+            .arg(connector)
+            .arg(self.retention_ms());
         // Safe to repeat: a second run finds the entry settled.
         self.script::<i64>(inv).await.map(|_| ())
     }
@@ -642,7 +645,8 @@ impl Store for RedisStore {
             .arg(d_prefix)
             .arg(d_suffix)
             .arg(callback_key())
-            .arg(connector);
+            .arg(connector)
+            .arg(self.retention_ms());
         // Not idempotent (an intermediate receipt is queued again): `run`
         // repeats only a request that failed on a connection found dead,
         // which Redis most likely never ran. With the others waiting
@@ -791,7 +795,8 @@ impl Store for RedisStore {
                 .arg(state.as_u8())
                 .arg(d.parts)
                 .arg(ttl_ms(ttl))
-                .arg(connector);
+                .arg(connector)
+                .arg(self.retention_ms());
             self.script::<i64>(inv)
         });
         // Safe to repeat: a second run finds it gone from the index.

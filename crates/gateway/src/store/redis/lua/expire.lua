@@ -12,7 +12,8 @@
 -- ARGV: 1 message id, 2 group, 3 ENROUTE, 4 EXPIRED, 5 parts, 6 ttl ms,
 -- 7 connector, 8 ms until a taken message is looked at again, 9 when its
 -- validity ends (ms) if the index does not say, 10 how long an entry is
--- held before its taker counts as dead (RECLAIM_AFTER_MS).
+-- held before its taker counts as dead (RECLAIM_AFTER_MS), 11 the status
+-- retention ms.
 
 local now = now_ms()
 -- Due by Redis' clock (another tern may have looked at it since; a
@@ -20,7 +21,7 @@ local now = now_ms()
 local due = tonumber(redis.call('ZSCORE', KEYS[9], ARGV[1])) or tonumber(ARGV[9])
 if not due or due > now then return 0 end
 local h = redis.call('HMGET', KEYS[1], 'sid', 'state', 'taken', 'charge', 'sent_ms', 'm', 'rd',
-  'cb', 'conn')
+  'cb', 'conn', 'accepted_ms')
 -- Gone, final, sent, or waiting for another connector now (rerouted:
 -- its sid names an entry of that connector's stream).
 if not h[6] or h[2] ~= ARGV[3] or h[3] or h[5] or h[9] ~= ARGV[7] then
@@ -60,6 +61,7 @@ redis.call('ZREM', KEYS[9], ARGV[1])
 -- rules::take_refund: zeroed as it is given back, to a tracked balance.
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'error_code', '0', 'charge', '0',
   'final_ms', fmt(now))
+keep_final(KEYS[1], h[10], tonumber(ARGV[11]), now)
 if (tonumber(h[4]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('INCRBY', KEYS[3], h[4])
 end

@@ -8,7 +8,8 @@
 -- waiting index.
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 state, 5 error code,
 -- 6 registered_delivery, 7 parts, 8 ttl ms, 9 encoded message, 10 the
--- message's callback level ('' for none), 11 connector.
+-- message's callback level ('' for none), 11 connector, 12 the status
+-- retention ms.
 
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -17,9 +18,11 @@ redis.call('ZREM', KEYS[7], ARGV[3])
 local now = now_ms()
 if redis.call('EXISTS', KEYS[2]) == 1 then
   -- rules::take_refund: zeroed as it is given back, to a tracked balance.
-  local charge = redis.call('HGET', KEYS[2], 'charge')
+  local h = redis.call('HMGET', KEYS[2], 'charge', 'accepted_ms')
+  local charge = h[1]
   redis.call('HSET', KEYS[2], 'state', ARGV[4], 'error_code', ARGV[5], 'charge', '0',
     'final_ms', fmt(now))
+  keep_final(KEYS[2], h[2], tonumber(ARGV[12]), now)
   if (tonumber(charge) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
     redis.call('INCRBY', KEYS[3], charge)
   end

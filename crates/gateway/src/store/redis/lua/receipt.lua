@@ -9,7 +9,7 @@
 -- Redis allows and a Cluster would not: docs/store.md, "Redis Cluster").
 -- ARGV: 1 upstream id, 2 state, 3 error code, 4 done ms, 5 ttl ms,
 -- 6/7 message key prefix/suffix, 8/9 delivery key prefix/suffix,
--- 10 the callback stream, 11 the connector.
+-- 10 the callback stream, 11 the connector, 12 the status retention ms.
 
 -- rules::held_replaces: a receipt replaces the one held for its upstream
 -- id, except a non-final one over a final one. `held`: the held value
@@ -34,6 +34,6 @@ end
 local mkey = ARGV[6] .. id .. ARGV[7]
 local function stream(user) return ARGV[8] .. (user or '') .. ARGV[9] end
 local r = apply(mkey, stream, id, ARGV[1], tonumber(ARGV[2]),
-  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[10], ARGV[11])
+  tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[10], ARGV[11], tonumber(ARGV[12]))
 if r[1] == R_FINAL then redis.call('ZREM', KEYS[3], id) end
 return r

@@ -12,6 +12,15 @@ local function wants(rd, st)
   end
   return math.floor(rd / 16) % 2 == 1
 end
+-- A message just final keeps its state `keep` ms (`[store]
+-- status_retention`) from its acceptance, and at least KEEP_AFTER_FINAL
+-- ms from now (final after that): no longer to the end of a validity or
+-- receipt wait it no longer has (docs/store.md, *Retention*). One
+-- call: no PTTL first (the hash's expiry was later but for a message
+-- final in the last hour of its state).
+local function keep_final(hk, accepted, keep, now)
+  redis.call('PEXPIREAT', hk, fmt(math.max((tonumber(accepted) or 0) + keep, now + KEEP_AFTER_FINAL)))
+end
 -- rules::error_code_for_status: query_sm's error_code is one octet.
 local function error_code_for_status(err) return math.min(err, 255) end
 -- A receipt for the user: to the callback queue `ck` (with the connector
@@ -41,10 +50,12 @@ end
 -- `d:<upstream id>` a part counted, `cb` the callback level of a
 -- message sent with one. Answers {outcome, queued, state}.
 -- sk: the user's delivery stream, or a function naming it from the user;
--- ck: the callback stream; conn: the connector the receipt came by.
+-- ck: the callback stream; conn: the connector the receipt came by;
+-- keep: the store's status retention, ms (keep_final).
 -- A single-part message needs no per-part mark: its part count says it.
-local function apply(hk, sk, id, upid, st, err, done, ttl, ck, conn)
-  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state', 'cb')
+local function apply(hk, sk, id, upid, st, err, done, ttl, ck, conn, keep)
+  local h = redis.call('HMGET', hk, 'm', 'rd', 'pn', 'pd', 'pdl', 'user', 'state', 'cb',
+    'accepted_ms')
   if not h[1] then return {R_DUPLICATE, 0, 0} end
   -- Nothing changes a final message (failed, expired, cancelled, or
   -- every part counted): apply's `message_final`.
@@ -100,6 +111,7 @@ local function apply(hk, sk, id, upid, st, err, done, ttl, ck, conn)
   end
   redis.call('HSET', hk, 'pd', fmt(pd), 'pdl', fmt(pdl), 'state', fmt(fst),
     'final_ms', fmt(done), 'error_code', fmt(error_code_for_status(ferr)))
+  keep_final(hk, h[9], keep, now_ms())
   if wants(rd, fst) then
     queue_receipt(sk, id, h[1], fst, ferr, pn, pdl, done, ttl, h[8], ck, conn, upid)
     return {R_FINAL, 1, fst}

@@ -10,10 +10,10 @@
 -- unless it is final (a held final receipt made it so).
 -- ARGV: 1 group, 2 stream entry id, 3 message id, 4 ttl ms, 5 the
 -- message's callback level ('' for none), 6 connector, 7 how long to keep
--- the hash from now at least (its receipt wait and a grace), 8.. the
--- upstream ids.
+-- the hash from now at least (its receipt wait and a grace), 8 the status
+-- retention ms, 9.. the upstream ids.
 
-local n = #ARGV - 7
+local n = #ARGV - 8
 local ck = KEYS[5 + 2 * n]
 local waiting, unanswered = KEYS[6 + 2 * n], KEYS[7 + 2 * n]
 local ttl = tonumber(ARGV[4])
@@ -39,7 +39,7 @@ if st[1] then
     redis.call('HSET', KEYS[2], 'taken', '1', 'sent_ms', fmt(now_ms()))
   end
   if acked == 1 and ARGV[5] ~= '' then
-    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], n > 0 and ARGV[8] or '',
+    queue_submitted(ck, ARGV[3], redis.call('HGET', KEYS[2], 'm'), 0, ARGV[6], n > 0 and ARGV[9] or '',
       ttl, tonumber(ARGV[5]))
   end
   local final = is_final(tonumber(st[2]) or 0)
@@ -50,16 +50,17 @@ if st[1] then
         redis.call('DEL', KEYS[4 + 2 * i])
         local st, err, done = string.match(held, '^(%d+):(%d+):(%-?%d+)$')
         if st then
-          local r = apply(KEYS[2], KEYS[4], ARGV[3], ARGV[7 + i], tonumber(st), tonumber(err),
-            tonumber(done), ttl, ck, ARGV[6])
+          local r = apply(KEYS[2], KEYS[4], ARGV[3], ARGV[8 + i], tonumber(st), tonumber(err),
+            tonumber(done), ttl, ck, ARGV[6], tonumber(ARGV[8]))
           if r[1] == R_FINAL then final = true end
         end
       end
     end
   end
   -- Longer only: a message sent late in its retention (or after a
-  -- replace) keeps its state to the end of its receipt wait.
-  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then
+  -- replace) keeps its state to the end of its receipt wait; a final
+  -- one (a held receipt made it so) keeps what keep_final gave it.
+  if not final and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[7]) then
     redis.call('PEXPIRE', KEYS[2], ARGV[7])
   end
   if acked == 1 then
