@@ -33,7 +33,8 @@ local now = now_ms()
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'charge', '0', 'final_ms', fmt(now))
 -- As receipts.lua's keep_final (cancel takes no receipt rules).
 redis.call('PEXPIREAT', KEYS[1],
-  fmt(math.max((tonumber(h[7]) or 0) + tonumber(ARGV[6]), now + KEEP_AFTER_FINAL)))
+  fmt(math.max((tonumber(h[7]) or 0) + tonumber(ARGV[6]),
+    now + math.min(tonumber(ARGV[6]), KEEP_AFTER_FINAL))))
 redis.call('ZREM', KEYS[7], ARGV[5])
 if (tonumber(h[5]) or 0) > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('INCRBY', KEYS[3], h[5])

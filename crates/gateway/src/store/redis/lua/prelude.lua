@@ -23,6 +23,6 @@ local R_HELD, R_DUPLICATE, R_INTERMEDIATE, R_PARTIAL, R_FINAL = 0, 1, 2, 3, 4
 local DELIVERED, FINAL_FIRST, FINAL_LAST = 2, 2, 8
 -- MessageState::Rejected (fail.lua: the upstream refused the submit)
 local REJECTED = 8
--- store::EXPIRY_GRACE_MS: the least a message just final keeps its state
--- (receipts.lua, keep_final)
+-- store::EXPIRY_GRACE_MS: the most a message final after its retention
+-- keeps its state from then (receipts.lua, keep_final)
 local KEEP_AFTER_FINAL = 3600000

@@ -13,13 +13,15 @@ local function wants(rd, st)
   return math.floor(rd / 16) % 2 == 1
 end
 -- A message just final keeps its state `keep` ms (`[store]
--- status_retention`) from its acceptance, and at least KEEP_AFTER_FINAL
--- ms from now (final after that): no longer to the end of a validity or
--- receipt wait it no longer has (docs/store.md, *Retention*). One
--- call: no PTTL first (the hash's expiry was later but for a message
--- final in the last hour of its state).
+-- status_retention`) from its acceptance, and at least `keep` from now,
+-- at most KEEP_AFTER_FINAL ms (a message final late still answers
+-- query_sm a while): no longer to the end of a validity or receipt wait
+-- it no longer has, and never longer than the retention for a message
+-- final at once (docs/store.md, *How long a message's record lives*).
+-- One call: no PTTL first.
 local function keep_final(hk, accepted, keep, now)
-  redis.call('PEXPIREAT', hk, fmt(math.max((tonumber(accepted) or 0) + keep, now + KEEP_AFTER_FINAL)))
+  redis.call('PEXPIREAT', hk,
+    fmt(math.max((tonumber(accepted) or 0) + keep, now + math.min(keep, KEEP_AFTER_FINAL))))
 end
 -- rules::error_code_for_status: query_sm's error_code is one octet.
 local function error_code_for_status(err) return math.min(err, 255) end
