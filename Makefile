@@ -34,7 +34,7 @@ bench:
 bench-session:
 	bash bench/session.sh
 
-# 30 minutes at 5 000 msg/s with every receipt on redis, tern's RSS sampled
+# 30 minutes at 5 000 msg/s with every receipt on redis, RSS and latency sampled
 # every 10 s: docs/soak/ (CSV, and a PNG when gnuplot is installed).
 soak:
 	bash bench/soak.sh 30 5000

@@ -110,6 +110,16 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0)]
     pub hold: f64,
 
+    /// Write the latency of each window of the run (`--interval` seconds)
+    /// to this CSV file as the run goes (the columns: the `intervals`
+    /// module's docs).
+    #[arg(long)]
+    pub intervals: Option<std::path::PathBuf>,
+
+    /// Seconds per window of `--intervals`.
+    #[arg(long, default_value_t = 10.0)]
+    pub interval: f64,
+
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
@@ -151,6 +161,10 @@ impl Args {
         seconds("--dlr-timeout", self.dlr_timeout)?;
         seconds("--hold", self.hold)?;
         seconds("--response-timeout", self.response_timeout)?;
+        seconds("--interval", self.interval)?;
+        if self.interval < 0.1 {
+            return Err("--interval must be at least 0.1 seconds".into());
+        }
         if self.response_timeout <= 0.0 {
             return Err("--response-timeout must be more than 0".into());
         }
@@ -181,6 +195,10 @@ impl Args {
 
     pub fn hold(&self) -> Duration {
         Duration::from_secs_f64(self.hold)
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.interval)
     }
 
     pub fn dlr_timeout(&self) -> Duration {

@@ -87,6 +87,9 @@ fn on_receipt(
     match shared.tracker.received(&id, now) {
         Received::Matched { submitted_at } => {
             stats.matched(now.saturating_duration_since(submitted_at), now);
+            if let Some(i) = &shared.intervals {
+                i.receipt(now.saturating_duration_since(submitted_at));
+            }
         }
         Received::Held => {}
         Received::Duplicate => stats.duplicates += 1,

@@ -12,6 +12,7 @@
 //! - [`receipts`]: matching receipts to submits across binds.
 //! - [`run`]: the phases of a run (bind, submit, wait, unbind).
 //! - [`summary`]: counters, the summary and the exit status.
+//! - [`intervals`]: `--intervals`, latency per window of the run.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), smpp_load::LoadError> {
@@ -27,6 +28,7 @@
 
 pub mod cli;
 mod deliver;
+pub mod intervals;
 pub mod message;
 pub mod pacer;
 pub mod receipts;

@@ -6,7 +6,8 @@
 //!           [--rate R] [--count N | --duration S] [--dlr] [--long] [--ucs2]
 //!           [--json] [--bind-mode trx|tx] [--dlr-timeout S]
 //!           [--response-timeout S] [--source ADDR] [--destination PREFIX]
-//!           [--text T] [--hold S] [--threads N]
+//!           [--text T] [--hold S] [--intervals FILE [--interval S]]
+//!           [--threads N]
 //! ```
 //!
 //! Without `--count` or `--duration` it sends 10,000 messages. `--rate` is
@@ -19,7 +20,9 @@
 //! after the last submit_sm_resp, then unbinds. `--hold S` keeps every
 //! bind up and idle S seconds once all are bound, before the first submit
 //! (`--count 0 --hold S`: bind, idle, unbind; bench/memory.sh measures
-//! what idle binds cost the server that way). Ctrl-C once stops
+//! what idle binds cost the server that way). `--intervals FILE` writes
+//! the latency of each `--interval` seconds (10) of the run to a CSV file
+//! as it goes (`smpp_load::intervals`; bench/soak.sh). Ctrl-C once stops
 //! submitting (the summary still follows); twice stops waiting for
 //! receipts. Logs go to stderr (`RUST_LOG`, default `warn`); stdout has
 //! only the summary.

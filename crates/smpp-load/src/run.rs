@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::cli::Args;
+use crate::intervals::Intervals;
 use crate::message::{MessagePlan, PlanError};
 use crate::pacer::Pacer;
 use crate::receipts::Tracker;
@@ -78,6 +79,8 @@ pub(crate) struct Shared {
     stop: Stop,
     pub tracker: Tracker,
     pub dlr: bool,
+    /// `--intervals`: the window latencies are also recorded in.
+    pub intervals: Option<Arc<Intervals>>,
 }
 
 impl Shared {
@@ -130,6 +133,14 @@ pub async fn run_until(args: &Args, stop: Stop) -> Result<Summary, LoadError> {
     hold(args.hold(), links.len(), &stop).await;
     let start = Instant::now();
     info!(binds = links.len(), "bound; submitting");
+    let intervals = match &args.intervals {
+        Some(path) => Some(
+            Intervals::create(path, start)
+                .map_err(|e| LoadError::Usage(format!("--intervals {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let windows = intervals.as_ref().map(|i| i.spawn(args.interval()));
     let shared = Arc::new(Shared {
         plan,
         pacer: Pacer::new(args.rate, start),
@@ -138,6 +149,7 @@ pub async fn run_until(args: &Args, stop: Stop) -> Result<Summary, LoadError> {
         stop: stop.clone(),
         tracker: Tracker::new(),
         dlr: args.dlr,
+        intervals: intervals.clone(),
     });
 
     let mut senders = Vec::new();
@@ -188,6 +200,13 @@ pub async fn run_until(args: &Args, stop: Stop) -> Result<Summary, LoadError> {
         warn!(disconnects, "sessions closed before the end of the run");
     }
     let end = Instant::now();
+    if let (Some(i), Some(w)) = (&intervals, windows) {
+        w.abort();
+        // The last window, however short.
+        if let Err(e) = i.close_window() {
+            warn!(error = %e, "cannot write --intervals");
+        }
+    }
     unbind_all(&sessions).await;
     drop(sessions);
     // The receivers end when their session has closed; a session that
@@ -418,6 +437,7 @@ mod tests {
             stop: Stop::new(),
             tracker: Tracker::new(),
             dlr: false,
+            intervals: None,
         }
     }
 

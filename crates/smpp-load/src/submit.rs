@@ -146,6 +146,9 @@ fn on_response(
         Ok(pdu) => {
             let status = pdu.command_status;
             stats.response(status, now.saturating_duration_since(sent_at), now);
+            if let Some(i) = &shared.intervals {
+                i.submit(now.saturating_duration_since(sent_at));
+            }
             if !(status.is_ok() && shared.dlr) {
                 return;
             }
@@ -155,6 +158,9 @@ fn on_response(
             };
             if let Submitted::Matched { received_at } = shared.tracker.submitted(id, sent_at) {
                 stats.matched(received_at.saturating_duration_since(sent_at), received_at);
+                if let Some(i) = &shared.intervals {
+                    i.receipt(received_at.saturating_duration_since(sent_at));
+                }
             }
         }
         Err(SessionError::Timeout) => stats.timeouts += 1,

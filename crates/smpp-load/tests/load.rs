@@ -385,6 +385,62 @@ async fn rate_and_duration() {
     assert!(s.elapsed_s < 0.6);
 }
 
+/// `--intervals`: one CSV line per window as the run goes, and a last one
+/// at its end; the windows together count every response and receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intervals_count_every_response_and_receipt_by_window() {
+    let smsc = start_smsc(Behaviour {
+        receipts: true,
+        ..Default::default()
+    })
+    .await;
+    let path = std::env::temp_dir().join(format!("smpp-load-windows-{}.csv", std::process::id()));
+    let p = path.to_str().unwrap();
+    let s = run(
+        smsc.port,
+        &[
+            "--rate",
+            "2000",
+            "--count",
+            "1000",
+            "--dlr",
+            "--intervals",
+            p,
+            "--interval",
+            "0.1",
+        ],
+    )
+    .await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(smpp_load::intervals::HEADER));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    // About 0.5 s of submits in 0.1 s windows.
+    assert!(rows.len() >= 4, "{text}");
+    let sum = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(sum(1), s.ok);
+    assert_eq!(sum(5), s.dlr_matched);
+    assert_eq!(s.dlr_matched, 1000);
+    for r in &rows {
+        assert_eq!(r.len(), 9, "{r:?}");
+        if r[1] != "0" {
+            let (p50, p99, max): (f64, f64, f64) = (
+                r[2].parse().unwrap(),
+                r[3].parse().unwrap(),
+                r[4].parse().unwrap(),
+            );
+            assert!(p50 <= p99 && p99 <= max, "{r:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_keeps_the_binds_idle_before_submitting() {
     let smsc = start_smsc(Behaviour::default()).await;
